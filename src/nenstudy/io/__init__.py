@@ -1,0 +1,1 @@
+"""Readers that load registry source files (CSV, Parquet, XLSX) into DuckDB."""

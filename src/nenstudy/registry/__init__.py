@@ -1,0 +1,1 @@
+"""The NEN registry: schema, validation and the DuckDB store."""

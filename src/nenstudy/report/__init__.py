@@ -1,0 +1,1 @@
+"""Report layer: tables, figures and documents built from a study run's results."""

@@ -1,0 +1,1 @@
+"""Pure survival and proportion statistics (no registry knowledge)."""

@@ -1,0 +1,1 @@
+"""Study engine: cohort steps, endpoints and analyses from a study definition."""

@@ -1,0 +1,1 @@
+"""A simulated NEN multidisciplinary-team registry for demos, tests and benchmarks."""
