@@ -1,0 +1,216 @@
+"""Command line of nenstudy: synth, validate, import, run and demo (``nenstudy`` = ``python -m nenstudy``)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from nenstudy import __version__
+
+__all__ = ["main", "cli"]
+
+_console = Console(stderr=True)
+_out = Console()
+
+
+def _progress() -> Progress:
+    """Return the rich progress display used by the long-running subcommands."""
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=_console,
+        transient=False,
+    )
+
+
+def _report_problems(report, problems_csv: Path | None) -> None:
+    """Print a validation report and optionally write its problems as CSV."""
+    _console.print(report.render())
+    if problems_csv is not None:
+        problems_csv.parent.mkdir(parents=True, exist_ok=True)
+        report.to_csv(problems_csv)
+        _console.print(f"Problems written to [bold]{problems_csv}[/bold]")
+
+
+def _print_summary(summary: dict) -> None:
+    """Print what a registry store holds: rows per table and diagnoses by WHO category."""
+    table = Table(title="Registry contents")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, rows in summary["tables"].items():
+        table.add_row(name, f"{rows:,}")
+    _out.print(table)
+    _out.print(f"patients: {summary['patients']:,}   diagnoses: {summary['diagnoses']:,}")
+    by_who = Table(title="Diagnoses by WHO category")
+    by_who.add_column("category")
+    by_who.add_column("n", justify="right")
+    for category, n in summary["by_who_category"].items():
+        by_who.add_row(str(category), f"{n:,}")
+    _out.print(by_who)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="nenstudy")
+def cli() -> None:
+    """nenstudy: from a NEN referral-center registry to a reproducible retrospective study."""
+
+
+@cli.command()
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
+              help="Folder to write the registry files into (one CSV per table).")
+@click.option("--seed", type=int, default=2022, show_default=True, help="Random seed.")
+@click.option("--scale", type=float, default=1.0, show_default=True,
+              help="Multiplies the number of patients (about 1600 diagnoses at scale 1).")
+def synth(out_dir: Path, seed: int, scale: float) -> None:
+    """Write a synthetic NEN MDT registry in the import format."""
+    from nenstudy.synth.generator import write_registry
+
+    if scale <= 0:
+        raise click.BadParameter("must be > 0", param_hint="--scale")
+    start = time.perf_counter()
+    with _progress() as progress:
+        task = progress.add_task("Simulating the registry", total=None)
+        rows = write_registry(out_dir, seed=seed, scale=scale)
+        progress.update(task, completed=1, total=1)
+    for name, n in rows.items():
+        _out.print(f"{name:16s} {n:>12,} rows")
+    _out.print(f"Written to {out_dir} in {time.perf_counter() - start:.1f} s (seed {seed}).")
+
+
+@cli.command()
+@click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--problems", "problems_csv", type=click.Path(path_type=Path), default=None,
+              help="Also write every problem to this CSV file.")
+@click.option("--show-identifiers", is_flag=True, default=False,
+              help="Show patient identifiers in problem values (masked by default).")
+def validate(source: Path, problems_csv: Path | None, show_identifiers: bool) -> None:
+    """Check a registry folder (one CSV/Parquet/XLSX file per table) without writing anything."""
+    from nenstudy.registry.validation import validate_source
+
+    report = validate_source(source, show_identifiers=show_identifiers)
+    _report_problems(report, problems_csv)
+    sys.exit(0 if report.ok else 1)
+
+
+@cli.command(name="import")
+@click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--registry", "db_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="DuckDB store to create or replace (unchanged when the import fails).")
+@click.option("--problems", "problems_csv", type=click.Path(path_type=Path), default=None,
+              help="Write every problem to this CSV file.")
+@click.option("--show-identifiers", is_flag=True, default=False,
+              help="Show patient identifiers in problem values (masked by default).")
+def import_(source: Path, db_path: Path, problems_csv: Path | None, show_identifiers: bool) -> None:
+    """Validate a registry folder and import it into a DuckDB store, all or nothing."""
+    from nenstudy.registry.store import import_registry, summarize
+    from nenstudy.registry.validation import ValidationError
+
+    try:
+        result = import_registry(source, db_path, show_identifiers=show_identifiers)
+    except ValidationError as exc:
+        _report_problems(exc.report, problems_csv)
+        _console.print(f"[red]Import failed; {db_path} is unchanged.[/red]")
+        sys.exit(1)
+    if problems_csv is not None:
+        result.report.to_csv(problems_csv)
+    _print_summary(summarize(db_path))
+
+
+def _run_study_and_report(registry: Path, study: Path, out_dir: Path, *, seed: int | None,
+                          suppress_below: int | None) -> dict:
+    """Run a study and build its report, with a progress display."""
+    from nenstudy.report import build_report
+    from nenstudy.study.runner import run_study
+
+    with _progress() as progress:
+        results = run_study(registry, study, out_dir, seed=seed, progress=progress)
+        task = progress.add_task("Writing the report (HTML, DOCX, XLSX, figures)", total=1)
+        build_report(out_dir, suppress_below=suppress_below)
+        progress.update(task, completed=1)
+    return results
+
+
+def _print_headline(results: dict, out_dir: Path) -> None:
+    """Print the headline figures of a study run."""
+    def fmt(block: dict) -> str:
+        median, ci = block.get("median"), block.get("ci") or [None, None]
+        show = lambda v: "NR" if v is None else f"{v:.1f}"  # noqa: E731
+        return f"{show(median)} months (95% CI {show(ci[0])}-{show(ci[1])}), n={block['n']}, events={block['events']}"
+
+    attrition = " -> ".join(str(step["n"]) for step in results.get("attrition", []))
+    _out.print(f"Attrition: {attrition}")
+    if "os" in results:
+        _out.print(f"Median OS:  {fmt(results['os'])}")
+    if "pfs" in results:
+        _out.print(f"Median PFS: {fmt(results['pfs'])}")
+    _out.print(f"Outputs in {out_dir}: report.html, report.docx, tables.xlsx, results.json, analysis/")
+
+
+@cli.command()
+@click.option("--registry", "registry", type=click.Path(exists=True, path_type=Path), required=True,
+              help="A DuckDB store, or a registry folder (validated and imported on the way in).")
+@click.option("--study", "study", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              required=True, help="Study definition (TOML), e.g. studies/epnec.toml.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Output folder.")
+@click.option("--suppress-below", type=click.IntRange(min=2), default=None,
+              help="Show counts below this number as '<K' in the report (for sharing outside the center).")
+def run(registry: Path, study: Path, out_dir: Path, suppress_below: int | None) -> None:
+    """Run a study on a registry: results.json, analysis datasets and the report."""
+    from nenstudy.registry.validation import ValidationError
+    from nenstudy.study.definition import StudyDefinitionError
+
+    try:
+        results = _run_study_and_report(registry, study, out_dir, seed=None, suppress_below=suppress_below)
+    except ValidationError as exc:
+        _report_problems(exc.report, None)
+        _console.print("[red]The registry did not pass validation; nothing was run.[/red]")
+        sys.exit(1)
+    except StudyDefinitionError as exc:
+        _console.print(f"[red]Study definition error:[/red] {exc}")
+        sys.exit(2)
+    _print_headline(results, out_dir)
+
+
+@cli.command()
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-out"),
+              show_default=True, help="Output folder.")
+@click.option("--seed", type=int, default=2022, show_default=True, help="Seed of the synthetic registry.")
+@click.option("--suppress-below", type=click.IntRange(min=2), default=None,
+              help="Show counts below this number as '<K' in the report.")
+def demo(out_dir: Path, seed: int, suppress_below: int | None) -> None:
+    """Synthetic registry -> validated import -> the EP-NEC study -> report, in DIR."""
+    from nenstudy.paths import default_study
+    from nenstudy.registry.store import import_registry, summarize
+    from nenstudy.synth.generator import write_registry
+
+    start = time.perf_counter()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    source, db_path = out_dir / "registry", out_dir / "registry.duckdb"
+    with _progress() as progress:
+        task = progress.add_task("Simulating the synthetic MDT registry", total=1)
+        write_registry(source, seed=seed, scale=1.0)
+        progress.update(task, completed=1)
+        task = progress.add_task("Validating and importing into DuckDB", total=1)
+        import_registry(source, db_path)
+        progress.update(task, completed=1)
+    _print_summary(summarize(db_path))
+    results = _run_study_and_report(db_path, default_study(), out_dir, seed=seed, suppress_below=suppress_below)
+    _print_headline(results, out_dir)
+    _out.print(f"Demo finished in {time.perf_counter() - start:.1f} s.")
+
+
+def main() -> None:
+    """Run the command line (entry point of the ``nenstudy`` script)."""
+    cli(prog_name="nenstudy")
+
+
+if __name__ == "__main__":
+    main()
