@@ -1,0 +1,135 @@
+"""House style of every report figure: Okabe-Ito colours, one font family, sizes, saving."""
+
+from __future__ import annotations
+
+import io
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+__all__ = [
+    "OKABE_ITO",
+    "GREY",
+    "LIGHT_GREY",
+    "FONT_FAMILY",
+    "PNG_DPI",
+    "FigureFile",
+    "figure_style",
+    "group_colours",
+    "new_figure",
+    "save_figure",
+]
+
+#: Okabe & Ito (2008) colour-blind-safe palette, black last (used for single curves first).
+OKABE_ITO: dict[str, str] = {
+    "blue": "#0072B2",
+    "orange": "#E69F00",
+    "bluish_green": "#009E73",
+    "vermillion": "#D55E00",
+    "sky_blue": "#56B4E9",
+    "reddish_purple": "#CC79A7",
+    "yellow": "#F0E442",
+    "black": "#000000",
+}
+GREY = "#6E6E6E"
+LIGHT_GREY = "#D9D9D9"
+#: Bundled with matplotlib, so every machine draws the same glyphs (SVG text is stored as paths).
+FONT_FAMILY = "DejaVu Sans"
+PNG_DPI = 300
+
+_RC = {
+    "font.family": FONT_FAMILY,
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "legend.fontsize": 8,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.linewidth": 0.8,
+    "lines.linewidth": 1.5,
+    "svg.fonttype": "path",
+    "pdf.fonttype": 42,
+    "figure.dpi": 100,
+}
+
+
+def group_colours(n: int) -> list[str]:
+    """Return ``n`` distinct Okabe-Ito colours (yellow skipped: too pale for lines on white).
+
+    Parameters
+    ----------
+    n : int
+        Number of groups (at most 7).
+    """
+    usable = [c for k, c in OKABE_ITO.items() if k != "yellow"]
+    if n > len(usable):
+        raise ValueError(f"at most {len(usable)} groups can be drawn in distinct colours, got {n}")
+    return usable[:n]
+
+
+@contextmanager
+def figure_style() -> Iterator[None]:
+    """Apply the house rcParams for the duration of a ``with`` block."""
+    with plt.rc_context(_RC):
+        yield
+
+
+def new_figure(width_in: float, height_in: float) -> Figure:
+    """Create a figure outside pyplot's global state (no figure manager, nothing leaks)."""
+    return Figure(figsize=(width_in, height_in), layout=None)
+
+
+@dataclass(frozen=True)
+class FigureFile:
+    """One saved figure: its name, the PNG and SVG paths, and the SVG markup to inline in HTML."""
+
+    name: str
+    png: Path
+    svg: Path
+    svg_inline: str
+    width_in: float
+    height_in: float
+
+
+_XML_PROLOGUE = re.compile(r"^.*?(?=<svg)", re.DOTALL)
+
+
+def save_figure(fig: Figure, figures_dir: Path, name: str) -> FigureFile:
+    """Save a figure as PNG (300 dpi) and SVG, and return the SVG markup for inlining.
+
+    SVG element ids are salted with the figure name so that several figures inlined in one HTML
+    page never share an id, and the output is reproducible (no random salt, no date).
+
+    Parameters
+    ----------
+    fig : Figure
+        The figure (drawn under :func:`figure_style`).
+    figures_dir : Path
+        Output folder (created if needed).
+    name : str
+        File stem, e.g. ``"km_os"``.
+    """
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    png = figures_dir / f"{name}.png"
+    svg = figures_dir / f"{name}.svg"
+    with plt.rc_context({**_RC, "svg.hashsalt": f"nenstudy-{name}"}):
+        fig.savefig(png, dpi=PNG_DPI, metadata={"Software": None})
+        buffer = io.StringIO()
+        fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    markup = buffer.getvalue()
+    svg.write_text(markup, encoding="utf-8")
+    inline = _XML_PROLOGUE.sub("", markup, count=1)
+    inline = inline.replace("<svg ", f'<svg role="img" data-figure="{name}" ', 1)
+    width, height = fig.get_size_inches()
+    return FigureFile(name=name, png=png, svg=svg, svg_inline=inline, width_in=float(width), height_in=float(height))
