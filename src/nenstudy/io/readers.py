@@ -1,0 +1,578 @@
+"""Load a registry source folder (one CSV, Parquet or XLSX file per table) into DuckDB staging.
+
+Every table is staged as text: a view ``stg_<table>`` with one VARCHAR column per schema column
+(values trimmed, empty cells as NULL, optional columns missing from the file added as NULL) plus
+``_row`` (the row number a spreadsheet user sees: the header is row 1, the first data row is row 2)
+and ``_file`` (the file name). Nothing is typed or checked here beyond what reading needs: file
+level problems (missing, empty, unreadable, duplicated files; missing required or unexpected
+columns; encoding) are returned as problem records, never raised.
+
+CSV files are read by DuckDB's own reader with every column as text, comma-separated, UTF-8 with or
+without a byte-order mark. A file that is not valid UTF-8 is re-read as Latin-1 (ISO-8859-1) and a
+warning says so; characters that suggest Windows-1252 rather than Latin-1 are reported as errors,
+so that no text is ever silently garbled. Parquet files are read by DuckDB; XLSX workbooks by
+openpyxl in streaming (read-only) mode, the first worksheet only, with date cells taken as dates.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import duckdb
+
+from nenstudy.registry.schema import SCHEMA, Table
+
+__all__ = [
+    "ROW_CONVENTION",
+    "SUPPORTED_SUFFIXES",
+    "SourceFile",
+    "LoadedSource",
+    "find_source_files",
+    "load_source",
+    "file_sha256",
+]
+
+ROW_CONVENTION = "row numbers as in a spreadsheet: the header is row 1, the first data row is row 2"
+"""How the ``row`` of a problem counts (stated in every problem listing)."""
+
+SUPPORTED_SUFFIXES = (".csv", ".parquet", ".xlsx")
+"""File suffixes recognised as registry tables."""
+
+_WS = "' ' || chr(9) || chr(10) || chr(13) || chr(160)"
+_XLSX_BATCH = 50_000
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One source file that was staged.
+
+    Attributes
+    ----------
+    table
+        Registry table it holds.
+    path
+        Path of the file.
+    format
+        ``csv``, ``parquet`` or ``xlsx``.
+    encoding
+        Text encoding used (``utf-8`` or ``latin-1``; ``None`` for binary formats).
+    n_rows
+        Number of data rows.
+    view
+        Name of the staging view in the DuckDB connection.
+    """
+
+    table: str
+    path: Path
+    format: str
+    encoding: str | None
+    n_rows: int
+    view: str
+
+
+@dataclass(frozen=True)
+class LoadedSource:
+    """What :func:`load_source` staged and what it found wrong.
+
+    Attributes
+    ----------
+    files
+        Staged files by table name (tables that could not be staged are absent).
+    problems
+        File-level problems, each a dict with keys severity, file, row, column, value, rule,
+        message.
+    """
+
+    files: Mapping[str, SourceFile]
+    problems: tuple[dict[str, Any], ...]
+
+    def view(self, table: str) -> str:
+        """Return the staging view of ``table`` (``KeyError`` when it was not staged)."""
+        return self.files[table].view
+
+
+def _problem(
+    severity: str,
+    file: str | None,
+    rule: str,
+    message: str,
+    *,
+    row: int | None = None,
+    column: str | None = None,
+    value: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "severity": severity,
+        "file": file,
+        "row": row,
+        "column": column,
+        "value": value,
+        "rule": rule,
+        "message": message,
+    }
+
+
+def _quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _quote_str(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _normalise_header(name: str) -> str:
+    return name.replace("\ufeff", "").strip().lower()
+
+
+def file_sha256(path: Path) -> str:
+    """Return the SHA-256 hex digest of a file's bytes."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def find_source_files(source: Path) -> tuple[dict[str, list[Path]], list[dict[str, Any]]]:
+    """Match the files of a source folder to registry tables.
+
+    Parameters
+    ----------
+    source
+        The source folder.
+
+    Returns
+    -------
+    (dict, list)
+        Candidate files per table name (file stem matched case-insensitively) and problems for
+        files that are not registry tables (warnings) or use an unsupported format (errors).
+    """
+    matched: dict[str, list[Path]] = {t.name: [] for t in SCHEMA}
+    problems: list[dict[str, Any]] = []
+    for path in sorted(source.iterdir()):
+        if path.name.startswith(".") or not path.is_file():
+            continue
+        stem, suffix = path.stem.lower(), path.suffix.lower()
+        if stem in matched and suffix in SUPPORTED_SUFFIXES:
+            matched[stem].append(path)
+        elif stem in matched:
+            problems.append(
+                _problem(
+                    "error", path.name, "file.format",
+                    f"unsupported file type {suffix or '(none)'!r} for table {stem}; "
+                    "save it as .csv (UTF-8), .parquet or .xlsx",
+                )
+            )
+        else:
+            problems.append(
+                _problem(
+                    "warning", path.name, "file.unexpected",
+                    "not a registry table file (expected "
+                    + ", ".join(t.name for t in SCHEMA)
+                    + " as .csv, .parquet or .xlsx); ignored",
+                )
+            )
+    return matched, problems
+
+
+def _csv_error_reason(exc: Exception, show_identifiers: bool) -> tuple[int | None, str]:
+    """Extract the line number and a safe one-line reason from a DuckDB CSV error."""
+    text = str(exc)
+    line = re.search(r"Line:\s*(\d+)", text)
+    first = text.splitlines()[0] if text else type(exc).__name__
+    reasons = [
+        ln.strip()
+        for ln in text.splitlines()[1:4]
+        if ln.strip() and not ln.startswith("Original Line") and not ln.startswith("Possible")
+    ]
+    reason = first if not reasons else f"{first} {reasons[0]}"
+    if show_identifiers:
+        original = re.search(r"Original Line:\s*(.*)", text)
+        if original:
+            reason += f" (line: {original.group(1)[:200]})"
+    return (int(line.group(1)) if line else None), reason
+
+
+def _csv_relation(path: Path, encoding: str) -> str:
+    return (
+        f"read_csv({_quote_str(str(path))}, all_varchar=true, header=true, delim=',', "
+        f"quote='\"', escape='\"', encoding={_quote_str(encoding)}, "
+        "auto_detect=true, sample_size=20480)"
+    )
+
+
+def _file_is_blank(path: Path) -> bool:
+    if path.stat().st_size > 4096:
+        return False
+    data = path.read_bytes()
+    for bom in (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff"):
+        data = data.removeprefix(bom)
+    return not data.strip()
+
+
+def _stage_table(
+    con: duckdb.DuckDBPyConnection,
+    table: Table,
+    file: Path,
+    relation: str,
+    headers: list[str],
+    row_expr: str | None,
+    problems: list[dict[str, Any]],
+) -> str | None:
+    """Create the staging table and view of one file; return the view name, None on failure.
+
+    ``row_expr`` gives the spreadsheet row number from ``relation``; ``None`` takes it from the
+    staging table's ``rowid`` (creation from an ordered scan keeps file order).
+    """
+    by_name: dict[str, str] = {}
+    for header in headers:
+        name = _normalise_header(header)
+        if name in by_name:
+            problems.append(
+                _problem("error", file.name, "column.duplicate",
+                         f"column {name!r} appears more than once in the header", row=1,
+                         column=name)
+            )
+            return None
+        by_name[name] = header
+    for name in by_name:
+        if name not in table.column_names:
+            problems.append(
+                _problem("warning", file.name, "column.unexpected",
+                         f"column {name!r} is not part of table {table.name}; its values are "
+                         "not imported (expected columns: " + ", ".join(table.column_names)
+                         + ")", row=1, column=name)
+            )
+    missing = [c for c in table.required_columns if c not in by_name]
+    for name in missing:
+        problems.append(
+            _problem("error", file.name, "column.missing",
+                     f"required column {name!r} is missing from the header", row=1,
+                     column=name)
+        )
+    if missing:
+        return None
+    select = [] if row_expr is None else [f"{row_expr} AS _row"]
+    for column in table.columns:
+        if column.name in by_name:
+            src = _quote_ident(by_name[column.name])
+            select.append(
+                f"NULLIF(trim(CAST({src} AS VARCHAR), {_WS}), '') AS {_quote_ident(column.name)}"
+            )
+        else:
+            select.append(f"CAST(NULL AS VARCHAR) AS {_quote_ident(column.name)}")
+    base = f"_raw_{table.name}"
+    con.execute(f"CREATE OR REPLACE TABLE {base} AS SELECT {', '.join(select)} FROM {relation}")
+    view = f"stg_{table.name}"
+    cols = ", ".join(_quote_ident(c) for c in table.column_names)
+    row = "rowid + 2" if row_expr is None else "_row"
+    con.execute(
+        f"CREATE OR REPLACE VIEW {view} AS SELECT {row} AS _row, {_quote_str(file.name)} AS _file, {cols} "
+        f"FROM {base}"
+    )
+    return view
+
+
+def _load_csv(
+    con: duckdb.DuckDBPyConnection,
+    table: Table,
+    file: Path,
+    problems: list[dict[str, Any]],
+    show_identifiers: bool,
+) -> tuple[str | None, str | None]:
+    encoding = "utf-8"
+    for attempt in ("utf-8", "latin-1"):
+        encoding = attempt
+        relation = _csv_relation(file, encoding)
+        try:
+            headers = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
+            if len(headers) == 1 and ";" in headers[0]:
+                problems.append(
+                    _problem("error", file.name, "file.delimiter",
+                             "the header holds a single column containing ';': the file seems "
+                             "to be semicolon-separated; save it comma-separated", row=1)
+                )
+                return None, encoding
+            # rowid of a table created from an ordered scan follows file order.
+            view = _stage_table(con, table, file, relation, headers, None, problems)
+        except duckdb.Error as exc:
+            if attempt == "utf-8" and "utf-8" in str(exc).lower():
+                continue
+            row, reason = _csv_error_reason(exc, show_identifiers)
+            problems.append(
+                _problem("error", file.name, "file.unreadable",
+                         f"the CSV file could not be read: {reason}", row=row)
+            )
+            return None, encoding
+        if encoding == "latin-1":
+            problems.append(
+                _problem("warning", file.name, "file.encoding",
+                         "the file is not valid UTF-8; it was read as Latin-1 (ISO-8859-1). "
+                         "Check accented text and save the file as UTF-8")
+            )
+            if view is not None:
+                _check_windows_1252(con, table, file, view, problems)
+        return view, encoding
+    return None, encoding
+
+
+def _check_windows_1252(
+    con: duckdb.DuckDBPyConnection,
+    table: Table,
+    file: Path,
+    view: str,
+    problems: list[dict[str, Any]],
+) -> None:
+    """Report cells whose Latin-1 decoding gave C1 control characters (Windows-1252 text)."""
+    parts = [
+        f"SELECT _row, {_quote_str(c)} AS col FROM {view} "
+        f"WHERE regexp_matches({_quote_ident(c)}, '[\\x{{80}}-\\x{{9f}}]')"
+        for c in table.column_names
+    ]
+    rows = con.execute(" UNION ALL ".join(parts) + " ORDER BY 1, 2").fetchall()
+    for row, col in rows:
+        problems.append(
+            _problem("error", file.name, "file.encoding", 
+                     "the cell holds bytes 0x80-0x9F, which are not text in Latin-1: the file "
+                     "is probably Windows-1252; save it as UTF-8", row=row, column=col)
+        )
+
+
+def _load_parquet(
+    con: duckdb.DuckDBPyConnection,
+    table: Table,
+    file: Path,
+    problems: list[dict[str, Any]],
+) -> str | None:
+    relation = f"read_parquet({_quote_str(str(file))}, file_row_number=true)"
+    try:
+        described = con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+    except duckdb.Error as exc:
+        problems.append(
+            _problem("error", file.name, "file.unreadable",
+                     f"the Parquet file could not be read: {str(exc).splitlines()[0]}")
+        )
+        return None
+    headers = [name for name, *_ in described if name != "file_row_number"]
+    types = {name: dtype for name, dtype, *_ in described}
+    converted = []
+    for name in headers:
+        q = _quote_ident(name)
+        dtype = types[name].upper()
+        if dtype.startswith("TIMESTAMP"):
+            expr = (
+                f"CASE WHEN CAST({q} AS TIME) = TIME '00:00:00' "
+                f"THEN strftime(CAST({q} AS DATE), '%Y-%m-%d') ELSE CAST({q} AS VARCHAR) END"
+            )
+        elif dtype.endswith("[]"):
+            expr = f"array_to_string({q}, ';')"
+        elif dtype == "BOOLEAN":
+            expr = f"CASE WHEN {q} THEN 'true' WHEN NOT {q} THEN 'false' END"
+        else:
+            expr = f"CAST({q} AS VARCHAR)"
+        converted.append(f"{expr} AS {q}")
+    inner = f"(SELECT file_row_number, {', '.join(converted)} FROM {relation})"
+    try:
+        return _stage_table(con, table, file, inner, headers, "file_row_number + 2", problems)
+    except duckdb.Error as exc:
+        problems.append(
+            _problem("error", file.name, "file.unreadable",
+                     f"the Parquet file could not be read: {str(exc).splitlines()[0]}")
+        )
+        return None
+
+
+def _xlsx_cell_text(value: Any) -> str | None:
+    """Render an XLSX cell as the text a user typed (dates as ISO dates)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, _dt.datetime):
+        if value.time() == _dt.time(0, 0):
+            return value.date().isoformat()
+        return value.isoformat(sep=" ")
+    if isinstance(value, _dt.date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(value)
+
+
+def _xlsx_rows(path: Path, problems: list[dict[str, Any]]) -> Iterator[tuple[int, tuple]]:
+    import openpyxl
+
+    workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        sheets = workbook.worksheets
+        if len(sheets) > 1:
+            problems.append(
+                _problem("warning", path.name, "file.sheets",
+                         f"the workbook has {len(sheets)} sheets; only the first "
+                         f"({sheets[0].title!r}) was read")
+            )
+        for number, values in enumerate(sheets[0].iter_rows(values_only=True), start=1):
+            yield number, values
+    finally:
+        workbook.close()
+
+
+def _load_xlsx(
+    con: duckdb.DuckDBPyConnection,
+    table: Table,
+    file: Path,
+    problems: list[dict[str, Any]],
+) -> str | None:
+    import pyarrow as pa
+
+    try:
+        rows = _xlsx_rows(file, problems)
+        header_row = None
+        for number, values in rows:
+            if any(v is not None and str(v).strip() for v in values):
+                header_row = (number, [_xlsx_cell_text(v) or "" for v in values])
+                break
+        if header_row is None:
+            problems.append(_problem("error", file.name, "file.empty",
+                                     "the workbook's first sheet is empty (no header row)"))
+            return None
+        header_number, headers = header_row
+        while headers and not headers[-1]:
+            headers.pop()
+        width = len(headers)
+        blank = [i for i, h in enumerate(headers) if not h]
+        if blank:
+            problems.append(
+                _problem("error", file.name, "column.unnamed",
+                         f"header cells {', '.join(str(i + 1) for i in blank)} are empty",
+                         row=header_number)
+            )
+            return None
+        names = [f"c{i}" for i in range(width)]
+        schema = pa.schema([("_row", pa.int64())] + [(n, pa.string()) for n in names])
+        batches: list[pa.RecordBatch] = []
+        numbers: list[int] = []
+        columns: list[list[str | None]] = [[] for _ in range(width)]
+
+        def flush() -> None:
+            if numbers:
+                arrays = [pa.array(numbers, pa.int64())] + [pa.array(c, pa.string()) for c in columns]
+                batches.append(pa.RecordBatch.from_arrays(arrays, schema=schema))
+                numbers.clear()
+                for c in columns:
+                    c.clear()
+
+        for number, values in rows:
+            cells = [_xlsx_cell_text(v) for v in values]
+            if len(cells) > width and any(c is not None and c.strip() for c in cells[width:]):
+                problems.append(
+                    _problem("error", file.name, "file.ragged",
+                             "the row has values beyond the last header column", row=number)
+                )
+            if not any(c is not None and c.strip() for c in cells):
+                continue  # blank rows (often trailing formatting) carry no data
+            cells = (cells + [None] * width)[:width]
+            numbers.append(number)
+            for i, cell in enumerate(cells):
+                columns[i].append(cell)
+            if len(numbers) >= _XLSX_BATCH:
+                flush()
+        flush()
+    except Exception as exc:  # openpyxl raises many kinds for a corrupt workbook
+        problems.append(
+            _problem("error", file.name, "file.unreadable",
+                     f"the workbook could not be read: {type(exc).__name__}: "
+                     f"{str(exc).splitlines()[0] if str(exc) else ''}")
+        )
+        return None
+    arrow_table = pa.Table.from_batches(batches, schema=schema)
+    con.register(f"_xlsx_{table.name}", arrow_table)
+    try:
+        renamed = ", ".join(
+            f"{_quote_ident(n)} AS {_quote_ident(h)}" for n, h in zip(names, headers)
+        )
+        inner = f"(SELECT _row, {renamed} FROM _xlsx_{table.name})"
+        return _stage_table(con, table, file, inner, headers, "_row", problems)
+    finally:
+        con.unregister(f"_xlsx_{table.name}")
+
+
+def load_source(
+    con: duckdb.DuckDBPyConnection, source: Path, *, show_identifiers: bool = False
+) -> LoadedSource:
+    """Stage every table file of a registry source folder into a DuckDB connection.
+
+    Parameters
+    ----------
+    con
+        DuckDB connection that receives the staging tables and views (``stg_<table>``).
+    source
+        Folder with one ``<table>.csv``, ``<table>.parquet`` or ``<table>.xlsx`` per table.
+    show_identifiers
+        Whether reading errors may quote the offending source line.
+
+    Returns
+    -------
+    LoadedSource
+        The staged files and the file-level problems (missing, empty, duplicated or unreadable
+        files; missing required or unexpected columns; encoding).
+    """
+    problems: list[dict[str, Any]] = []
+    files: dict[str, SourceFile] = {}
+    source = Path(source)
+    if not source.is_dir():
+        problems.append(
+            _problem("error", str(source), "source.missing",
+                     "the source folder does not exist or is not a folder")
+        )
+        return LoadedSource(files={}, problems=tuple(problems))
+    matched, found = find_source_files(source)
+    problems.extend(found)
+    for table in SCHEMA:
+        candidates = matched[table.name]
+        if not candidates:
+            problems.append(
+                _problem("error", f"{table.name}.csv", "file.missing",
+                         f"no file for table {table.name} (expected {table.name}.csv, "
+                         f"{table.name}.parquet or {table.name}.xlsx)")
+            )
+            continue
+        if len(candidates) > 1:
+            for path in candidates:
+                problems.append(
+                    _problem("error", path.name, "file.duplicate",
+                             f"several files for table {table.name} ("
+                             + ", ".join(p.name for p in candidates)
+                             + "); keep exactly one")
+                )
+            continue
+        file = candidates[0]
+        fmt = file.suffix.lower().lstrip(".")
+        encoding: str | None = None
+        if fmt != "xlsx" and _file_is_blank(file):
+            problems.append(
+                _problem("error", file.name, "file.empty",
+                         "the file is empty: it has no header row")
+            )
+            continue
+        if fmt == "csv":
+            view, encoding = _load_csv(con, table, file, problems, show_identifiers)
+        elif fmt == "parquet":
+            view = _load_parquet(con, table, file, problems)
+        else:
+            view = _load_xlsx(con, table, file, problems)
+        if view is None:
+            continue
+        n_rows = con.execute(f"SELECT count(*) FROM {view}").fetchone()[0]
+        if n_rows == 0:
+            problems.append(
+                _problem("warning" if table.may_be_empty else "error", file.name,
+                         "file.header_only",
+                         "the file has a header but no data rows"
+                         + ("" if table.may_be_empty else
+                            f"; a registry needs at least one row in {table.name}"))
+            )
+        files[table.name] = SourceFile(table.name, file, fmt, encoding, int(n_rows), view)
+    return LoadedSource(files=files, problems=tuple(problems))

@@ -1,0 +1,165 @@
+"""SQL expressions (DuckDB dialect) built from the schema: typing of text cells and derivations.
+
+Validation and the store use these so that a value is typed, and a derived column computed, in
+exactly one way. The derivation rules' constants live in :mod:`nenstudy.registry.schema`.
+"""
+
+from __future__ import annotations
+
+from nenstudy.registry.schema import (
+    KARNOFSKY_TO_ECOG,
+    KI67_GRADE_UPPER,
+    LIST_SEPARATOR,
+    MINEN_NON_NE_THRESHOLD_PCT,
+    MITOSES_GRADE_UPPER,
+    SITE_GROUP_DEFAULT,
+    SITE_GROUP_RANGES,
+    TOPOGRAPHY_PATTERN,
+    Column,
+)
+
+__all__ = [
+    "ident",
+    "literal",
+    "raw",
+    "typed_expr",
+    "type_error_message",
+    "site_group_sql",
+    "who_category_sql",
+    "ecog_from_karnofsky_sql",
+]
+
+ISO_DATE_RE = r"\d{4}-\d{2}-\d{2}"
+INT_RE = r"[+-]?\d{1,9}(\.0*)?"
+
+
+def ident(name: str) -> str:
+    """Quote an SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(text: str) -> str:
+    """Quote an SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def raw(column: str) -> str:
+    """Name of the column holding the source text of ``column`` in a typed staging table."""
+    return ident(f"{column}$raw")
+
+
+def typed_expr(column: Column, source: str) -> str:
+    """Return the SQL expression typing the text ``source`` for ``column`` (NULL when invalid).
+
+    Dates must be ISO ``YYYY-MM-DD``; integers may carry a zero fraction (``3.0``); numbers must
+    be finite; booleans are ``true``/``false`` in any case; lists are split on ``;`` and trimmed,
+    empty tokens dropped.
+    """
+    if column.dtype == "string":
+        return source
+    if column.dtype == "date":
+        return (
+            f"CASE WHEN regexp_full_match({source}, '{ISO_DATE_RE}') "
+            f"THEN TRY_CAST({source} AS DATE) END"
+        )
+    if column.dtype == "int":
+        return (
+            f"CASE WHEN regexp_full_match({source}, '{INT_RE}') "
+            f"THEN CAST(split_part({source}, '.', 1) AS INTEGER) END"
+        )
+    if column.dtype == "float":
+        return (
+            f"CASE WHEN isfinite(TRY_CAST({source} AS DOUBLE)) "
+            f"THEN TRY_CAST({source} AS DOUBLE) END"
+        )
+    if column.dtype == "bool":
+        return f"CASE lower({source}) WHEN 'true' THEN true WHEN 'false' THEN false END"
+    if column.dtype == "list":
+        return (
+            f"list_filter(list_transform(string_split({source}, '{LIST_SEPARATOR}'), "
+            f"lambda t: trim(t)), lambda t: t <> '')"
+        )
+    raise ValueError(column.dtype)
+
+
+def type_error_message(column: Column, source: str) -> str:
+    """Return an SQL expression explaining why the text ``source`` is not of ``column``'s type."""
+    if column.dtype == "date":
+        return (
+            "CASE "
+            f"WHEN regexp_full_match({source}, '\\d{{1,7}}(\\.\\d+)?') "
+            f"AND TRY_CAST({source} AS DOUBLE) BETWEEN 1 AND 2958465 "
+            "THEN 'looks like an Excel serial date (' || "
+            f"strftime(DATE '1899-12-30' + CAST(floor(CAST({source} AS DOUBLE)) AS INTEGER), "
+            "'%Y-%m-%d') || ' if read as one); write the date as ISO YYYY-MM-DD' "
+            f"WHEN regexp_full_match({source}, '(\\d{{1,2}})[/.-](\\d{{1,2}})[/.-](\\d{{2}}|\\d{{4}})') "
+            f"AND TRY_CAST(regexp_extract({source}, '^(\\d+)', 1) AS INTEGER) <= 12 "
+            f"AND TRY_CAST(regexp_extract({source}, '^\\d+[/.-](\\d+)', 1) AS INTEGER) <= 12 "
+            "THEN 'ambiguous day/month order (not guessed); write the date as ISO YYYY-MM-DD' "
+            f"WHEN regexp_full_match({source}, '(\\d{{1,2}})[/.-](\\d{{1,2}})[/.-](\\d{{2}}|\\d{{4}})') "
+            "THEN 'not an ISO date (day/month/year order?); write the date as ISO YYYY-MM-DD' "
+            f"WHEN regexp_full_match({source}, '{ISO_DATE_RE}') "
+            "THEN 'not a valid calendar date' "
+            f"WHEN regexp_full_match({source}, '{ISO_DATE_RE}[T ].*') "
+            "THEN 'a date with a time; write the date only, as ISO YYYY-MM-DD' "
+            "ELSE 'not a date; write the date as ISO YYYY-MM-DD' END"
+        )
+    if column.dtype == "int":
+        return "'not a whole number'"
+    if column.dtype == "float":
+        return (
+            f"CASE WHEN TRY_CAST(replace({source}, ',', '.') AS DOUBLE) IS NOT NULL "
+            "THEN 'decimal comma; write the number with a decimal point' "
+            "ELSE 'not a number' END"
+        )
+    if column.dtype == "bool":
+        return "'expected true or false'"
+    raise ValueError(column.dtype)
+
+
+def site_group_sql(topography: str) -> str:
+    """SQL deriving the site group from an ICD-O-3 topography expression (NULL if malformed)."""
+    major = f"CAST(substr({topography}, 2, 2) AS INTEGER)"
+    whens = " ".join(
+        f"WHEN {major} BETWEEN {first} AND {last} THEN {literal(group)}"
+        for first, last, group in SITE_GROUP_RANGES
+    )
+    return (
+        f"CASE WHEN NOT regexp_full_match({topography}, '{TOPOGRAPHY_PATTERN}') THEN NULL "
+        f"{whens} ELSE {literal(SITE_GROUP_DEFAULT)} END"
+    )
+
+
+def _grade_sql(value: str, upper: tuple[float, float]) -> str:
+    return (
+        f"CASE WHEN {value} IS NULL THEN NULL WHEN {value} < {upper[0]} THEN 1 "
+        f"WHEN {value} <= {upper[1]} THEN 2 ELSE 3 END"
+    )
+
+
+def who_category_sql(
+    differentiation: str,
+    cell_type: str,
+    ki67_pct: str,
+    mitoses: str,
+    non_ne_pct: str,
+) -> str:
+    """SQL deriving the WHO category from the raw elements (NULL when they do not determine it).
+
+    Same rules as :func:`nenstudy.registry.schema.derive_who_category`.
+    """
+    ki_grade = _grade_sql(ki67_pct, KI67_GRADE_UPPER)
+    mi_grade = _grade_sql(mitoses, MITOSES_GRADE_UPPER)
+    grade = f"greatest({ki_grade}, {mi_grade})"  # greatest ignores NULLs
+    return (
+        f"CASE WHEN {non_ne_pct} >= {MINEN_NON_NE_THRESHOLD_PCT} THEN 'MiNEN' "
+        f"WHEN {differentiation} = 'poor' OR {cell_type} IS NOT NULL THEN 'NEC' "
+        f"WHEN {differentiation} = 'well' AND {grade} IS NOT NULL "
+        f"THEN 'NET G' || CAST({grade} AS VARCHAR) END"
+    )
+
+
+def ecog_from_karnofsky_sql(karnofsky: str) -> str:
+    """SQL mapping a Karnofsky expression to ECOG (NULL when not mappable)."""
+    whens = " ".join(f"WHEN {k} THEN {e}" for k, e in sorted(KARNOFSKY_TO_ECOG.items()))
+    return f"CASE {karnofsky} {whens} END"

@@ -1,0 +1,342 @@
+"""The registry store: a DuckDB file built by a validated, all-or-nothing import.
+
+:func:`import_registry` validates a source folder and, only when no error is found, writes the
+typed tables into a new DuckDB file next to the target and atomically renames it over the
+target: a failed import leaves an existing store byte-for-byte as it was. The store holds one
+table per schema table (columns typed as the schema says; diagnoses with the derived columns),
+plus ``_meta`` (schema and software version, source digest), ``_source_files`` (one row per
+source file with its SHA-256) and ``_import_log`` (one row per import into this path). Rows are
+written sorted by key, so importing the same source again yields the same tables.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import duckdb
+
+from nenstudy import __version__
+from nenstudy.io.readers import LoadedSource, file_sha256
+from nenstudy.registry import sql
+from nenstudy.registry.schema import DAYS_PER_YEAR, SCHEMA, SCHEMA_VERSION, TABLE_NAMES, Table
+from nenstudy.registry.validation import (
+    ValidationError,
+    ValidationReport,
+    connect_work_db,
+    validate_into,
+)
+
+__all__ = [
+    "ImportSummary",
+    "import_registry",
+    "open_store",
+    "summarize",
+    "DEFAULT_MEMORY_LIMIT",
+]
+
+DEFAULT_MEMORY_LIMIT = "2GB"
+"""DuckDB memory limit of an import (DuckDB spills to a temporary folder beyond it)."""
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    """What an import wrote.
+
+    Attributes
+    ----------
+    db_path
+        The store written.
+    report
+        The validation report (no errors; possibly warnings).
+    rows
+        Rows written per table.
+    source_digest
+        SHA-256 over the source files' digests (also in ``_meta``).
+    seconds
+        Wall time of validation and import.
+    """
+
+    db_path: Path
+    report: ValidationReport
+    rows: Mapping[str, int]
+    source_digest: str
+    seconds: float
+
+
+def _store_select(table: Table) -> str:
+    """SELECT producing the store rows of ``table`` from ``typed_<table>``, sorted by key."""
+    key = ", ".join(sql.ident(k) for k in table.key)
+    if table.name != "diagnoses":
+        cols = ", ".join(sql.ident(c) for c, _ in table.store_columns())
+        return f"SELECT {cols} FROM typed_{table.name} ORDER BY {key}"
+    derived = {
+        "site_group": "d._site_group_derived",
+        "who_category": "coalesce(d._who_derived, d.who_category)",
+        "ecog_ps": "coalesce(d.ecog_ps, d._ecog_from_karnofsky)",
+        "site_group_reported": "d.site_group",
+        "who_category_reported": "d.who_category",
+        "pure_histology": (
+            "coalesce(d.non_ne_component_pct, 0) = 0 "
+            "AND coalesce(d._who_derived, d.who_category) <> 'MiNEN'"
+        ),
+        "advanced": (
+            "d.stage = 'metastatic' OR (d.stage = 'locally_advanced' "
+            "AND d.resectable IS DISTINCT FROM true)"
+        ),
+        "metastatic": "d.stage = 'metastatic'",
+        "age_at_diagnosis": (
+            f"datediff('day', p.birth_date, d.diagnosis_date) / {DAYS_PER_YEAR}"
+        ),
+    }
+    cols = ", ".join(
+        f"{derived.get(c, 'd.' + sql.ident(c))} AS {sql.ident(c)}" for c, _ in table.store_columns()
+    )
+    return (
+        f"SELECT {cols} FROM typed_diagnoses d "
+        "LEFT JOIN typed_patients p ON d.patient_id = p.patient_id "
+        f"ORDER BY d.{key}"
+    )
+
+
+def _create_store_tables(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    rows: dict[str, int] = {}
+    for table in SCHEMA:
+        columns = ", ".join(f"{sql.ident(c)} {t}" for c, t in table.store_columns())
+        con.execute(f"CREATE TABLE store.{table.name} ({columns})")
+        con.execute(f"INSERT INTO store.{table.name} {_store_select(table)}")
+        rows[table.name] = con.execute(f"SELECT count(*) FROM store.{table.name}").fetchone()[0]
+    return rows
+
+
+def _write_metadata(
+    con: duckdb.DuckDBPyConnection,
+    loaded: LoadedSource,
+    hashes: dict[str, str],
+    source: Path,
+    digest: str,
+    rows: dict[str, int],
+    previous_log: list[tuple],
+) -> None:
+    con.execute("CREATE TABLE store._meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+    con.executemany(
+        "INSERT INTO store._meta VALUES (?, ?)",
+        [
+            ["schema_version", SCHEMA_VERSION],
+            ["source_digest", digest],
+            ["tables", ",".join(TABLE_NAMES)],
+        ],
+    )
+    con.execute(
+        "CREATE TABLE store._source_files (table_name VARCHAR, file_name VARCHAR, "
+        "format VARCHAR, encoding VARCHAR, sha256 VARCHAR, n_rows BIGINT)"
+    )
+    con.executemany(
+        "INSERT INTO store._source_files VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            [name, f.path.name, f.format, f.encoding, hashes[name], f.n_rows]
+            for name, f in sorted(loaded.files.items())
+        ],
+    )
+    con.execute(
+        "CREATE TABLE store._import_log (imported_at TIMESTAMP, source VARCHAR, "
+        "source_digest VARCHAR, nenstudy_version VARCHAR, schema_version VARCHAR, "
+        "n_patients BIGINT)"
+    )
+    if previous_log:
+        con.executemany("INSERT INTO store._import_log VALUES (?, ?, ?, ?, ?, ?)", previous_log)
+    con.execute(
+        "INSERT INTO store._import_log VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None),
+            str(source),
+            digest,
+            __version__,
+            SCHEMA_VERSION,
+            rows["patients"],
+        ],
+    )
+
+
+def _previous_import_log(db_path: Path) -> list[tuple]:
+    """Rows of the ``_import_log`` of an existing store (empty when there is none to read)."""
+    if not db_path.is_file():
+        return []
+    try:
+        con = duckdb.connect(str(db_path), read_only=True)
+    except duckdb.Error:
+        return []  # locked by another program or not a DuckDB file: the log starts afresh
+    try:
+        return con.execute(
+            "SELECT imported_at, source, source_digest, nenstudy_version, schema_version, "
+            "n_patients FROM _import_log ORDER BY imported_at"
+        ).fetchall()
+    except duckdb.Error:
+        return []
+    finally:
+        con.close()
+
+
+def _remove(path: Path) -> None:
+    for p in (path, path.with_name(path.name + ".wal")):
+        try:
+            p.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def import_registry(
+    source: Path,
+    db_path: Path,
+    *,
+    show_identifiers: bool = False,
+    threads: int | None = None,
+    memory_limit: str | None = DEFAULT_MEMORY_LIMIT,
+) -> ImportSummary:
+    """Validate a registry source folder and import it into a DuckDB store, all or nothing.
+
+    Parameters
+    ----------
+    source
+        Folder with one ``<table>.csv``, ``<table>.parquet`` or ``<table>.xlsx`` per table.
+    db_path
+        The DuckDB store to create or replace.
+    show_identifiers
+        Show identifier values in the problems of the validation report.
+    threads
+        DuckDB threads (default: DuckDB's choice, the number of cores).
+    memory_limit
+        DuckDB memory limit, e.g. ``"2GB"``; beyond it DuckDB spills to a temporary folder.
+
+    Returns
+    -------
+    ImportSummary
+
+    Raises
+    ------
+    ValidationError
+        When validation finds an error; ``.report`` lists every problem and ``db_path`` is
+        untouched.
+    """
+    start = time.perf_counter()
+    source, db_path = Path(source), Path(db_path)
+    if db_path.with_name(db_path.name + ".wal").exists():
+        raise RuntimeError(
+            f"{db_path} has a pending write-ahead log ({db_path.name}.wal): another program may "
+            "have it open, or it was not closed cleanly; open it once with DuckDB and retry"
+        )
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp_store = db_path.with_name(f".{db_path.name}.{os.getpid()}.importing")
+    with tempfile.TemporaryDirectory(prefix="nenstudy-import-") as spill:
+        con = connect_work_db(threads=threads, memory_limit=memory_limit, temp_dir=Path(spill))
+        try:
+            report, loaded = validate_into(con, source, show_identifiers=show_identifiers)
+            if not report.ok:
+                raise ValidationError(report)
+            hashes = {name: file_sha256(f.path) for name, f in loaded.files.items()}
+            digest = hashlib.sha256(
+                "".join(f"{n}:{hashes[n]};" for n in sorted(hashes)).encode()
+            ).hexdigest()
+            previous_log = _previous_import_log(db_path)
+            _remove(tmp_store)
+            con.execute(f"ATTACH {sql.literal(str(tmp_store))} AS store")
+            con.execute("BEGIN TRANSACTION")
+            try:
+                rows = _create_store_tables(con)
+                _write_metadata(con, loaded, hashes, source, digest, rows, previous_log)
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+            con.execute("CHECKPOINT store")
+            con.execute("DETACH store")
+        except BaseException:
+            con.close()
+            _remove(tmp_store)
+            raise
+        con.close()
+    os.replace(tmp_store, db_path)
+    return ImportSummary(
+        db_path=db_path,
+        report=report,
+        rows=rows,
+        source_digest=digest,
+        seconds=time.perf_counter() - start,
+    )
+
+
+def open_store(db_path: Path, read_only: bool = True) -> duckdb.DuckDBPyConnection:
+    """Open a registry store.
+
+    Parameters
+    ----------
+    db_path
+        The DuckDB file written by :func:`import_registry`.
+    read_only
+        Open read-only (the default; several readers may share the file).
+
+    Returns
+    -------
+    duckdb.DuckDBPyConnection
+
+    Raises
+    ------
+    FileNotFoundError
+        When there is no such file.
+    ValueError
+        When the file is not a registry store (no ``_meta`` table).
+    """
+    db_path = Path(db_path)
+    if not db_path.is_file():
+        raise FileNotFoundError(f"no registry store at {db_path}")
+    con = duckdb.connect(str(db_path), read_only=read_only)
+    names = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    if "_meta" not in names or not set(TABLE_NAMES) <= names:
+        con.close()
+        raise ValueError(f"{db_path} is not a nenstudy registry store")
+    return con
+
+
+def summarize(db_path: Path) -> dict[str, Any]:
+    """Summarise what a registry store holds.
+
+    Returns
+    -------
+    dict
+        ``tables`` (rows per table), ``patients``, ``diagnoses``, ``by_who_category`` and
+        ``by_site_group`` (diagnoses per category, largest first), ``source_digest`` and
+        ``schema_version``.
+    """
+    con = open_store(db_path)
+    try:
+        tables = {
+            name: con.execute(f"SELECT count(*) FROM {name}").fetchone()[0] for name in TABLE_NAMES
+        }
+        meta = dict(con.execute("SELECT key, value FROM _meta").fetchall())
+
+        def counts(column: str) -> dict[str, int]:
+            return {
+                str(k): int(n)
+                for k, n in con.execute(
+                    f"SELECT {column}, count(*) AS n FROM diagnoses GROUP BY 1 "
+                    "ORDER BY n DESC, 1"
+                ).fetchall()
+            }
+
+        return {
+            "tables": tables,
+            "patients": tables["patients"],
+            "diagnoses": tables["diagnoses"],
+            "by_who_category": counts("who_category"),
+            "by_site_group": counts("site_group"),
+            "source_digest": meta.get("source_digest"),
+            "schema_version": meta.get("schema_version"),
+        }
+    finally:
+        con.close()

@@ -1,0 +1,726 @@
+"""Validate a registry source folder against the schema, every problem at once, in DuckDB.
+
+The source files are staged as text (:mod:`nenstudy.io.readers`), typed in one pass per table, and
+checked by set operations in SQL: value checks (types and formats, allowed codes, required fields,
+ranges) run as one scan per table; keys, references, date logic across tables, lines of therapy
+and duplicate patients run as joins and window queries. Every problem found is a row of
+:attr:`ValidationReport.problems` with its file, row (as in a spreadsheet: header = row 1), column,
+value and rule. Values of identifier columns are masked unless the user asks for them.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import duckdb
+import pandas as pd
+
+from nenstudy.io.readers import ROW_CONVENTION, LoadedSource, load_source
+from nenstudy.registry import sql
+from nenstudy.registry.schema import (
+    AGE_RANGE_YEARS,
+    DAYS_PER_YEAR,
+    IDENTIFIER_MASK,
+    SCHEMA,
+    TABLES,
+    Column,
+    Table,
+)
+
+__all__ = [
+    "PROBLEM_COLUMNS",
+    "IDENTIFIER_COLUMNS",
+    "ValidationReport",
+    "ValidationError",
+    "validate_source",
+    "connect_work_db",
+    "validate_into",
+]
+
+PROBLEM_COLUMNS = ("severity", "file", "row", "column", "value", "rule", "message")
+"""Columns of :attr:`ValidationReport.problems` (and of its CSV)."""
+
+IDENTIFIER_COLUMNS: frozenset[str] = frozenset(
+    c.name for t in SCHEMA for c in t.columns if c.identifier
+)
+"""Columns whose values are masked in problem listings unless identifiers are shown."""
+
+_MAX_SHOWN_ROWS = 5
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """The outcome of validating a registry source: every problem found.
+
+    Attributes
+    ----------
+    source
+        The validated folder.
+    files
+        Rows read per staged table.
+    """
+
+    source: Path
+    _problems: pd.DataFrame = field(repr=False)
+    files: tuple[tuple[str, str, int], ...] = ()
+
+    @property
+    def problems(self) -> pd.DataFrame:
+        """Every problem (a copy): severity, file, row, column, value, rule, message.
+
+        ``row`` counts as in a spreadsheet (header = row 1, first data row = row 2); it is
+        missing for file-level problems. Sorted by file, row, column.
+        """
+        return self._problems.copy()
+
+    @property
+    def n_errors(self) -> int:
+        """Number of error-level problems."""
+        return int((self._problems["severity"] == "error").sum())
+
+    @property
+    def n_warnings(self) -> int:
+        """Number of warning-level problems."""
+        return int((self._problems["severity"] == "warning").sum())
+
+    @property
+    def ok(self) -> bool:
+        """Whether no error-level problem was found (warnings allowed)."""
+        return self.n_errors == 0
+
+    def to_csv(self, path: Path) -> None:
+        """Write every problem to a CSV file (UTF-8, columns :data:`PROBLEM_COLUMNS`)."""
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._problems.to_csv(path, index=False)
+
+    def render(self, max_rows: int = 200) -> str:
+        """Return the report as plain text for a terminal.
+
+        Parameters
+        ----------
+        max_rows
+            Show at most this many problems (all are in :meth:`to_csv`).
+        """
+        lines = [
+            f"Validation of {self.source}: {self.n_errors} error(s), "
+            f"{self.n_warnings} warning(s)."
+        ]
+        for table, file, n in self.files:
+            lines.append(f"  {table:16s} {file:28s} {n:>12,} rows")
+        if self._problems.empty:
+            lines.append("No problems found.")
+            return "\n".join(lines)
+        lines.append(f"Problems ({ROW_CONVENTION}):")
+        shown = self._problems.head(max_rows)
+        for rec in shown.itertuples(index=False):
+            where = rec.file if pd.isna(rec.row) else f"{rec.file} row {int(rec.row)}"
+            if isinstance(rec.column, str):
+                where += f" column {rec.column}"
+            value = "" if not isinstance(rec.value, str) else f" value {rec.value!r}"
+            lines.append(f"  {rec.severity.upper():7s} {where}{value}: {rec.message} ({rec.rule})")
+        if len(self._problems) > max_rows:
+            lines.append(
+                f"  ... and {len(self._problems) - max_rows} more; write them all with --problems "
+                "FILE.csv"
+            )
+        return "\n".join(lines)
+
+
+class ValidationError(Exception):
+    """Raised when a registry does not pass validation; ``.report`` lists every problem."""
+
+    def __init__(self, report: ValidationReport) -> None:
+        super().__init__(
+            f"the registry in {report.source} has {report.n_errors} error(s) "
+            f"and {report.n_warnings} warning(s)"
+        )
+        self.report = report
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def connect_work_db(
+    *, threads: int | None = None, memory_limit: str | None = None, temp_dir: Path | None = None
+) -> duckdb.DuckDBPyConnection:
+    """Open the in-memory DuckDB database validation works in (spills to ``temp_dir``)."""
+    config: dict[str, Any] = {"preserve_insertion_order": True}
+    if threads:
+        config["threads"] = threads
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+    if temp_dir is not None:
+        config["temp_directory"] = str(temp_dir)
+    return duckdb.connect(":memory:", config=config)
+
+
+def _problem_struct(severity: str, column: str | None, value: str, rule: str, message: str) -> str:
+    col = "CAST(NULL AS VARCHAR)" if column is None else sql.literal(column)
+    return (
+        f"{{'severity': {sql.literal(severity)}, 'column': {col}, "
+        f"'value': CAST({value} AS VARCHAR), 'rule': {sql.literal(rule)}, "
+        f"'message': CAST({message} AS VARCHAR)}}"
+    )
+
+
+@dataclass(frozen=True)
+class _RowCheck:
+    """A check of one row: ``condition`` true means a problem (SQL over the typed table)."""
+
+    severity: str
+    column: str | None
+    rule: str
+    condition: str
+    message: str
+    value: str | None = None
+
+
+def _expected(values: Iterable[str]) -> str:
+    return ", ".join(values)
+
+
+def _value_checks(column: Column) -> list[_RowCheck]:
+    """Checks of the values of one column (required, type, codes, format, range)."""
+    c, r = sql.ident(column.name), sql.raw(column.name)
+    checks: list[_RowCheck] = []
+    if column.required:
+        checks.append(_RowCheck("error", column.name, "required", f"{r} IS NULL",
+                                "'a value is required'"))
+    if column.dtype not in ("string", "list"):
+        checks.append(
+            _RowCheck("error", column.name, f"type.{column.dtype}",
+                      f"{r} IS NOT NULL AND {c} IS NULL",
+                      sql.type_error_message(column, r))
+        )
+    if column.allowed is not None and column.dtype == "string":
+        allowed = ", ".join(sql.literal(a) for a in column.allowed)
+        checks.append(
+            _RowCheck("error", column.name, "allowed", f"{c} NOT IN ({allowed})",
+                      sql.literal(f"unknown code; expected one of: {_expected(column.allowed)}"))
+        )
+    if column.allowed is not None and column.dtype == "list":
+        allowed = ", ".join(sql.literal(a) for a in column.allowed)
+        bad = f"list_filter({c}, lambda t: t NOT IN ({allowed}))"
+        checks.append(
+            _RowCheck("error", column.name, "allowed", f"len({bad}) > 0",
+                      f"'unknown token(s) ' || array_to_string({bad}, ', ') || "
+                      + sql.literal(
+                          f"; expected ';'-separated tokens from: {_expected(column.allowed)}"
+                      ))
+        )
+    if column.pattern is not None:
+        checks.append(
+            _RowCheck("error", column.name, "format",
+                      f"NOT regexp_full_match({c}, {sql.literal(column.pattern)})",
+                      sql.literal(f"expected {column.pattern_hint or column.pattern}"))
+        )
+    unit = f" {column.unit}" if column.unit else ""
+    if column.minimum is not None or column.maximum is not None:
+        bounds = []
+        if column.minimum is not None:
+            bounds.append(f"{c} < {column.minimum}")
+        if column.maximum is not None:
+            bounds.append(f"{c} > {column.maximum}")
+        if column.minimum is not None and column.maximum is not None:
+            text = f"outside the range {column.minimum:g}-{column.maximum:g}{unit}"
+        elif column.minimum is not None:
+            text = f"below the minimum {column.minimum:g}{unit}"
+        else:
+            text = f"above the maximum {column.maximum:g}{unit}"
+        checks.append(_RowCheck("error", column.name, "range", " OR ".join(bounds),
+                                sql.literal(text)))
+    if column.multiple_of is not None:
+        checks.append(
+            _RowCheck("error", column.name, "range", f"{c} % {column.multiple_of} <> 0",
+                      sql.literal(f"expected a multiple of {column.multiple_of}"))
+        )
+    return checks
+
+
+def _d(name: str) -> str:
+    return f"strftime({sql.ident(name)}, '%Y-%m-%d')"
+
+
+def _table_row_checks(table: Table) -> list[_RowCheck]:
+    """Checks across the columns of one row, particular to each table."""
+    checks: list[_RowCheck] = []
+    if table.name == "diagnoses":
+        checks += [
+            _RowCheck("error", "mdt_date", "date_order", "mdt_date < diagnosis_date",
+                      f"'MDT date before the diagnosis date ' || {_d('diagnosis_date')}"),
+            _RowCheck("error", "who_category", "who_category.missing",
+                      f"who_category IS NULL AND _who_derived IS NULL",
+                      "'no WHO category: none typed in and the pathology elements "
+                      "(differentiation, cell type, Ki-67, mitoses, non-NE component) do not "
+                      "determine one'"),
+            _RowCheck("warning", "who_category", "who_category.conflict",
+                      "_who_derived IS NOT NULL AND who_category <> _who_derived",
+                      "'typed-in WHO category differs from the one derived from the pathology "
+                      "elements (' || _who_derived || '); the derived one is stored'"),
+            _RowCheck("warning", "site_group", "site_group.conflict",
+                      "_site_group_derived IS NOT NULL AND site_group <> _site_group_derived",
+                      "'typed-in site group differs from the one derived from primary_site (' || "
+                      "_site_group_derived || '); the derived one is stored'"),
+            _RowCheck("warning", "karnofsky", "ecog.conflict",
+                      "ecog_ps IS NOT NULL AND _ecog_from_karnofsky IS NOT NULL "
+                      "AND ecog_ps <> _ecog_from_karnofsky",
+                      "'Karnofsky maps to ECOG ' || CAST(_ecog_from_karnofsky AS VARCHAR) || "
+                      "' but ecog_ps is ' || CAST(ecog_ps AS VARCHAR) || '; ecog_ps is stored'"),
+            _RowCheck("warning", "metastatic_sites", "metastatic_sites.missing",
+                      "stage = 'metastatic' AND coalesce(len(metastatic_sites), 0) = 0",
+                      "'stage is metastatic but no metastatic site is given'"),
+            _RowCheck("warning", "metastatic_sites", "metastatic_sites.stage",
+                      "stage IN ('localized', 'locally_advanced') AND len(metastatic_sites) > 0",
+                      "'metastatic sites given but stage is ' || stage"),
+            _RowCheck("warning", "cell_type", "cell_type.differentiation",
+                      "cell_type IS NOT NULL AND differentiation = 'well'",
+                      "'a small/large cell type is for poorly differentiated NEC, but "
+                      "differentiation is well'"),
+        ]
+    elif table.name == "molecular_tests":
+        n_given = "((gene IS NOT NULL)::INT + (msi_status IS NOT NULL)::INT + (\"tmb$raw\" IS NOT NULL)::INT)"
+        checks += [
+            _RowCheck("error", None, "exactly_one_result", f"{n_given} <> 1",
+                      f"'exactly one of gene, msi_status, tmb must be given per row (found ' || "
+                      f"CAST({n_given} AS VARCHAR) || ')'"),
+            _RowCheck("error", "alteration", "required", "gene IS NOT NULL AND alteration IS NULL",
+                      "'alteration is required when a gene is given'"),
+            _RowCheck("error", "alteration", "alteration.without_gene",
+                      "gene IS NULL AND alteration IS NOT NULL",
+                      "'alteration given without a gene'"),
+        ]
+    elif table.name == "treatments":
+        checks += [
+            _RowCheck("error", "line", "required", "modality = 'systemic' AND \"line$raw\" IS NULL",
+                      "'line is required for systemic treatments'"),
+            _RowCheck("error", "line", "line.not_systemic",
+                      "modality <> 'systemic' AND line IS NOT NULL",
+                      "'line numbers are for systemic treatments only (modality is ' || modality "
+                      "|| ')'"),
+            _RowCheck("error", "agents", "required",
+                      "modality = 'systemic' AND \"agents$raw\" IS NULL",
+                      "'agents are required for systemic treatments'"),
+            _RowCheck("error", "end_date", "date_order", "end_date < start_date",
+                      f"'end date before the start date ' || {_d('start_date')}"),
+            _RowCheck("error", "progression_date", "date_order", "progression_date < start_date",
+                      f"'progression date before the start date ' || {_d('start_date')}"),
+            _RowCheck("error", "last_assessment_date", "date_order",
+                      "last_assessment_date < start_date",
+                      f"'last assessment date before the start date ' || {_d('start_date')}"),
+            _RowCheck("warning", "ne_reason", "ne_reason.response",
+                      "ne_reason IS NOT NULL AND best_response IS DISTINCT FROM 'NE'",
+                      "'a reason for not evaluable is given but best_response is not NE'"),
+        ]
+    elif table.name == "follow_up":
+        checks += [
+            _RowCheck("error", "death_date", "required",
+                      "vital_status = 'dead' AND \"death_date$raw\" IS NULL",
+                      "'death date is required when vital_status is dead'"),
+            _RowCheck("error", "death_date", "death_date.alive",
+                      "vital_status = 'alive' AND \"death_date$raw\" IS NOT NULL",
+                      "'death date given but vital_status is alive'"),
+            _RowCheck("error", "death_date", "date_order", "death_date > last_contact_date",
+                      f"'death date after the last contact date ' || {_d('last_contact_date')}"),
+        ]
+    return checks
+
+
+def _typed_table_sql(table: Table, view: str) -> str:
+    """SQL creating ``typed_<table>``: raw text and typed value of every column."""
+    select = ["_row", "_file"]
+    for column in table.columns:
+        src = sql.ident(column.name)
+        select.append(f"{src} AS {sql.raw(column.name)}")
+        select.append(f"{sql.typed_expr(column, src)} AS {src}")
+    if table.name == "diagnoses":
+        # Derivations over the typed values (a nested select keeps them readable).
+        inner = f"SELECT {', '.join(select)} FROM {view}"
+        who = sql.who_category_sql(
+            "differentiation", "cell_type", "ki67_pct", "mitoses_per_2mm2", "non_ne_component_pct"
+        )
+        return (
+            f"CREATE OR REPLACE TABLE typed_{table.name} AS SELECT *, "
+            f"{sql.site_group_sql('primary_site')} AS _site_group_derived, "
+            f"{who} AS _who_derived, "
+            f"{sql.ecog_from_karnofsky_sql('karnofsky')} AS _ecog_from_karnofsky "
+            f"FROM ({inner})"
+        )
+    return f"CREATE OR REPLACE TABLE typed_{table.name} AS SELECT {', '.join(select)} FROM {view}"
+
+
+def _empty_typed_table_sql(table: Table) -> str:
+    select = ["CAST(NULL AS BIGINT) AS _row", "CAST(NULL AS VARCHAR) AS _file"]
+    for column in table.columns:
+        select.append(f"CAST(NULL AS VARCHAR) AS {sql.raw(column.name)}")
+        select.append(f"CAST(NULL AS {column.duckdb_type}) AS {sql.ident(column.name)}")
+    if table.name == "diagnoses":
+        select += [
+            "CAST(NULL AS VARCHAR) AS _site_group_derived",
+            "CAST(NULL AS VARCHAR) AS _who_derived",
+            "CAST(NULL AS INTEGER) AS _ecog_from_karnofsky",
+        ]
+    return f"CREATE OR REPLACE TABLE typed_{table.name} AS SELECT {', '.join(select)} LIMIT 0"
+
+
+def _row_checks_sql(table: Table) -> str:
+    """One scan of ``typed_<table>`` inserting every row-level problem."""
+    checks = [ch for col in table.columns for ch in _value_checks(col)]
+    checks += _table_row_checks(table)
+    structs = []
+    for ch in checks:
+        value = ch.value or (sql.raw(ch.column) if ch.column else "NULL")
+        structs.append(
+            f"CASE WHEN {ch.condition} THEN "
+            f"{_problem_struct(ch.severity, ch.column, value, ch.rule, ch.message)} END"
+        )
+    any_problem = " OR ".join(f"coalesce({ch.condition}, false)" for ch in checks)
+    return (
+        "INSERT INTO _problems SELECT p.severity, _file, _row, p.column, p.value, p.rule, "
+        "p.message FROM (SELECT _file, _row, unnest(list_filter(["
+        + ", ".join(structs)
+        + f"], lambda x: x IS NOT NULL)) AS p FROM typed_{table.name} WHERE {any_problem})"
+    )
+
+
+def _insert(con: duckdb.DuckDBPyConnection, select: str) -> None:
+    """Insert problems selected as (severity, _file, _row, column, value, rule, message)."""
+    con.execute(f"INSERT INTO _problems {select}")
+
+
+# --------------------------------------------------------------------------- cross-row checks
+
+
+def _unique_key_checks(con: duckdb.DuckDBPyConnection, table: Table) -> None:
+    key = table.key[0]
+    k = sql.ident(key)
+    _insert(
+        con,
+        f"""
+        SELECT 'error', _file, _row, {sql.literal(key)}, {k}, 'unique',
+               'duplicate {key}: ' || CAST(n AS VARCHAR) || ' rows have this value (rows '
+               || array_to_string(list_slice(rows, 1, {_MAX_SHOWN_ROWS}), ', ')
+               || CASE WHEN n > {_MAX_SHOWN_ROWS} THEN ', ...' ELSE '' END || ')'
+        FROM (
+            SELECT _file, _row, {k}, count(*) OVER w AS n, list(_row) OVER w AS rows
+            FROM typed_{table.name} WHERE {k} IS NOT NULL
+            WINDOW w AS (PARTITION BY {k} ORDER BY _row
+                         ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+            QUALIFY count(*) OVER (PARTITION BY {k}) > 1
+        )
+        """,
+    )
+
+
+def _foreign_key_checks(con: duckdb.DuckDBPyConnection, table: Table, available: set[str]) -> None:
+    for fk in table.foreign_keys:
+        if fk.table not in available:
+            continue
+        c, t = sql.ident(fk.column), sql.ident(fk.target_column)
+        _insert(
+            con,
+            f"""
+            SELECT 'error', s._file, s._row, {sql.literal(fk.column)}, s.{c}, 'foreign_key',
+                   'no row with this {fk.target_column} in {fk.table} (orphan row)'
+            FROM typed_{table.name} s ANTI JOIN typed_{fk.table} t ON s.{c} = t.{t}
+            WHERE s.{c} IS NOT NULL
+            """,
+        )
+
+
+def _patient_level_checks(con: duckdb.DuckDBPyConnection, available: set[str]) -> None:
+    if {"patients", "follow_up"} <= available:
+        _insert(
+            con,
+            """
+            SELECT 'error', p._file, p._row, 'patient_id', p.patient_id, 'follow_up.missing',
+                   'the patient has no row in follow_up (exactly one is required)'
+            FROM typed_patients p ANTI JOIN typed_follow_up f ON p.patient_id = f.patient_id
+            WHERE p.patient_id IS NOT NULL
+            """,
+        )
+    if {"patients", "diagnoses"} <= available:
+        _insert(
+            con,
+            """
+            SELECT 'warning', p._file, p._row, 'patient_id', p.patient_id, 'diagnosis.missing',
+                   'the patient has no diagnosis'
+            FROM typed_patients p ANTI JOIN typed_diagnoses d ON p.patient_id = d.patient_id
+            WHERE p.patient_id IS NOT NULL
+            """,
+        )
+        lo, hi = AGE_RANGE_YEARS
+        _insert(
+            con,
+            f"""
+            SELECT 'error', d._file, d._row, 'diagnosis_date', d."diagnosis_date$raw",
+                   'date_order', 'diagnosis date not after the birth date '
+                   || strftime(p.birth_date, '%Y-%m-%d') || ' (patients row '
+                   || CAST(p._row AS VARCHAR) || ')'
+            FROM typed_diagnoses d JOIN typed_patients p ON d.patient_id = p.patient_id
+            WHERE d.diagnosis_date <= p.birth_date
+            UNION ALL
+            SELECT 'error', d._file, d._row, 'diagnosis_date', d."diagnosis_date$raw",
+                   'range', 'age at diagnosis ' || CAST(round(age, 1) AS VARCHAR)
+                   || ' years is outside {lo:g}-{hi:g} (birth date in patients row '
+                   || CAST(p_row AS VARCHAR) || ')'
+            FROM (
+                SELECT d.*, p._row AS p_row,
+                       datediff('day', p.birth_date, d.diagnosis_date) / {DAYS_PER_YEAR} AS age
+                FROM typed_diagnoses d JOIN typed_patients p ON d.patient_id = p.patient_id
+                WHERE d.diagnosis_date > p.birth_date
+            ) d
+            WHERE age < {lo} OR age > {hi}
+            """,
+        )
+        _insert(
+            con,
+            """
+            WITH first_dx AS (
+                SELECT patient_id, arg_min(diagnosis_date, (diagnosis_date, _row)) AS dx_date,
+                       arg_min(primary_site, (diagnosis_date, _row)) AS site
+                FROM typed_diagnoses WHERE diagnosis_date IS NOT NULL GROUP BY patient_id
+            ), sig AS (
+                SELECT p._file, p._row, p.patient_id, p.sex, p.birth_date, f.dx_date, f.site
+                FROM typed_patients p JOIN first_dx f ON p.patient_id = f.patient_id
+                WHERE p.sex IS NOT NULL AND p.birth_date IS NOT NULL
+            )
+            SELECT 'warning', _file, _row, 'patient_id', patient_id, 'duplicate_patient',
+                   'possibly the same person as patients row(s) '
+                   || array_to_string(list_filter(rows, lambda r: r <> _row), ', ')
+                   || ' (same sex, birth date, first diagnosis date and primary site)'
+            FROM (
+                SELECT *, list(_row) OVER w AS rows,
+                       count(DISTINCT patient_id) OVER w AS n_ids
+                FROM sig
+                WINDOW w AS (PARTITION BY sex, birth_date, dx_date, site)
+            )
+            WHERE n_ids > 1
+            """,
+        )
+    if {"diagnoses", "treatments"} <= available:
+        _insert(
+            con,
+            """
+            SELECT 'error', t._file, t._row, 'diagnosis_id', t.diagnosis_id, 'foreign_key',
+                   'the diagnosis belongs to another patient (diagnoses row '
+                   || CAST(d._row AS VARCHAR) || ')'
+            FROM typed_treatments t JOIN typed_diagnoses d ON t.diagnosis_id = d.diagnosis_id
+            WHERE t.patient_id <> d.patient_id
+            """,
+        )
+        _insert(
+            con,
+            """
+            WITH first_dx AS (
+                SELECT patient_id, min(diagnosis_date) AS dx_date
+                FROM typed_diagnoses GROUP BY patient_id
+            )
+            SELECT 'error', t._file, t._row, 'start_date', t."start_date$raw", 'date_order',
+                   'start date before the diagnosis date '
+                   || strftime(coalesce(d.diagnosis_date, f.dx_date), '%Y-%m-%d')
+            FROM typed_treatments t
+            LEFT JOIN typed_diagnoses d ON t.diagnosis_id = d.diagnosis_id
+                                       AND t.patient_id = d.patient_id
+            LEFT JOIN first_dx f ON t.patient_id = f.patient_id
+            WHERE t.start_date < coalesce(d.diagnosis_date, f.dx_date)
+            """,
+        )
+    if {"diagnoses", "follow_up"} <= available:
+        _insert(
+            con,
+            """
+            WITH last_dx AS (
+                SELECT patient_id, max(diagnosis_date) AS dx_date, arg_max(_row, diagnosis_date) AS r
+                FROM typed_diagnoses GROUP BY patient_id
+            )
+            SELECT 'error', f._file, f._row, 'death_date', f."death_date$raw", 'date_order',
+                   'death date before the diagnosis date ' || strftime(l.dx_date, '%Y-%m-%d')
+                   || ' (diagnoses row ' || CAST(l.r AS VARCHAR) || ')'
+            FROM typed_follow_up f JOIN last_dx l ON f.patient_id = l.patient_id
+            WHERE f.death_date < l.dx_date
+            """,
+        )
+    if "follow_up" in available:
+        events = []
+        if "diagnoses" in available:
+            events += [("diagnoses", "diagnosis_date"), ("diagnoses", "mdt_date")]
+        if "treatments" in available:
+            events += [("treatments", c) for c in
+                       ("start_date", "end_date", "progression_date", "last_assessment_date")]
+        if "molecular_tests" in available:
+            events += [("molecular_tests", "test_date")]
+        if events:
+            union = " UNION ALL ".join(
+                f"SELECT patient_id, {sql.ident(c)} AS event_date, _file AS src_file, "
+                f"_row AS src_row, {sql.literal(c)} AS src_col FROM typed_{t} "
+                f"WHERE {sql.ident(c)} IS NOT NULL"
+                for t, c in events
+            )
+            _insert(
+                con,
+                f"""
+                WITH latest AS (
+                    SELECT patient_id, max(event_date) AS event_date,
+                           arg_max(src_file, (event_date, src_row)) AS src_file,
+                           arg_max(src_row, (event_date, src_row)) AS src_row,
+                           arg_max(src_col, (event_date, src_row)) AS src_col
+                    FROM ({union}) GROUP BY patient_id
+                )
+                SELECT 'error', f._file, f._row, 'last_contact_date', f."last_contact_date$raw",
+                       'date_order', 'last contact date before ' || l.src_col || ' '
+                       || strftime(l.event_date, '%Y-%m-%d') || ' (' || l.src_file || ' row '
+                       || CAST(l.src_row AS VARCHAR) || '); it must be on or after every other '
+                       || 'date of the patient'
+                FROM typed_follow_up f JOIN latest l ON f.patient_id = l.patient_id
+                WHERE f.last_contact_date < l.event_date
+                """,
+            )
+
+
+def _line_checks(con: duckdb.DuckDBPyConnection) -> None:
+    """Lines of systemic therapy: 1, 2, 3 ... per patient, no gaps, no duplicates."""
+    _insert(
+        con,
+        """
+        WITH lines AS (
+            SELECT _file, _row, patient_id, line, start_date,
+                   count(*) OVER (PARTITION BY patient_id, line) AS n_same,
+                   dense_rank() OVER (PARTITION BY patient_id ORDER BY line) AS rank
+            FROM typed_treatments
+            WHERE modality = 'systemic' AND line IS NOT NULL AND patient_id IS NOT NULL
+        )
+        SELECT 'error', _file, _row, 'line', CAST(line AS VARCHAR), 'line.duplicate',
+               'line ' || CAST(line AS VARCHAR) || ' appears ' || CAST(n_same AS VARCHAR)
+               || ' times for this patient'
+        FROM lines WHERE n_same > 1
+        UNION ALL
+        SELECT 'error', _file, _row, 'line', CAST(line AS VARCHAR), 'line.gap',
+               'line ' || CAST(line AS VARCHAR) || ' but the patient has no line '
+               || CAST(rank AS VARCHAR) || '; lines must be 1, 2, 3 ... without gaps'
+        FROM lines WHERE line <> rank AND line >= 1
+        """,
+    )
+    _insert(
+        con,
+        """
+        WITH per_line AS (
+            SELECT patient_id, line, min(start_date) AS start_date, arg_min(_row, start_date) AS r,
+                   any_value(_file) AS f
+            FROM typed_treatments
+            WHERE modality = 'systemic' AND line IS NOT NULL AND patient_id IS NOT NULL
+            GROUP BY patient_id, line
+        ), ordered AS (
+            SELECT *, lag(start_date) OVER (PARTITION BY patient_id ORDER BY line) AS prev_start,
+                      lag(line) OVER (PARTITION BY patient_id ORDER BY line) AS prev_line
+            FROM per_line
+        )
+        SELECT 'warning', f, r, 'start_date', strftime(start_date, '%Y-%m-%d'), 'line.order',
+               'line ' || CAST(line AS VARCHAR) || ' starts before line '
+               || CAST(prev_line AS VARCHAR) || ' (' || strftime(prev_start, '%Y-%m-%d') || ')'
+        FROM ordered WHERE start_date < prev_start
+        """,
+    )
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def validate_into(
+    con: duckdb.DuckDBPyConnection, source: Path, *, show_identifiers: bool = False
+) -> tuple[ValidationReport, LoadedSource]:
+    """Stage, type and validate a source folder inside ``con``.
+
+    Leaves ``typed_<table>`` tables in ``con`` (raw text in ``"<column>$raw"``, typed value in
+    ``<column>``, and for diagnoses the derivations ``_site_group_derived``, ``_who_derived``,
+    ``_ecog_from_karnofsky``) for the importer to build the store from.
+
+    Parameters
+    ----------
+    con
+        A DuckDB connection (see :func:`connect_work_db`).
+    source
+        The source folder.
+    show_identifiers
+        Whether identifier values are shown in the problems.
+
+    Returns
+    -------
+    (ValidationReport, LoadedSource)
+    """
+    source = Path(source)
+    con.execute(
+        "CREATE OR REPLACE TABLE _problems (severity VARCHAR, file VARCHAR, row BIGINT, "
+        "\"column\" VARCHAR, value VARCHAR, rule VARCHAR, message VARCHAR)"
+    )
+    loaded = load_source(con, source, show_identifiers=show_identifiers)
+    if loaded.problems:
+        con.executemany(
+            "INSERT INTO _problems VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [[p[c] for c in PROBLEM_COLUMNS] for p in loaded.problems],
+        )
+    available = set(loaded.files)
+    for table in SCHEMA:
+        if table.name in available:
+            con.execute(_typed_table_sql(table, loaded.view(table.name)))
+            con.execute(_row_checks_sql(table))
+            _unique_key_checks(con, table)
+        else:
+            con.execute(_empty_typed_table_sql(table))
+    for table in SCHEMA:
+        if table.name in available:
+            _foreign_key_checks(con, table, available)
+    _patient_level_checks(con, available)
+    if "treatments" in available:
+        _line_checks(con)
+    report = _fetch_report(con, source, loaded, show_identifiers)
+    return report, loaded
+
+
+def _fetch_report(
+    con: duckdb.DuckDBPyConnection, source: Path, loaded: LoadedSource, show_identifiers: bool
+) -> ValidationReport:
+    identifiers = ", ".join(sql.literal(c) for c in sorted(IDENTIFIER_COLUMNS))
+    value = (
+        "value"
+        if show_identifiers
+        else f"CASE WHEN \"column\" IN ({identifiers}) AND value IS NOT NULL "
+        f"THEN {sql.literal(IDENTIFIER_MASK)} ELSE value END"
+    )
+    frame = con.execute(
+        f"SELECT severity, file, row, \"column\", {value} AS value, rule, message "
+        "FROM _problems ORDER BY file, row NULLS FIRST, \"column\" NULLS FIRST, rule"
+    ).fetchdf()
+    frame["row"] = frame["row"].astype("Int64")
+    files = tuple(
+        (name, f.path.name, f.n_rows) for name, f in loaded.files.items()
+    )
+    return ValidationReport(source=source, _problems=frame.reset_index(drop=True), files=files)
+
+
+def validate_source(source: Path, *, show_identifiers: bool = False) -> ValidationReport:
+    """Validate a registry source folder without writing anything.
+
+    Parameters
+    ----------
+    source
+        Folder with one ``<table>.csv``, ``<table>.parquet`` or ``<table>.xlsx`` per table of
+        :data:`nenstudy.registry.schema.SCHEMA`.
+    show_identifiers
+        Show the values of identifier columns (patient_id, diagnosis_id, test_id, treatment_id,
+        notes) in the problems instead of ``<identifier>``.
+
+    Returns
+    -------
+    ValidationReport
+        Every problem found (``.ok`` is true when none is an error).
+    """
+    with tempfile.TemporaryDirectory(prefix="nenstudy-validate-") as tmp:
+        con = connect_work_db(temp_dir=Path(tmp))
+        try:
+            report, _ = validate_into(con, Path(source), show_identifiers=show_identifiers)
+        finally:
+            con.close()
+    return report
