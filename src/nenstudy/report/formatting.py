@@ -20,6 +20,7 @@ __all__ = [
     "fmt_count_pct",
     "fmt_hr_ci",
     "fmt_ratio",
+    "fmt_rate_ci",
 ]
 
 #: Text for a number that results.json gives as null (not available).
@@ -130,3 +131,14 @@ def fmt_ratio(n: int | None, of: int | None, suppress_below: int | None = None) 
 def fmt_hr_ci(hr: float | None, lower: float | None, upper: float | None) -> str:
     """Format a hazard ratio with its CI to two decimals, e.g. ``'2.10 (1.40–3.20)'``."""
     return fmt_estimate_ci(hr, (lower, upper), digits=2)
+
+
+def fmt_rate_ci(rate: float | None, lower: float | None, upper: float | None, digits: int = 1) -> str:
+    """Format a proportion with its CI as percentages, e.g. ``'39.0% (30.7–47.7%)'``."""
+    if _is_missing(rate):
+        return MISSING
+    return f"{fmt_pct(rate, digits)} ({fmt_num(_x100(lower), digits)}{DASH}{fmt_pct(upper, digits)})"
+
+
+def _x100(x: float | None) -> float | None:
+    return None if _is_missing(x) else 100.0 * x

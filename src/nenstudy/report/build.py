@@ -1,0 +1,62 @@
+"""Build the whole report (HTML, DOCX, XLSX, figures) from ``out_dir/results.json``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import __version__
+from .document import make_figures, make_sections
+from .docx import write_docx
+from .html import write_html
+from .results import load_results
+from .tables import all_tables
+from .xlsx import write_xlsx
+
+__all__ = ["build_report"]
+
+
+def build_report(out_dir: Path, *, suppress_below: int | None = None) -> list[Path]:
+    """Write report.html, report.docx, tables.xlsx and figures/*.png|svg from ``out_dir/results.json``.
+
+    Nothing is recomputed: every number comes from results.json (the report never imports
+    ``nenstudy.stats``).
+
+    Parameters
+    ----------
+    out_dir : Path
+        A study run's output folder holding ``results.json``.
+    suppress_below : int, optional
+        Small-number suppression threshold K (>= 2): counts 1..K-1 are shown as ``"<K"`` in every
+        table and figure label, and percentages derived from them are hidden. ``None``: off.
+
+    Returns
+    -------
+    list of Path
+        The files written: report.html, report.docx, tables.xlsx, then the figure files.
+
+    Raises
+    ------
+    nenstudy.report.results.ResultsError
+        When results.json is missing or lacks a key the report needs.
+    ValueError
+        When ``suppress_below`` is below 2.
+    """
+    if suppress_below is not None and (isinstance(suppress_below, bool) or int(suppress_below) < 2):
+        raise ValueError(f"suppress_below must be an integer >= 2 (counts 1..K-1 hidden), got {suppress_below!r}")
+    out_dir = Path(out_dir)
+    results = load_results(out_dir)
+    figures_dir = out_dir / "figures"
+    if figures_dir.is_dir():  # figures of an earlier build (e.g. without suppression) must not linger
+        for stale in [*figures_dir.glob("*.png"), *figures_dir.glob("*.svg")]:
+            stale.unlink()
+    figures = make_figures(results, figures_dir, suppress_below)
+    tables = all_tables(results, suppress_below)
+    sections = make_sections(results, tables, figures, suppress_below)
+    written = [
+        write_html(out_dir / "report.html", results, sections, __version__),
+        write_docx(out_dir / "report.docx", results, sections, __version__),
+        write_xlsx(out_dir / "tables.xlsx", tables.values(), results),
+    ]
+    for figure in figures.values():
+        written += [figure.file.png, figure.file.svg]
+    return written
