@@ -16,6 +16,7 @@ openpyxl in streaming (read-only) mode, the first worksheet only, with date cell
 
 from __future__ import annotations
 
+import csv
 import datetime as _dt
 import hashlib
 import re
@@ -195,12 +196,25 @@ def _csv_error_reason(exc: Exception, show_identifiers: bool) -> tuple[int | Non
     return (int(line.group(1)) if line else None), reason
 
 
-def _csv_relation(path: Path, encoding: str) -> str:
+def _csv_relation(path: Path, encoding: str, width: int) -> str:
+    columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width))
     return (
-        f"read_csv({_quote_str(str(path))}, all_varchar=true, header=true, delim=',', "
-        f"quote='\"', escape='\"', encoding={_quote_str(encoding)}, "
-        "auto_detect=true, sample_size=20480)"
+        f"read_csv({_quote_str(str(path))}, auto_detect=false, header=true, delim=',', "
+        f"quote='\"', escape='\"', strict_mode=true, null_padding=false, "
+        f"encoding={_quote_str(encoding)}, columns={{{columns}}})"
     )
+
+
+def _csv_header(path: Path) -> list[str]:
+    """Column names of a CSV file's first line (UTF-8 with or without BOM, else Latin-1)."""
+    with open(path, "rb") as handle:
+        first = handle.readline(1 << 20)
+    first = first.removeprefix(b"\xef\xbb\xbf").rstrip(b"\r\n")
+    try:
+        text = first.decode("utf-8")
+    except UnicodeDecodeError:
+        text = first.decode("latin-1")
+    return next(csv.reader([text]), [])
 
 
 def _file_is_blank(path: Path) -> bool:
@@ -282,24 +296,32 @@ def _load_csv(
     problems: list[dict[str, Any]],
     show_identifiers: bool,
 ) -> tuple[str | None, str | None]:
+    headers = _csv_header(file)
+    if len(headers) == 1 and ";" in headers[0]:
+        problems.append(
+            _problem("error", file.name, "file.delimiter",
+                     "the header holds a single column containing ';': the file seems "
+                     "to be semicolon-separated; save it comma-separated", row=1)
+        )
+        return None, None
+    renamed = ", ".join(f"c{i} AS {_quote_ident(h)}" for i, h in enumerate(headers))
     encoding = "utf-8"
     for attempt in ("utf-8", "latin-1"):
         encoding = attempt
-        relation = _csv_relation(file, encoding)
+        relation = f"(SELECT {renamed} FROM {_csv_relation(file, encoding, len(headers))})"
         try:
-            headers = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
-            if len(headers) == 1 and ";" in headers[0]:
-                problems.append(
-                    _problem("error", file.name, "file.delimiter",
-                             "the header holds a single column containing ';': the file seems "
-                             "to be semicolon-separated; save it comma-separated", row=1)
-                )
-                return None, encoding
             # rowid of a table created from an ordered scan follows file order.
             view = _stage_table(con, table, file, relation, headers, None, problems)
         except duckdb.Error as exc:
             if attempt == "utf-8" and "utf-8" in str(exc).lower():
                 continue
+            if attempt == "latin-1" and "latin-1" in str(exc).lower():
+                problems.append(
+                    _problem("error", file.name, "file.encoding",
+                             "the file is neither UTF-8 nor Latin-1 (bytes 0x80-0x9F suggest "
+                             "Windows-1252); save it as UTF-8", row=_first_c1_byte_line(file))
+                )
+                return None, encoding
             row, reason = _csv_error_reason(exc, show_identifiers)
             problems.append(
                 _problem("error", file.name, "file.unreadable",
@@ -312,32 +334,21 @@ def _load_csv(
                          "the file is not valid UTF-8; it was read as Latin-1 (ISO-8859-1). "
                          "Check accented text and save the file as UTF-8")
             )
-            if view is not None:
-                _check_windows_1252(con, table, file, view, problems)
         return view, encoding
     return None, encoding
 
 
-def _check_windows_1252(
-    con: duckdb.DuckDBPyConnection,
-    table: Table,
-    file: Path,
-    view: str,
-    problems: list[dict[str, Any]],
-) -> None:
-    """Report cells whose Latin-1 decoding gave C1 control characters (Windows-1252 text)."""
-    parts = [
-        f"SELECT _row, {_quote_str(c)} AS col FROM {view} "
-        f"WHERE regexp_matches({_quote_ident(c)}, '[\\x{{80}}-\\x{{9f}}]')"
-        for c in table.column_names
-    ]
-    rows = con.execute(" UNION ALL ".join(parts) + " ORDER BY 1, 2").fetchall()
-    for row, col in rows:
-        problems.append(
-            _problem("error", file.name, "file.encoding", 
-                     "the cell holds bytes 0x80-0x9F, which are not text in Latin-1: the file "
-                     "is probably Windows-1252; save it as UTF-8", row=row, column=col)
-        )
+def _first_c1_byte_line(path: Path) -> int | None:
+    """Line number (1-based) of the first byte 0x80-0x9F, which Latin-1 text never contains."""
+    pattern = re.compile(rb"[\x80-\x9f]")
+    line = 1
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            found = pattern.search(chunk)
+            if found:
+                return line + chunk.count(b"\n", 0, found.start())
+            line += chunk.count(b"\n")
+    return None
 
 
 def _load_parquet(
@@ -565,7 +576,7 @@ def load_source(
             view = _load_xlsx(con, table, file, problems)
         if view is None:
             continue
-        n_rows = con.execute(f"SELECT count(*) FROM {view}").fetchone()[0]
+        n_rows = con.execute(f"SELECT count(*) FROM {view}").fetchall()[0][0]
         if n_rows == 0:
             problems.append(
                 _problem("warning" if table.may_be_empty else "error", file.name,

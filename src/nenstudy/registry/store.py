@@ -111,7 +111,7 @@ def _create_store_tables(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         columns = ", ".join(f"{sql.ident(c)} {t}" for c, t in table.store_columns())
         con.execute(f"CREATE TABLE store.{table.name} ({columns})")
         con.execute(f"INSERT INTO store.{table.name} {_store_select(table)}")
-        rows[table.name] = con.execute(f"SELECT count(*) FROM store.{table.name}").fetchone()[0]
+        rows[table.name] = con.execute(f"SELECT count(*) FROM store.{table.name}").fetchall()[0][0]
     return rows
 
 
@@ -316,7 +316,7 @@ def summarize(db_path: Path) -> dict[str, Any]:
     con = open_store(db_path)
     try:
         tables = {
-            name: con.execute(f"SELECT count(*) FROM {name}").fetchone()[0] for name in TABLE_NAMES
+            name: con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0] for name in TABLE_NAMES
         }
         meta = dict(con.execute("SELECT key, value FROM _meta").fetchall())
 

@@ -1,0 +1,200 @@
+"""Source files: formats, encodings and file-level problems are handled without crashing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import GOOD_ROWS, good_rows, write_registry, write_table
+from nenstudy.registry.schema import TABLES
+from nenstudy.registry.validation import validate_source
+
+
+def _rules(report) -> set[tuple[str, str]]:
+    return set(zip(report.problems["file"], report.problems["rule"]))
+
+
+def test_missing_table_file_is_an_error(good_registry: Path) -> None:
+    (good_registry / "treatments.csv").unlink()
+    report = validate_source(good_registry)
+    assert ("treatments.csv", "file.missing") in _rules(report)
+    assert not report.ok
+
+
+def test_empty_file_is_an_error(good_registry: Path) -> None:
+    (good_registry / "molecular_tests.csv").write_bytes(b"")
+    report = validate_source(good_registry)
+    assert ("molecular_tests.csv", "file.empty") in _rules(report)
+
+
+def test_header_only_optional_table_is_a_warning(good_registry: Path) -> None:
+    write_table(good_registry, "molecular_tests", [])
+    report = validate_source(good_registry)
+    hit = report.problems.query("rule == 'file.header_only'")
+    assert list(hit["severity"]) == ["warning"] and report.ok
+
+
+def test_header_only_patients_is_an_error(good_registry: Path) -> None:
+    write_table(good_registry, "patients", [])
+    report = validate_source(good_registry)
+    hit = report.problems.query("rule == 'file.header_only'")
+    assert list(hit["severity"]) == ["error"]
+
+
+def test_two_files_for_one_table_are_an_error(good_registry: Path) -> None:
+    pd.DataFrame(GOOD_ROWS["patients"]).to_parquet(good_registry / "patients.parquet")
+    report = validate_source(good_registry)
+    hit = report.problems.query("rule == 'file.duplicate'")
+    assert set(hit["file"]) == {"patients.csv", "patients.parquet"}
+
+
+def test_missing_required_column_is_an_error(good_registry: Path) -> None:
+    columns = [c for c in TABLES["patients"].column_names if c != "sex"]
+    write_table(good_registry, "patients", GOOD_ROWS["patients"], columns=columns)
+    report = validate_source(good_registry)
+    hit = report.problems.query("rule == 'column.missing'")
+    assert list(zip(hit["file"], hit["row"], hit["column"])) == [("patients.csv", 1, "sex")]
+
+
+def test_missing_optional_column_is_fine(good_registry: Path) -> None:
+    columns = [c for c in TABLES["diagnoses"].column_names if c != "notes"]
+    write_table(good_registry, "diagnoses", GOOD_ROWS["diagnoses"], columns=columns)
+    assert validate_source(good_registry).ok
+
+
+def test_unexpected_column_is_a_warning(good_registry: Path) -> None:
+    rows = [dict(r, nickname="x") for r in GOOD_ROWS["patients"]]
+    write_table(good_registry, "patients", rows,
+                columns=list(TABLES["patients"].column_names) + ["nickname"])
+    report = validate_source(good_registry)
+    hit = report.problems.query("rule == 'column.unexpected'")
+    assert list(hit["column"]) == ["nickname"] and list(hit["severity"]) == ["warning"]
+
+
+def test_unrecognised_file_is_a_warning(good_registry: Path) -> None:
+    (good_registry / "readme.txt").write_text("notes")
+    report = validate_source(good_registry)
+    assert ("readme.txt", "file.unexpected") in _rules(report) and report.ok
+
+
+def test_missing_source_folder_is_a_problem(tmp_path: Path) -> None:
+    report = validate_source(tmp_path / "nowhere")
+    assert list(report.problems["rule"]) == ["source.missing"]
+
+
+def test_utf8_bom_is_accepted(good_registry: Path) -> None:
+    path = good_registry / "patients.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    report = validate_source(good_registry)
+    assert report.ok and report.problems.empty, report.render()
+
+
+def test_latin1_file_is_decoded_and_reported(tmp_path: Path) -> None:
+    from nenstudy.registry.store import import_registry, open_store
+
+    rows = good_rows()
+    rows["diagnoses"][1]["notes"] = "tumeur de l'intestin grêle"
+    folder = write_registry(tmp_path / "reg", rows)
+    write_table(folder, "diagnoses", rows["diagnoses"], encoding="latin-1")
+    report = validate_source(folder)
+    hit = report.problems.query("rule == 'file.encoding'")
+    assert list(hit["severity"]) == ["warning"] and "Latin-1" in hit.iloc[0]["message"]
+    import_registry(folder, tmp_path / "s.duckdb")
+    con = open_store(tmp_path / "s.duckdb")
+    notes = con.execute("SELECT notes FROM diagnoses WHERE diagnosis_id = 'D002'").fetchall()[0][0]
+    assert notes == "tumeur de l'intestin grêle"
+
+
+def test_windows_1252_characters_are_an_error(tmp_path: Path) -> None:
+    folder = write_registry(tmp_path / "reg")
+    path = folder / "diagnoses.csv"
+    text = path.read_bytes().replace(b"seen by Dr X", b"seen by Dr X \x80 \xe9")
+    path.write_bytes(text)
+    report = validate_source(folder)
+    hit = report.problems.query("rule == 'file.encoding' and severity == 'error'")
+    assert list(hit["row"]) == [2] and "Windows-1252" in hit.iloc[0]["message"]
+
+
+def test_semicolon_separated_csv_is_an_error(good_registry: Path) -> None:
+    path = good_registry / "follow_up.csv"
+    path.write_text(path.read_text().replace(",", ";"))
+    report = validate_source(good_registry)
+    assert ("follow_up.csv", "file.delimiter") in _rules(report)
+
+
+def test_ragged_csv_row_is_reported_not_raised(good_registry: Path) -> None:
+    path = good_registry / "patients.csv"
+    path.write_text(path.read_text() + "P9,F,1950-01-01,extra,cells\n")
+    report = validate_source(good_registry)
+    assert ("patients.csv", "file.unreadable") in _rules(report)
+
+
+def test_whitespace_around_values_is_trimmed(good_registry: Path) -> None:
+    rows = good_rows()
+    rows["patients"][0]["sex"] = " F "
+    write_table(good_registry, "patients", rows["patients"])
+    assert validate_source(good_registry).ok
+
+
+def _write_xlsx(path: Path, header: list[str], rows: list[list]) -> None:
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(header)
+    for row in rows:
+        sheet.append(row)
+    workbook.save(path)
+
+
+def test_xlsx_date_cells_and_numbers_are_accepted(good_registry: Path) -> None:
+    (good_registry / "patients.csv").unlink()
+    _write_xlsx(
+        good_registry / "patients.xlsx",
+        ["patient_id", "sex", "birth_date"],
+        [["P001", "F", dt.datetime(1950, 3, 14)], ["P002", "M", dt.date(1962, 11, 2)],
+         ["P003", "M", "1971-06-30"]],
+    )
+    report = validate_source(good_registry)
+    assert report.ok and report.problems.empty, report.render()
+
+
+def test_xlsx_serial_number_in_date_column_is_reported_with_its_row(good_registry: Path) -> None:
+    (good_registry / "patients.csv").unlink()
+    _write_xlsx(
+        good_registry / "patients.xlsx",
+        ["patient_id", "sex", "birth_date"],
+        [["P001", "F", dt.datetime(1950, 3, 14)], ["P002", "M", 22952],
+         ["P003", "M", "1971-06-30"]],
+    )
+    report = validate_source(good_registry)
+    hit = report.problems.query("rule == 'type.date'")
+    assert list(zip(hit["file"], hit["row"])) == [("patients.xlsx", 3)]
+    assert "Excel serial" in hit.iloc[0]["message"]
+
+
+def test_xlsx_numeric_cells_typed_as_integers_read_as_integers(good_registry: Path) -> None:
+    rows = good_rows()["diagnoses"]
+    header = list(TABLES["diagnoses"].column_names)
+    values = [[r.get(c) or None for c in header] for r in rows]
+    ecog = header.index("ecog_ps")
+    values[0][ecog] = 1.0  # Excel stores every number as a float
+    (good_registry / "diagnoses.csv").unlink()
+    _write_xlsx(good_registry / "diagnoses.xlsx", header, values)
+    report = validate_source(good_registry)
+    assert report.ok and report.problems.empty, report.render()
+
+
+def test_parquet_rows_numbered_like_a_spreadsheet(good_registry: Path) -> None:
+    rows = good_rows()["patients"]
+    rows[2]["sex"] = "Q"
+    (good_registry / "patients.csv").unlink()
+    frame = pd.DataFrame(rows)
+    frame["birth_date"] = pd.to_datetime(frame["birth_date"]).dt.date
+    frame.to_parquet(good_registry / "patients.parquet")
+    report = validate_source(good_registry)
+    hit = report.problems
+    assert list(zip(hit["file"], hit["row"], hit["rule"])) == [("patients.parquet", 4, "allowed")]

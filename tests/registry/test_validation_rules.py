@@ -1,0 +1,229 @@
+"""One bad registry per validation rule: each problem is found with its file, row, column, rule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from conftest import good_rows, write_registry
+from nenstudy.registry.validation import validate_source
+
+Rows = dict[str, list[dict[str, str]]]
+
+
+def _set(table: str, index: int, **values: str) -> Callable[[Rows], None]:
+    def mutate(rows: Rows) -> None:
+        rows[table][index].update(values)
+
+    return mutate
+
+
+def _append(table: str, row: dict[str, str]) -> Callable[[Rows], None]:
+    def mutate(rows: Rows) -> None:
+        rows[table].append(row)
+
+    return mutate
+
+
+def _drop(table: str, index: int) -> Callable[[Rows], None]:
+    def mutate(rows: Rows) -> None:
+        del rows[table][index]
+
+    return mutate
+
+
+# (id, mutation, severity, file, row, column, rule, text expected in the message)
+CASES = [
+    ("required", _set("patients", 1, sex=""),
+     "error", "patients.csv", 3, "sex", "required", "required"),
+    ("excel_serial_date", _set("patients", 0, birth_date="18336"),
+     "error", "patients.csv", 2, "birth_date", "type.date", "Excel serial date"),
+    ("ambiguous_day_month", _set("diagnoses", 0, mdt_date="03/04/2019"),
+     "error", "diagnoses.csv", 2, "mdt_date", "type.date", "ambiguous day/month"),
+    ("day_month_not_iso", _set("diagnoses", 0, mdt_date="23/04/2019"),
+     "error", "diagnoses.csv", 2, "mdt_date", "type.date", "not an ISO date"),
+    ("impossible_calendar_date", _set("treatments", 0, end_date="2019-02-30"),
+     "error", "treatments.csv", 2, "end_date", "type.date", "not a valid calendar date"),
+    ("date_with_time", _set("follow_up", 1, last_contact_date="2022-08-01 10:00"),
+     "error", "follow_up.csv", 3, "last_contact_date", "type.date", "with a time"),
+    ("not_a_whole_number", _set("diagnoses", 1, karnofsky="ninety"),
+     "error", "diagnoses.csv", 3, "karnofsky", "type.int", "whole number"),
+    ("decimal_comma", _set("diagnoses", 0, ki67_pct="80,5"),
+     "error", "diagnoses.csv", 2, "ki67_pct", "type.float", "decimal comma"),
+    ("not_a_number", _set("molecular_tests", 1, tmb="high"),
+     "error", "molecular_tests.csv", 3, "tmb", "type.float", "not a number"),
+    ("boolean_not_true_false", _set("diagnoses", 2, resectable="no"),
+     "error", "diagnoses.csv", 4, "resectable", "type.bool", "true or false"),
+    ("unknown_code", _set("patients", 2, sex="X"),
+     "error", "patients.csv", 4, "sex", "allowed", "expected one of: F, M"),
+    ("unknown_list_token", _set("diagnoses", 0, metastatic_sites="liver;spleen"),
+     "error", "diagnoses.csv", 2, "metastatic_sites", "allowed", "spleen"),
+    ("unknown_agent", _set("treatments", 0, agents="carboplatin;etopside"),
+     "error", "treatments.csv", 2, "agents", "allowed", "etopside"),
+    ("topography_format", _set("diagnoses", 1, primary_site="C171"),
+     "error", "diagnoses.csv", 3, "primary_site", "format", "Cnn.n"),
+    ("ki67_out_of_range", _set("diagnoses", 0, ki67_pct="150"),
+     "error", "diagnoses.csv", 2, "ki67_pct", "range", "0-100"),
+    ("ecog_out_of_range", _set("diagnoses", 0, ecog_ps="7"),
+     "error", "diagnoses.csv", 2, "ecog_ps", "range", "0-5"),
+    ("karnofsky_not_multiple_of_10", _set("diagnoses", 1, karnofsky="85"),
+     "error", "diagnoses.csv", 3, "karnofsky", "range", "multiple of 10"),
+    ("duplicate_key", _set("diagnoses", 2, diagnosis_id="D001"),
+     "error", "diagnoses.csv", 4, "diagnosis_id", "unique", "2 rows"),
+    ("orphan_row", _set("molecular_tests", 2, patient_id="P999"),
+     "error", "molecular_tests.csv", 4, "patient_id", "foreign_key", "orphan"),
+    ("orphan_diagnosis_reference", _set("treatments", 2, diagnosis_id="D999"),
+     "error", "treatments.csv", 4, "diagnosis_id", "foreign_key", "orphan"),
+    ("diagnosis_of_another_patient", _set("treatments", 2, diagnosis_id="D001"),
+     "error", "treatments.csv", 4, "diagnosis_id", "foreign_key", "another patient"),
+    ("birth_not_before_diagnosis", _set("patients", 1, birth_date="2021-01-01"),
+     "error", "diagnoses.csv", 3, "diagnosis_date", "date_order", "birth date"),
+    ("age_over_110", _set("patients", 0, birth_date="1900-01-01"),
+     "error", "diagnoses.csv", 2, "diagnosis_date", "range", "age at diagnosis"),
+    ("mdt_before_diagnosis", _set("diagnoses", 1, mdt_date="2020-05-01"),
+     "error", "diagnoses.csv", 3, "mdt_date", "date_order", "MDT date before"),
+    ("treatment_before_diagnosis", _set("treatments", 2, start_date="2020-01-01"),
+     "error", "treatments.csv", 4, "start_date", "date_order", "before the diagnosis"),
+    ("progression_before_start", _set("treatments", 0, progression_date="2019-01-01"),
+     "error", "treatments.csv", 2, "progression_date", "date_order", "before the start"),
+    ("end_before_start", _set("treatments", 1, end_date="2019-10-01"),
+     "error", "treatments.csv", 3, "end_date", "date_order", "before the start"),
+    ("death_before_diagnosis",
+     _set("follow_up", 0, death_date="2019-01-01", last_contact_date="2019-01-01"),
+     "error", "follow_up.csv", 2, "death_date", "date_order", "before the diagnosis"),
+    ("death_after_last_contact", _set("follow_up", 0, death_date="2020-04-01"),
+     "error", "follow_up.csv", 2, "death_date", "date_order", "after the last contact"),
+    ("last_contact_before_an_event", _set("follow_up", 2, last_contact_date="2021-01-10"),
+     "error", "follow_up.csv", 4, "last_contact_date", "date_order", "diagnoses.csv row 4"),
+    ("death_date_missing_when_dead", _set("follow_up", 0, death_date=""),
+     "error", "follow_up.csv", 2, "death_date", "required", "dead"),
+    ("death_date_given_when_alive", _set("follow_up", 1, death_date="2022-08-01"),
+     "error", "follow_up.csv", 3, "death_date", "death_date.alive", "alive"),
+    ("duplicate_line", _set("treatments", 1, line="1"),
+     "error", "treatments.csv", 3, "line", "line.duplicate", "appears 2 times"),
+    ("line_gap", _set("treatments", 1, line="3"),
+     "error", "treatments.csv", 3, "line", "line.gap", "no line 2"),
+    ("line_missing_for_systemic", _set("treatments", 0, line=""),
+     "error", "treatments.csv", 2, "line", "required", "systemic"),
+    ("line_on_surgery", _set("treatments", 2, line="1"),
+     "error", "treatments.csv", 4, "line", "line.not_systemic", "surgery"),
+    ("agents_missing_for_systemic", _set("treatments", 0, agents=""),
+     "error", "treatments.csv", 2, "agents", "required", "systemic"),
+    ("two_results_in_one_test_row", _set("molecular_tests", 1, msi_status="MSS"),
+     "error", "molecular_tests.csv", 3, None, "exactly_one_result", "found 2"),
+    ("gene_without_alteration", _set("molecular_tests", 0, alteration=""),
+     "error", "molecular_tests.csv", 2, "alteration", "required", "gene"),
+    ("patient_without_follow_up", _drop("follow_up", 2),
+     "error", "patients.csv", 4, "patient_id", "follow_up.missing", "follow_up"),
+    ("who_category_cannot_be_determined",
+     _set("diagnoses", 1, differentiation="", who_category=""),
+     "error", "diagnoses.csv", 3, "who_category", "who_category.missing", "no WHO category"),
+    ("who_category_conflict", _set("diagnoses", 1, who_category="NET G2"),
+     "warning", "diagnoses.csv", 3, "who_category", "who_category.conflict", "NET G1"),
+    ("site_group_conflict", _set("diagnoses", 0, site_group="lung"),
+     "warning", "diagnoses.csv", 2, "site_group", "site_group.conflict", "GEP"),
+    ("karnofsky_ecog_conflict", _set("diagnoses", 1, ecog_ps="3"),
+     "warning", "diagnoses.csv", 3, "karnofsky", "ecog.conflict", "maps to ECOG 1"),
+    ("metastatic_without_sites", _set("diagnoses", 0, metastatic_sites=""),
+     "warning", "diagnoses.csv", 2, "metastatic_sites", "metastatic_sites.missing", "metastatic"),
+    ("patient_without_diagnosis",
+     _append("patients", {"patient_id": "P004", "sex": "F", "birth_date": "1980-01-01"}),
+     "warning", "patients.csv", 5, "patient_id", "diagnosis.missing", "no diagnosis"),
+    ("later_line_starts_first", _set("treatments", 1, start_date="2019-03-01",
+                                     progression_date="", end_date=""),
+     "warning", "treatments.csv", 3, "start_date", "line.order", "before line 1"),
+]
+
+
+@pytest.mark.parametrize(
+    "mutate, severity, file, row, column, rule, text",
+    [case[1:] for case in CASES],
+    ids=[case[0] for case in CASES],
+)
+def test_rule_reports_problem_where_it_is(
+    tmp_path: Path, mutate, severity, file, row, column, rule, text
+) -> None:
+    rows = good_rows()
+    mutate(rows)
+    report = validate_source(write_registry(tmp_path / "reg", rows))
+    problems = report.problems
+    hit = problems[(problems["rule"] == rule) & (problems["file"] == file)]
+    hit = hit[hit["row"] == row]
+    hit = hit[hit["column"].isna()] if column is None else hit[hit["column"] == column]
+    assert len(hit) == 1, report.render()
+    assert hit.iloc[0]["severity"] == severity
+    assert text in hit.iloc[0]["message"]
+    assert report.ok is (severity == "warning" and report.n_errors == 0)
+
+
+def test_good_registry_has_no_problems(good_registry: Path) -> None:
+    report = validate_source(good_registry)
+    assert report.ok and report.problems.empty, report.render()
+
+
+def test_duplicate_patients_flagged_on_both_rows(tmp_path: Path) -> None:
+    rows = good_rows()
+    rows["patients"].append({"patient_id": "P009", "sex": "F", "birth_date": "1950-03-14"})
+    rows["diagnoses"].append(dict(rows["diagnoses"][0], diagnosis_id="D009", patient_id="P009"))
+    rows["follow_up"].append(dict(rows["follow_up"][0], patient_id="P009"))
+    report = validate_source(write_registry(tmp_path / "reg", rows))
+    dup = report.problems.query("rule == 'duplicate_patient'")
+    assert list(dup["row"]) == [2, 5]
+    assert set(dup["severity"]) == {"warning"}
+
+
+def test_excel_serial_message_shows_the_date_it_would_be(tmp_path: Path) -> None:
+    rows = good_rows()
+    rows["patients"][0]["birth_date"] = "44927"
+    report = validate_source(write_registry(tmp_path / "reg", rows))
+    message = report.problems.query("rule == 'type.date'").iloc[0]["message"]
+    assert "2023-01-01" in message and "ISO YYYY-MM-DD" in message
+
+
+def test_identifier_values_are_masked_by_default(tmp_path: Path) -> None:
+    rows = good_rows()
+    rows["molecular_tests"][2]["patient_id"] = "SECRET-42"
+    folder = write_registry(tmp_path / "reg", rows)
+    report = validate_source(folder)
+    assert "SECRET-42" not in report.problems.to_csv()
+    assert "SECRET-42" not in report.render()
+    assert "<identifier>" in set(report.problems["value"])
+
+
+def test_identifier_values_shown_when_asked(tmp_path: Path) -> None:
+    rows = good_rows()
+    rows["molecular_tests"][2]["patient_id"] = "SECRET-42"
+    report = validate_source(write_registry(tmp_path / "reg", rows), show_identifiers=True)
+    assert "SECRET-42" in set(report.problems["value"])
+
+
+def test_problems_sorted_by_file_row_column(tmp_path: Path) -> None:
+    rows = good_rows()
+    rows["patients"][2]["sex"] = "X"
+    rows["patients"][0]["birth_date"] = "1/2/1950"
+    rows["diagnoses"][1]["ki67_pct"] = "-1"
+    report = validate_source(write_registry(tmp_path / "reg", rows))
+    frame = report.problems
+    keys = list(zip(frame["file"], frame["row"].fillna(0), frame["column"].fillna("")))
+    assert keys == sorted(keys)
+
+
+def test_problems_csv_has_the_documented_columns(tmp_path: Path) -> None:
+    import pandas as pd
+
+    rows = good_rows()
+    rows["patients"][2]["sex"] = "X"
+    report = validate_source(write_registry(tmp_path / "reg", rows))
+    report.to_csv(tmp_path / "problems.csv")
+    back = pd.read_csv(tmp_path / "problems.csv")
+    assert list(back.columns) == ["severity", "file", "row", "column", "value", "rule", "message"]
+    assert back.iloc[0]["row"] == 4
+
+
+def test_report_render_states_the_row_convention(tmp_path: Path) -> None:
+    rows = good_rows()
+    rows["patients"][2]["sex"] = "X"
+    text = validate_source(write_registry(tmp_path / "reg", rows)).render()
+    assert "header is row 1" in text and "patients.csv row 4 column sex" in text
