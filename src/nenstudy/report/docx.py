@@ -69,13 +69,13 @@ def _add_table(doc, table: Table) -> None:
     header = word.rows[0]
     _set_repeat_header(header)
     for j, column in enumerate(table.columns):
-        _cell_text(header.cells[j], column.header, bold=True, right=j > 0)
+        _cell_text(header.cells[j], column.header, bold=True, right=table.is_numeric_column(j))
         _shade(header.cells[j], "DCE6F0")
+    numeric = [table.is_numeric_column(j) for j in range(len(table.columns))]
     for i, row in enumerate(table.rows, start=1):
         cells = word.rows[i].cells
         for j, cell in enumerate(row.cells):
-            numeric = j > 0 and bool(cell.formats) and cell.formats[0] != "text"
-            _cell_text(cells[j], cell.text, bold=(row.kind == "group" and j == 0), right=numeric, note=cell.note,
+            _cell_text(cells[j], cell.text, bold=(row.kind == "group" and j == 0), right=numeric[j], note=cell.note,
                        indent=(row.kind == "level" and j == 0))
     for note in table.footnotes:
         p = doc.add_paragraph()

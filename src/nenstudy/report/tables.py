@@ -106,6 +106,11 @@ class Table:
             if len(row.cells) != len(self.columns):
                 raise ValueError(f"table {self.key!r} row {i} has {len(row.cells)} cells for {len(self.columns)} columns")
 
+    def is_numeric_column(self, index: int) -> bool:
+        """True when the column holds numbers (right-aligned in every rendering)."""
+        return index > 0 and any(row.cells[index].formats and row.cells[index].formats[0] != "text"
+                                 for row in self.rows)
+
     def column_texts(self, index: int) -> list[str]:
         """Return the display texts of one column (handy in tests and cross-checks)."""
         return [row.cells[index].text for row in self.rows]
