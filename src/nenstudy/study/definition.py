@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from nenstudy.registry.schema import AGENTS, GENES
 from nenstudy.study.fields import STUDY_FIELDS
 from nenstudy.study.sqlcheck import CheckedExpression, ExpressionError, check_expression
 
@@ -41,14 +42,6 @@ __all__ = [
     "CONF_TYPES",
 ]
 
-AGENTS: tuple[str, ...] = (
-    "cisplatin", "carboplatin", "oxaliplatin", "etoposide", "irinotecan", "fluorouracil",
-    "leucovorin", "capecitabine", "temozolomide", "paclitaxel", "docetaxel", "topotecan",
-    "gemcitabine", "doxorubicin", "streptozocin", "everolimus", "sunitinib", "octreotide",
-    "lanreotide", "lutetium177_dotatate", "nivolumab", "pembrolizumab", "ipilimumab",
-    "atezolizumab", "durvalumab", "dabrafenib", "trametinib", "other",
-)
-"""Agent tokens of the registry's ``treatments.agents`` list (registry_spec)."""
 
 OS_ORIGINS: tuple[str, ...] = ("diagnosis", "mdt", "first_line_start")
 PFS_ORIGINS: tuple[str, ...] = ("first_line_start",)
@@ -58,7 +51,6 @@ PFS_CENSOR: tuple[str, ...] = ("last_assessment", "last_contact")
 PFS_NO_ASSESSMENT: tuple[str, ...] = ("last_contact", "origin")
 ENDPOINT_NAMES: tuple[str, ...] = ("os", "pfs")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-_GENE = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,19}$")
 _PUBLISHED_FORMATS = ("count", "number", "percent")
 
 
@@ -650,8 +642,8 @@ class _Builder:
             return MolecularOptions(default_genes)
         genes = table.strings("genes", default_genes)
         for gene in genes:
-            if not _GENE.match(gene):
-                table.fail(table.full("genes"), f"expected upper-case gene symbols, got {gene!r}")
+            if gene not in GENES:
+                table.fail(table.full("genes"), f"unknown gene {gene!r}; expected genes from: {', '.join(GENES)}")
         threshold = table.number("tmb_high_threshold", 10.0, low=0)
         table.done()
         return MolecularOptions(tuple(genes), float(threshold))

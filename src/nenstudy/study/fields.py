@@ -6,7 +6,7 @@ columns), a few patient and follow-up columns, and per-patient fields derived fr
 treatment and molecular tables. This catalogue is what ``sqlcheck`` checks column names
 against, and what ``endpoints.build_study_base`` materialises in the DuckDB store.
 
-Identifiers (``patient_id``) and free text (``notes``) are deliberately absent: a criterion
+Identifiers (``patient_id``, ``diagnosis_id``) and free text (``notes``) are deliberately absent: a criterion
 cannot select named patients, and nothing identifying can reach an output through a grouping.
 List columns (``metastatic_sites``, ``agents``) are absent too; their content is reachable
 through derived fields (``first_line_regimen``).
@@ -21,7 +21,6 @@ __all__ = ["STUDY_FIELDS", "FIELD_DESCRIPTIONS", "field_type"]
 
 _FIELDS: dict[str, tuple[str, str]] = {
     # diagnoses (as stored, derived columns included)
-    "diagnosis_id": ("string", "registry key of the diagnosis"),
     "diagnosis_date": ("date", "date of histological diagnosis"),
     "mdt_date": ("date", "first discussion at the NEN MDT"),
     "primary_site": ("string", "ICD-O-3 topography, e.g. C25.9"),

@@ -1,0 +1,61 @@
+"""Shared fixtures of the study tests."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from builders import RegistryBuilder  # noqa: E402
+
+from nenstudy.paths import default_study  # noqa: E402
+from nenstudy.study.cohort import select_cohort  # noqa: E402
+from nenstudy.study.definition import StudyDefinition, load_study, parse_study  # noqa: E402
+from nenstudy.study.endpoints import build_endpoints, build_study_base, build_treatment_lines  # noqa: E402
+from nenstudy.study.sources import open_store  # noqa: E402
+from nenstudy.study.variables import build_analysis_variables  # noqa: E402
+
+
+@pytest.fixture
+def registry() -> RegistryBuilder:
+    """An empty hand-built registry."""
+    return RegistryBuilder()
+
+
+@pytest.fixture(scope="session")
+def epnec() -> StudyDefinition:
+    """The bundled EP-NEC study definition."""
+    return load_study(default_study())
+
+
+def epnec_variant(replacements: dict[str, str]) -> StudyDefinition:
+    """The EP-NEC study with some text replaced (each old text must occur)."""
+    text = default_study().read_text(encoding="utf-8")
+    for old, new in replacements.items():
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    return parse_study(text, "variant.toml")
+
+
+@pytest.fixture
+def derive(tmp_path):
+    """Write a registry, run cohort selection and derivations; return the open connection."""
+    opened = []
+
+    def run(builder: RegistryBuilder, study: StudyDefinition):
+        path = builder.write(tmp_path / f"store{len(opened)}.duckdb")
+        con = open_store(path)
+        opened.append(con)
+        build_treatment_lines(con, study)
+        build_study_base(con)
+        selection = select_cohort(con, study)
+        build_analysis_variables(con, study)
+        build_endpoints(con, study)
+        return con, selection
+
+    yield run
+    for con in opened:
+        con.close()
