@@ -1,0 +1,190 @@
+"""The store: typed tables with derived columns, all-or-nothing and idempotent imports."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import good_rows, write_registry
+from nenstudy.registry.schema import SCHEMA, TABLE_NAMES
+from nenstudy.registry.store import import_registry, open_store, summarize
+from nenstudy.registry.validation import ValidationError
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _tables(db: Path) -> dict[str, list[tuple]]:
+    con = open_store(db)
+    try:
+        return {t: con.execute(f"SELECT * FROM {t}").fetchall() for t in TABLE_NAMES}
+    finally:
+        con.close()
+
+
+def test_store_column_types_follow_the_schema(good_registry: Path, tmp_path: Path) -> None:
+    db = tmp_path / "store.duckdb"
+    import_registry(good_registry, db)
+    con = open_store(db)
+    for table in SCHEMA:
+        described = [(r[0], r[1]) for r in con.execute(f"DESCRIBE {table.name}").fetchall()]
+        assert described == list(table.store_columns())
+
+
+def test_failed_import_leaves_existing_store_byte_for_byte(
+    good_registry: Path, tmp_path: Path
+) -> None:
+    db = tmp_path / "store.duckdb"
+    import_registry(good_registry, db)
+    before = _sha(db)
+    rows = good_rows()
+    rows["patients"][0]["birth_date"] = "14/03/1950"
+    bad = write_registry(tmp_path / "bad", rows)
+    with pytest.raises(ValidationError) as caught:
+        import_registry(bad, db)
+    assert caught.value.report.n_errors == 1
+    assert _sha(db) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad", "registry", "store.duckdb"]
+
+
+def test_failed_import_creates_no_store(tmp_path: Path) -> None:
+    rows = good_rows()
+    rows["patients"][0]["sex"] = "?"
+    with pytest.raises(ValidationError):
+        import_registry(write_registry(tmp_path / "bad", rows), tmp_path / "store.duckdb")
+    assert not (tmp_path / "store.duckdb").exists()
+
+
+def test_reimport_of_same_source_gives_same_tables(good_registry: Path, tmp_path: Path) -> None:
+    db = tmp_path / "store.duckdb"
+    first = import_registry(good_registry, db)
+    tables = _tables(db)
+    second = import_registry(good_registry, db)
+    assert _tables(db) == tables
+    assert first.source_digest == second.source_digest
+
+
+def test_import_log_records_each_import_with_source_digest(
+    good_registry: Path, tmp_path: Path
+) -> None:
+    db = tmp_path / "store.duckdb"
+    summary = import_registry(good_registry, db)
+    import_registry(good_registry, db)
+    con = open_store(db)
+    log = con.execute("SELECT source_digest FROM _import_log").fetchall()
+    files = con.execute("SELECT table_name, sha256 FROM _source_files ORDER BY 1").fetchall()
+    assert log == [(summary.source_digest,)] * 2
+    sha = hashlib.sha256((good_registry / "patients.csv").read_bytes()).hexdigest()
+    assert ("patients", sha) in files
+
+
+def test_import_of_other_data_replaces_tables(good_registry: Path, tmp_path: Path) -> None:
+    db = tmp_path / "store.duckdb"
+    import_registry(good_registry, db)
+    rows = good_rows()
+    rows["diagnoses"][2]["ki67_pct"] = "60"
+    import_registry(write_registry(tmp_path / "other", rows), db)
+    con = open_store(db)
+    assert con.execute("SELECT ki67_pct FROM diagnoses WHERE diagnosis_id = 'D003'"
+                       ).fetchall() == [(60.0,)]
+
+
+def _diagnosis(db: Path, diagnosis_id: str, column: str):
+    con = open_store(db)
+    try:
+        return con.execute(f"SELECT {column} FROM diagnoses WHERE diagnosis_id = ?",
+                           [diagnosis_id]).fetchall()[0][0]
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def store(good_registry: Path, tmp_path: Path) -> Path:
+    rows = good_rows()
+    rows["diagnoses"][1]["who_category"] = "NET G2"  # derived: NET G1 (warning)
+    rows["diagnoses"][0]["site_group"] = "lung"  # derived: GEP (warning)
+    rows["diagnoses"][2]["non_ne_component_pct"] = "40"  # MiNEN
+    db = tmp_path / "store.duckdb"
+    import_registry(write_registry(tmp_path / "src", rows), db)
+    return db
+
+
+@pytest.mark.parametrize(
+    "diagnosis_id, column, expected",
+    [
+        ("D002", "who_category", "NET G1"),
+        ("D002", "who_category_reported", "NET G2"),
+        ("D001", "site_group", "GEP"),
+        ("D001", "site_group_reported", "lung"),
+        ("D003", "site_group", "other_extrapulmonary"),
+        ("D003", "who_category", "MiNEN"),
+        ("D003", "pure_histology", False),
+        ("D001", "pure_histology", True),
+        ("D002", "ecog_ps", 1),
+        ("D001", "advanced", True),
+        ("D002", "advanced", False),
+        ("D003", "advanced", True),
+        ("D003", "metastatic", False),
+        ("D001", "metastatic_sites", ["liver", "nodes"]),
+    ],
+)
+def test_store_holds_derived_columns(store: Path, diagnosis_id: str, column: str, expected) -> None:
+    assert _diagnosis(store, diagnosis_id, column) == expected
+
+
+def test_age_at_diagnosis_in_years(store: Path) -> None:
+    age = _diagnosis(store, "D001", "age_at_diagnosis")
+    days = (dt.date(2019, 2, 1) - dt.date(1950, 3, 14)).days
+    assert age == pytest.approx(days / 365.25, abs=1e-12)
+
+
+def test_summarize_counts_tables_and_categories(store: Path) -> None:
+    summary = summarize(store)
+    assert summary["tables"] == {t: 3 for t in TABLE_NAMES}
+    assert summary["patients"] == 3
+    assert summary["by_who_category"] == {"MiNEN": 1, "NEC": 1, "NET G1": 1}
+    assert summary["by_site_group"] == {"GEP": 2, "other_extrapulmonary": 1}
+
+
+def test_open_store_rejects_a_foreign_database(tmp_path: Path) -> None:
+    db = tmp_path / "other.duckdb"
+    duckdb.connect(str(db)).close()
+    with pytest.raises(ValueError, match="not a nenstudy registry store"):
+        open_store(db)
+
+
+def test_open_store_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        open_store(tmp_path / "none.duckdb")
+
+
+def test_schema_round_trips_through_store_export(good_registry: Path, tmp_path: Path) -> None:
+    """Store -> source files (typed-in values back in their columns) -> store gives the same."""
+    first, second = tmp_path / "a.duckdb", tmp_path / "b.duckdb"
+    import_registry(good_registry, first)
+    export = tmp_path / "export"
+    export.mkdir()
+    con = open_store(first)
+    for table in SCHEMA:
+        cols = []
+        for column in table.columns:
+            name = column.name
+            if table.name == "diagnoses" and name in ("site_group", "who_category"):
+                expr = f"{name}_reported"
+            elif table.name == "diagnoses" and name == "ecog_ps":
+                expr = "CASE WHEN karnofsky IS NULL THEN ecog_ps END"
+            elif column.dtype == "list":
+                expr = f"array_to_string({name}, ';')"
+            else:
+                expr = name
+            cols.append(f"{expr} AS {name}")
+        con.execute(f"COPY (SELECT {', '.join(cols)} FROM {table.name}) "
+                    f"TO '{export / (table.name + '.csv')}' (HEADER)")
+    con.close()
+    import_registry(export, second)
+    assert _tables(first) == _tables(second)
