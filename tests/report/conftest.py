@@ -294,3 +294,23 @@ def results_dir(tmp_path: Path, results_dict: dict) -> Path:
     """A fresh folder holding only results.json."""
     write_results(tmp_path, results_dict)
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def built_report(tmp_path_factory: pytest.TempPathFactory, results_dict: dict) -> tuple[Path, list[Path]]:
+    """The report built once from the generated results (no suppression): (out_dir, written paths)."""
+    from nenstudy.report import build_report
+
+    out = tmp_path_factory.mktemp("report")
+    write_results(out, results_dict)
+    return out, build_report(out)
+
+
+@pytest.fixture(scope="session")
+def built_suppressed(tmp_path_factory: pytest.TempPathFactory, results_dict: dict) -> tuple[Path, list[Path]]:
+    """The report built once with --suppress-below 5."""
+    from nenstudy.report import build_report
+
+    out = tmp_path_factory.mktemp("report_suppressed")
+    write_results(out, results_dict)
+    return out, build_report(out, suppress_below=5)

@@ -103,6 +103,14 @@ class FigureFile:
 
 
 _XML_PROLOGUE = re.compile(r"^.*?(?=<svg)", re.DOTALL)
+_ID_ATTR = re.compile(r'\bid="([^"]+)"')
+_ID_REF = re.compile(r'(href="#|url\(#)([^")]+)')
+
+
+def _namespace_ids(svg: str, prefix: str) -> str:
+    """Prefix every element id (and every reference to one) so that inlined SVGs never collide."""
+    svg = _ID_ATTR.sub(lambda m: f'id="{prefix}-{m.group(1)}"', svg)
+    return _ID_REF.sub(lambda m: f"{m.group(1)}{prefix}-{m.group(2)}", svg)
 
 
 def save_figure(fig: Figure, figures_dir: Path, name: str) -> FigureFile:
@@ -129,7 +137,7 @@ def save_figure(fig: Figure, figures_dir: Path, name: str) -> FigureFile:
         fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     markup = buffer.getvalue()
     svg.write_text(markup, encoding="utf-8")
-    inline = _XML_PROLOGUE.sub("", markup, count=1)
+    inline = _namespace_ids(_XML_PROLOGUE.sub("", markup, count=1), name)
     inline = inline.replace("<svg ", f'<svg role="img" data-figure="{name}" ', 1)
     width, height = fig.get_size_inches()
     return FigureFile(name=name, png=png, svg=svg, svg_inline=inline, width_in=float(width), height_in=float(height))
