@@ -1,0 +1,157 @@
+"""Plausibility of the simulated registry, computed from the generated data (never from parameters)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nenstudy.registry import schema
+from synth_cohort import advanced, died_within, ep_nec_cohort
+
+
+def test_nec_share_of_diagnoses_is_in_a_broad_band(registry) -> None:
+    who = registry["diagnoses"]["who_category"].dropna()
+    assert 0.18 <= (who == "NEC").mean() <= 0.30
+
+
+def test_every_who_category_occurs(registry) -> None:
+    assert set(registry["diagnoses"]["who_category"].dropna()) == set(schema.WHO_CATEGORIES)
+
+
+def test_extrapulmonary_pure_nec_cohort_has_about_170_patients(registry) -> None:
+    assert 140 <= len(ep_nec_cohort(registry["diagnoses"])) <= 200
+
+
+def test_cohort_is_mostly_gastroenteropancreatic(registry) -> None:
+    groups = ep_nec_cohort(registry["diagnoses"])["site_group_derived"].value_counts(normalize=True)
+    assert groups["GEP"] > 0.5
+    assert groups.get("unknown_primary", 0) > 0.03
+    assert groups.get("other_extrapulmonary", 0) > 0.03
+
+
+def test_cohort_is_mostly_advanced(registry) -> None:
+    assert 0.80 <= advanced(ep_nec_cohort(registry["diagnoses"])).mean() <= 0.95
+
+
+def test_nec_ki67_is_mostly_above_50_percent(registry) -> None:
+    ki67 = ep_nec_cohort(registry["diagnoses"])["ki67_pct"].dropna()
+    assert ki67.min() > 20
+    assert 0.6 <= (ki67 >= 50).mean() <= 0.95
+
+
+def test_ki67_is_missing_for_a_few_percent(registry) -> None:
+    assert 0.01 <= registry["diagnoses"]["ki67_pct"].isna().mean() <= 0.12
+
+
+def test_performance_status_is_sometimes_karnofsky_only_or_missing(registry) -> None:
+    d = registry["diagnoses"]
+    karnofsky_only = d["ecog_ps"].isna() & d["karnofsky"].notna()
+    neither = d["ecog_ps"].isna() & d["karnofsky"].isna()
+    assert 0.03 <= karnofsky_only.mean() <= 0.15
+    assert 0.02 <= neither.mean() <= 0.10
+
+
+def test_typed_in_who_category_agrees_with_the_raw_elements(registry) -> None:
+    d = registry["diagnoses"]
+    raw = d[["differentiation", "cell_type", "ki67_pct", "mitoses_per_2mm2", "non_ne_component_pct"]]
+    raw = raw.astype(object).where(raw.notna(), None)
+    derived = [schema.derive_who_category(*row) for row in raw.itertuples(index=False)]
+    both = pd.Series(derived, index=d.index).notna() & d["who_category"].notna()
+    assert both.sum() > 0.8 * len(d)
+    assert (pd.Series(derived, index=d.index)[both] == d["who_category"][both]).all()
+
+
+def test_some_rows_carry_only_the_typed_in_category(registry) -> None:
+    d = registry["diagnoses"]
+    typed_only = d["who_category"].notna() & d["differentiation"].isna() & d["ki67_pct"].isna()
+    assert 5 <= typed_only.sum() <= 0.1 * len(d)
+
+
+def test_patient_ids_are_opaque_and_not_sequential(registry) -> None:
+    ids = registry["patients"]["patient_id"]
+    assert ids.str.fullmatch(r"NEN-[0-9a-f]{16}").all()
+    assert ids.is_unique
+    assert not ids.is_monotonic_increasing
+
+
+def test_no_event_is_recorded_after_the_data_cutoff(registry) -> None:
+    assert pd.to_datetime(registry["follow_up"]["last_contact_date"]).max() <= pd.Timestamp("2023-06-30")
+
+
+def test_mdt_dates_fall_in_the_study_window(registry) -> None:
+    mdt = pd.to_datetime(registry["diagnoses"]["mdt_date"])
+    assert mdt.min() >= pd.Timestamp("2018-10-01") and mdt.max() <= pd.Timestamp("2022-08-31")
+
+
+def test_most_advanced_cohort_patients_get_a_first_line(registry) -> None:
+    cohort = ep_nec_cohort(registry["diagnoses"])
+    adv = cohort[advanced(cohort)]
+    first = registry["treatments"].query("line == 1")
+    share = adv["patient_id"].isin(first["patient_id"]).mean()
+    assert 0.78 <= share <= 0.96
+
+
+def test_first_lines_are_mostly_platinum_etoposide(registry) -> None:
+    cohort = ep_nec_cohort(registry["diagnoses"])
+    first = registry["treatments"].query("line == 1")
+    first = first[first["patient_id"].isin(cohort["patient_id"])]
+    agents = first["agents"].str.split(";")
+    platinum_etoposide = agents.map(lambda a: "etoposide" in a and bool({"cisplatin", "carboplatin"} & set(a)))
+    assert 0.70 <= platinum_etoposide.mean() <= 0.92
+    assert first["regimen"].nunique() >= 5
+
+
+def test_later_lines_are_fewer_than_first_lines(registry) -> None:
+    lines = registry["treatments"]["line"].dropna().value_counts()
+    assert lines[1] > lines[2] > lines[3] > 0
+
+
+def test_about_a_third_of_the_cohort_is_profiled(registry) -> None:
+    cohort = ep_nec_cohort(registry["diagnoses"])
+    profiled = cohort["patient_id"].isin(registry["molecular_tests"]["patient_id"]).mean()
+    assert 0.18 <= profiled <= 0.42
+
+
+def test_tp53_is_the_most_frequently_altered_gene(large_registry) -> None:
+    cohort = ep_nec_cohort(large_registry["diagnoses"])
+    tests = large_registry["molecular_tests"]
+    genes = tests[tests["patient_id"].isin(cohort["patient_id"]) & tests["gene"].notna()]
+    altered = genes[genes["alteration"] != "wild_type"].groupby("gene")["patient_id"].nunique()
+    assert altered.idxmax() == "TP53"
+    assert 0.5 <= altered["TP53"] / genes["patient_id"].nunique() <= 0.8
+
+
+def test_every_tmb_value_comes_from_a_tmb_reporting_panel(large_registry) -> None:
+    tests = large_registry["molecular_tests"]
+    assert set(tests.loc[tests["tmb"].notna(), "assay"]) <= {"FoundationOne CDx", "TruSight Oncology 500"}
+
+
+def _cohort_mortality(reg: dict[str, pd.DataFrame], months: float = 9.0) -> pd.DataFrame:
+    cohort = ep_nec_cohort(reg["diagnoses"]).copy()
+    cohort["dead"] = died_within(cohort, reg["follow_up"], months)
+    return cohort
+
+
+def test_poor_performance_status_patients_die_earlier(large_registry) -> None:
+    c = _cohort_mortality(large_registry)
+    poor, good = c.loc[c["ecog_ps"] >= 2, "dead"].mean(), c.loc[c["ecog_ps"] < 2, "dead"].mean()
+    assert poor > good + 0.10
+
+
+def test_metastatic_patients_die_earlier(large_registry) -> None:
+    c = _cohort_mortality(large_registry)
+    metastatic = c["stage"] == "metastatic"
+    assert c.loc[metastatic, "dead"].mean() > c.loc[~metastatic, "dead"].mean() + 0.08
+
+
+@pytest.mark.parametrize(
+    ("column", "split"),
+    [("ki67_pct", lambda s: s >= 55), ("cell_type", lambda s: s == "small")],
+    ids=["ki67_55", "small_cell"],
+)
+def test_ki67_group_and_morphology_do_not_change_mortality(large_registry, column, split) -> None:
+    c = _cohort_mortality(large_registry)
+    c = c[c[column].notna()]
+    group = np.asarray(split(c[column]), dtype=bool)
+    assert abs(c.loc[group, "dead"].mean() - c.loc[~group, "dead"].mean()) < 0.12
