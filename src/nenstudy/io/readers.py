@@ -226,6 +226,19 @@ def _file_is_blank(path: Path) -> bool:
     return not data.strip()
 
 
+def _trimmed(value: str) -> str:
+    """SQL: ``value`` without surrounding whitespace (incl. tab, no-break space), '' as NULL.
+
+    ``trim`` runs only on cells that may need it: it is slow on every cell of a large file.
+    """
+    return (
+        f"CASE WHEN prefix({value}, ' ') OR suffix({value}, ' ') OR contains({value}, chr(9)) "
+        f"OR contains({value}, chr(160)) OR contains({value}, chr(10)) "
+        f"OR contains({value}, chr(13)) THEN NULLIF(trim({value}, {_WS}), '') "
+        f"ELSE NULLIF({value}, '') END"
+    )
+
+
 def _stage_table(
     con: duckdb.DuckDBPyConnection,
     table: Table,
@@ -272,9 +285,7 @@ def _stage_table(
     for column in table.columns:
         if column.name in by_name:
             src = _quote_ident(by_name[column.name])
-            select.append(
-                f"NULLIF(trim(CAST({src} AS VARCHAR), {_WS}), '') AS {_quote_ident(column.name)}"
-            )
+            select.append(f"{_trimmed(f'CAST({src} AS VARCHAR)')} AS {_quote_ident(column.name)}")
         else:
             select.append(f"CAST(NULL AS VARCHAR) AS {_quote_ident(column.name)}")
     base = f"_raw_{table.name}"

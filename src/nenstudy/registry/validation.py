@@ -559,23 +559,36 @@ def _patient_level_checks(con: duckdb.DuckDBPyConnection, available: set[str]) -
                 f"WHERE {sql.ident(c)} IS NOT NULL"
                 for t, c in events
             )
+            # Latest date per patient first (cheap); details only for the patients at fault.
             _insert(
                 con,
                 f"""
-                WITH latest AS (
-                    SELECT patient_id, max(event_date) AS event_date,
-                           arg_max(src_file, (event_date, src_row)) AS src_file,
-                           arg_max(src_row, (event_date, src_row)) AS src_row,
-                           arg_max(src_col, (event_date, src_row)) AS src_col
-                    FROM ({union}) GROUP BY patient_id
+                WITH events AS ({union}),
+                latest AS (
+                    SELECT patient_id, max(event_date) AS event_date FROM events GROUP BY patient_id
+                ),
+                late AS (
+                    SELECT f._file, f._row, f.patient_id, f."last_contact_date$raw" AS raw,
+                           l.event_date
+                    FROM typed_follow_up f JOIN latest l ON f.patient_id = l.patient_id
+                    WHERE f.last_contact_date < l.event_date
+                ),
+                detail AS (
+                    SELECT late.*, arg_min(e.src_file, (e.src_file, e.src_row, e.src_col))
+                                       OVER w AS src_file,
+                           arg_min(e.src_row, (e.src_file, e.src_row, e.src_col)) OVER w AS src_row,
+                           arg_min(e.src_col, (e.src_file, e.src_row, e.src_col)) OVER w AS src_col
+                    FROM late JOIN events e
+                      ON e.patient_id = late.patient_id AND e.event_date = late.event_date
+                    WINDOW w AS (PARTITION BY late.patient_id, late._row)
+                    QUALIFY row_number() OVER w = 1
                 )
-                SELECT 'error', f._file, f._row, 'last_contact_date', f."last_contact_date$raw",
-                       'date_order', 'last contact date before ' || l.src_col || ' '
-                       || strftime(l.event_date, '%Y-%m-%d') || ' (' || l.src_file || ' row '
-                       || CAST(l.src_row AS VARCHAR) || '); it must be on or after every other '
+                SELECT 'error', _file, _row, 'last_contact_date', raw,
+                       'date_order', 'last contact date before ' || src_col || ' '
+                       || strftime(event_date, '%Y-%m-%d') || ' (' || src_file || ' row '
+                       || CAST(src_row AS VARCHAR) || '); it must be on or after every other '
                        || 'date of the patient'
-                FROM typed_follow_up f JOIN latest l ON f.patient_id = l.patient_id
-                WHERE f.last_contact_date < l.event_date
+                FROM detail
                 """,
             )
 
