@@ -1,0 +1,199 @@
+"""Generate ``docs/registry.md`` (the registry format for users) from the schema.
+
+Regenerate after changing :mod:`nenstudy.registry.schema`::
+
+    python -m nenstudy.registry.docs > docs/registry.md
+
+A test fails when the committed file differs from what this module renders.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from nenstudy.io.readers import ROW_CONVENTION
+from nenstudy.registry.schema import (
+    AGE_RANGE_YEARS,
+    DAYS_PER_YEAR,
+    KARNOFSKY_TO_ECOG,
+    KI67_GRADE_UPPER,
+    LIST_SEPARATOR,
+    MINEN_NON_NE_THRESHOLD_PCT,
+    MITOSES_GRADE_UPPER,
+    SCHEMA,
+    SCHEMA_VERSION,
+    SITE_GROUP_DEFAULT,
+    SITE_GROUP_RANGES,
+    Column,
+    Table,
+)
+
+__all__ = ["REGENERATE_COMMAND", "render_registry_markdown", "main"]
+
+REGENERATE_COMMAND = "python -m nenstudy.registry.docs > docs/registry.md"
+"""The command that regenerates ``docs/registry.md``."""
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _rules(column: Column) -> str:
+    parts = []
+    if column.allowed is not None:
+        codes = ", ".join(f"`{a}`" for a in column.allowed)
+        parts.append(("tokens: " if column.dtype == "list" else "") + codes)
+    if column.pattern_hint:
+        parts.append(column.pattern_hint)
+    if column.minimum is not None and column.maximum is not None:
+        parts.append(f"{column.minimum:g}–{column.maximum:g}")
+    elif column.minimum is not None:
+        parts.append(f">= {column.minimum:g}")
+    if column.multiple_of is not None:
+        parts.append(f"multiple of {column.multiple_of}")
+    if column.identifier:
+        parts.append("identifier (masked in problem listings)")
+    return "; ".join(parts)
+
+
+def _table_section(table: Table) -> list[str]:
+    key = ", ".join(f"`{k}`" for k in table.key)
+    lines = [
+        f"## `{table.name}`",
+        "",
+        f"One row per {table.one_row_per}. Key: {key}."
+        + (" A file with a header and no rows is accepted." if table.may_be_empty else ""),
+    ]
+    if table.foreign_keys:
+        refs = "; ".join(
+            f"`{fk.column}` → `{fk.table}.{fk.target_column}`" for fk in table.foreign_keys
+        )
+        lines.append(f"References: {refs}.")
+    lines += [
+        "",
+        "| column | type | required | unit | allowed values / rules | description |",
+        "|---|---|---|---|---|---|",
+    ]
+    for c in table.columns:
+        lines.append(
+            f"| `{c.name}` | {c.dtype} | {'yes' if c.required else 'no'} | {c.unit or ''} "
+            f"| {_cell(_rules(c))} | {_cell(c.description)} |"
+        )
+    if table.derived:
+        lines += [
+            "",
+            "Derived at import (store only):",
+            "",
+            "| column | type | derivation |",
+            "|---|---|---|",
+        ]
+        for d in table.derived:
+            lines.append(f"| `{d.name}` | {d.dtype} | {_cell(d.description)} |")
+    lines.append("")
+    return lines
+
+
+def render_registry_markdown() -> str:
+    """Render the registry documentation (Markdown) from the schema.
+
+    Returns
+    -------
+    str
+        The content of ``docs/registry.md``.
+    """
+    ranges = "; ".join(
+        f"C{first:02d}–C{last:02d} → `{group}`" if first != last else f"C{first:02d} → `{group}`"
+        for first, last, group in SITE_GROUP_RANGES
+    )
+    karnofsky = ", ".join(f"{k}→{e}" for k, e in sorted(KARNOFSKY_TO_ECOG.items(), reverse=True))
+    lines = [
+        "# The registry format",
+        "",
+        f"<!-- Generated from src/nenstudy/registry/schema.py by `{REGENERATE_COMMAND}`; "
+        "do not edit by hand. -->",
+        "",
+        f"Schema version {SCHEMA_VERSION}. A registry source is a folder with one file per table, "
+        "named `<table>.csv`, `<table>.parquet` or `<table>.xlsx` (first worksheet). Tables: "
+        + ", ".join(f"`{t.name}`" for t in SCHEMA)
+        + ".",
+        "",
+        "## Values",
+        "",
+        "- CSV: comma-separated, UTF-8 (a byte-order mark is fine); a Latin-1 file is read with "
+        "a warning; Windows-1252 text is an error. The first line is the header; column names "
+        "are matched case-insensitively; optional columns may be left out; unknown columns are "
+        "reported and not imported.",
+        "- Empty cells are missing values; whitespace around a value is ignored.",
+        "- `date`: ISO `YYYY-MM-DD` only. Excel serial numbers (e.g. 44927) and day/month "
+        "orders (03/04/2021) are errors, never guessed. XLSX cells formatted as dates are "
+        "accepted.",
+        "- `float`: decimal point (`12.5`), not comma. `int`: whole number (`3` or `3.0`).",
+        "- `bool`: `true` or `false`.",
+        f"- `list`: tokens separated by `{LIST_SEPARATOR}`, lower case, e.g. `liver;nodes`.",
+        "",
+        "## Validation",
+        "",
+        "`nenstudy validate SOURCE` lists every problem at once (terminal and `--problems "
+        "FILE.csv`), each with severity, file, row, column, value, rule and message; "
+        f"{ROW_CONVENTION}. Values of identifier columns are shown as `<identifier>` unless "
+        "`--show-identifiers` is given. Errors block an import; warnings do not. "
+        "`nenstudy import SOURCE --registry FILE.duckdb` writes the store only when there is no "
+        "error, and replaces it as a whole (a failed import leaves it unchanged).",
+        "",
+        "Checks beyond each column's type, codes, range and required values:",
+        "",
+        "- unique keys; references (orphan rows are errors); every patient has exactly one "
+        "`follow_up` row (error) and at least one diagnosis (warning);",
+        "- birth date < diagnosis date <= MDT date; age at diagnosis "
+        f"{AGE_RANGE_YEARS[0]:g}–{AGE_RANGE_YEARS[1]:g} years;",
+        "- treatment start on or after the diagnosis date (its `diagnosis_id`, else the "
+        "patient's first diagnosis); end, progression and last assessment on or after start;",
+        "- death date required iff `vital_status` is `dead`; death on or after the latest "
+        "diagnosis and on or before last contact; last contact on or after every other date of "
+        "the patient;",
+        "- systemic lines numbered 1, 2, 3 ... per patient without gaps or duplicates "
+        "(error), started in that order (warning); `line` and `agents` required for systemic "
+        "treatments only;",
+        "- molecular tests: exactly one of `gene`, `msi_status`, `tmb` per row; `alteration` "
+        "iff `gene`;",
+        "- possible duplicate patients (different `patient_id`, same sex, birth date, first "
+        "diagnosis date and primary site): warning;",
+        "- a typed-in `who_category` or `site_group` that differs from the derived one, and "
+        "an `ecog_ps` that differs from the mapped Karnofsky: warnings; stage metastatic without "
+        "metastatic sites: warning.",
+        "",
+        "## Derivations",
+        "",
+        f"- Site group from the ICD-O-3 topography: {ranges}; any other → "
+        f"`{SITE_GROUP_DEFAULT}`.",
+        "- WHO 2019 category from the raw pathology elements, in order: non-neuroendocrine "
+        f"component >= {MINEN_NON_NE_THRESHOLD_PCT:g}% → `MiNEN`; poorly differentiated or a "
+        "small/large cell type → `NEC`; well differentiated → `NET G1/G2/G3` by the higher of "
+        f"the Ki-67 grade (< {KI67_GRADE_UPPER[0]:g}%, {KI67_GRADE_UPPER[0]:g}–"
+        f"{KI67_GRADE_UPPER[1]:g}%, > {KI67_GRADE_UPPER[1]:g}%) and the mitotic grade "
+        f"(< {MITOSES_GRADE_UPPER[0]:g}, {MITOSES_GRADE_UPPER[0]:g}–{MITOSES_GRADE_UPPER[1]:g}, "
+        f"> {MITOSES_GRADE_UPPER[1]:g} per 2 mm²). When the elements do not determine a "
+        "category, the typed-in one is used; neither is an error.",
+        f"- Karnofsky → ECOG when `ecog_ps` is missing: {karnofsky}.",
+        f"- Age at diagnosis in years = days / {DAYS_PER_YEAR:g}.",
+        "",
+        "## The store",
+        "",
+        "One DuckDB table per registry table with the types below (`date` DATE, `float` DOUBLE, "
+        "`int` INTEGER, `bool` BOOLEAN, `list` VARCHAR[], `string` VARCHAR), rows sorted by key; "
+        "plus `_meta` (schema version, source digest), `_source_files` (file, format, encoding, "
+        "SHA-256, rows) and `_import_log` (one row per import).",
+        "",
+    ]
+    for table in SCHEMA:
+        lines += _table_section(table)
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Print the registry documentation to standard output."""
+    sys.stdout.write(render_registry_markdown())
+
+
+if __name__ == "__main__":
+    main()
