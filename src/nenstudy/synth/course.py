@@ -126,12 +126,22 @@ def _progression(
     return progression, ne_kind
 
 
-def _first_lines(rng, params, base, catalogue, hr, death) -> _Line:
+def _surgery_days(rng, params, base) -> np.ndarray:
+    """Day of resection of the primary (:data:`NEVER` when not operated)."""
+    n, g = base.n, base.group
+    operated = ~base.advanced & (rng.random(n) < group_table(params["treatment.surgery_if_nonadvanced"], g))
+    operated |= base.advanced & (g == NET) & (rng.random(n) < params["treatment.surgery_if_advanced_net"])
+    return np.where(operated, base.mdt + uniform_days(rng, 7, 60, n), NEVER)
+
+
+def _first_lines(rng, params, base, catalogue, hr, death, surgery) -> _Line:
     g = base.group
     treated = base.advanced & (rng.random(base.n) < group_table(params["treatment.first_line"], g))
     idx = np.flatnonzero(treated)
     gi, hi = g[idx], hr[idx]
     start = base.mdt[idx] + uniform_days(rng, *params["treatment.start_delay_days"], len(idx))
+    operated = surgery[idx] < NEVER
+    start = np.where(operated, np.maximum(start, surgery[idx] + uniform_days(rng, 21, 42, len(idx))), start)
     scan = start + uniform_days(rng, *params["treatment.first_scan_days"], len(idx))
     response = categorical(rng, _response_probs(params["response.first_line"], list(GROUPS))[gi])
     medians = np.stack([_course_table(params, "progression_after_first_scan", r) for r in ("CR", "PR", "SD")], axis=1)[gi]
@@ -271,14 +281,12 @@ def _procedure_rows(patient, modality, label, start, end, contact, agents=None, 
     )
 
 
-def _procedures(rng, params, base, catalogue, death, last_contact, first: _Line) -> list[TreatmentRows]:
+def _procedures(rng, params, base, catalogue, death, last_contact, first: _Line, surgery) -> list[TreatmentRows]:
     n, g = base.n, base.group
     rows = []
-    surgery = (~base.advanced & (rng.random(n) < group_table(params["treatment.surgery_if_nonadvanced"], g)))
-    surgery |= base.advanced & (g == NET) & (rng.random(n) < params["treatment.surgery_if_advanced_net"])
-    day = base.mdt + uniform_days(rng, 7, 60, n)
-    keep = np.flatnonzero(surgery & (day <= last_contact))
-    rows.append(_procedure_rows(keep, "surgery", catalogue.label_index(SURGERY), day[keep], day[keep], last_contact[keep]))
+    keep = np.flatnonzero(surgery <= last_contact)
+    day = surgery[keep]
+    rows.append(_procedure_rows(keep, "surgery", catalogue.label_index(SURGERY), day, day, last_contact[keep]))
 
     radiotherapy = base.advanced & (g != NET) & (rng.random(n) < params["treatment.palliative_radiotherapy"])
     span = np.maximum(np.minimum(death, last_contact) - base.mdt, 0)
@@ -335,7 +343,8 @@ def simulate_course(rng: np.random.Generator, params: ParameterSet, base: Baseli
         rng, _course_table(params, "nonadvanced_death", "median")[g[local]],
         _course_table(params, "nonadvanced_death", "shape")[g[local]], hr[local],
     )
-    first = _first_lines(rng, params, base, catalogue, hr, death)
+    surgery = _surgery_days(rng, params, base)
+    first = _first_lines(rng, params, base, catalogue, hr, death, surgery)
     second = _next_line(rng, params, base, catalogue, hr, death, first, 2)
     third = _next_line(rng, params, base, catalogue, hr, death, second, 3)
     third.next_start = np.full(len(third.patient), NEVER)
@@ -346,5 +355,5 @@ def simulate_course(rng: np.random.Generator, params: ParameterSet, base: Baseli
         keep = line.start <= last_contact[line.patient]
         trimmed = _Line(**{k: (v[keep] if isinstance(v, np.ndarray) else v) for k, v in vars(line).items()})
         parts.append(_line_rows(rng, params, trimmed, death, last_contact))
-    parts += _procedures(rng, params, base, catalogue, death, last_contact, first)
+    parts += _procedures(rng, params, base, catalogue, death, last_contact, first, surgery)
     return Course(last_contact=last_contact, dead=dead, death=death, treatments=_concatenate(parts))
