@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from nenstudy.registry import schema
-from synth_cohort import advanced, died_within, ep_nec_cohort
+from synth_cohort import advanced, died_within, ep_nec_cohort, registry_frames
 
 
 def test_nec_share_of_diagnoses_is_in_a_broad_band(registry) -> None:
@@ -155,3 +155,16 @@ def test_ki67_group_and_morphology_do_not_change_mortality(large_registry, colum
     c = c[c[column].notna()]
     group = np.asarray(split(c[column]), dtype=bool)
     assert abs(c.loc[group, "dead"].mean() - c.loc[~group, "dead"].mean()) < 0.12
+
+
+def test_a_ki67_hazard_ratio_in_the_parameters_does_change_mortality() -> None:
+    from dataclasses import replace
+
+    from nenstudy.synth.parameters import load_parameters
+
+    params = load_parameters()
+    strong = replace(params, values={**params.values, "hazard.ki67_high_hr": 4.0})
+    c = _cohort_mortality(registry_frames(11, 3.0, strong))
+    c = c[c["ki67_pct"].notna()]
+    high = c["ki67_pct"] >= 55
+    assert c.loc[high, "dead"].mean() > c.loc[~high, "dead"].mean() + 0.10

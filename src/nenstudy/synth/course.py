@@ -113,14 +113,14 @@ def _response_probs(table: dict, names: list[str]) -> np.ndarray:
 
 def _progression(
     rng: np.random.Generator, start: np.ndarray, scan: np.ndarray, response: np.ndarray,
-    medians: np.ndarray, shape: np.ndarray, hr: np.ndarray,
+    medians: np.ndarray, shape: np.ndarray, hr: np.ndarray, clinical_share: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Progression day by best response; NE splits into clinical progression / no assessment."""
     n = len(start)
     median = np.select([response == CR, response == PR], [medians[:, 0], medians[:, 1]], medians[:, 2])
     progression = scan + weibull_days(rng, median, shape, hr)
     progression = np.where(response == PD, scan, progression)
-    ne_kind = np.where(response == NE, np.where(rng.random(n) < 0.5, _CLINICAL, _NO_ASSESSMENT), 0)
+    ne_kind = np.where(response == NE, np.where(rng.random(n) < clinical_share, _CLINICAL, _NO_ASSESSMENT), 0)
     clinical = start + 14 + np.floor(rng.random(n) * np.maximum(scan - start - 14, 1)).astype(np.int64)
     progression = np.where(ne_kind == _CLINICAL, clinical, progression)
     return progression, ne_kind
@@ -131,7 +131,7 @@ def _surgery_days(rng, params, base) -> np.ndarray:
     n, g = base.n, base.group
     operated = ~base.advanced & (rng.random(n) < group_table(params["treatment.surgery_if_nonadvanced"], g))
     operated |= base.advanced & (g == NET) & (rng.random(n) < params["treatment.surgery_if_advanced_net"])
-    return np.where(operated, base.mdt + uniform_days(rng, 7, 60, n), NEVER)
+    return np.where(operated, base.mdt + uniform_days(rng, *params["treatment.surgery_delay_days"], n), NEVER)
 
 
 def _first_lines(rng, params, base, catalogue, hr, death, surgery) -> _Line:
@@ -141,12 +141,14 @@ def _first_lines(rng, params, base, catalogue, hr, death, surgery) -> _Line:
     gi, hi = g[idx], hr[idx]
     start = base.mdt[idx] + uniform_days(rng, *params["treatment.start_delay_days"], len(idx))
     operated = surgery[idx] < NEVER
-    start = np.where(operated, np.maximum(start, surgery[idx] + uniform_days(rng, 21, 42, len(idx))), start)
+    start = np.where(operated, np.maximum(start, surgery[idx] + uniform_days(rng, *params["treatment.after_surgery_days"], len(idx))), start)
     scan = start + uniform_days(rng, *params["treatment.first_scan_days"], len(idx))
     response = categorical(rng, _response_probs(params["response.first_line"], list(GROUPS))[gi])
     medians = np.stack([_course_table(params, "progression_after_first_scan", r) for r in ("CR", "PR", "SD")], axis=1)[gi]
     shape = _course_table(params, "progression_after_first_scan", "shape")[gi]
-    progression, ne_kind = _progression(rng, start, scan, response, medians, shape, hi)
+    progression, ne_kind = _progression(
+        rng, start, scan, response, medians, shape, hi, params["treatment.ne_clinical_progression_share"]
+    )
     dnp = start + weibull_days(
         rng, _course_table(params, "death_before_progression", "median")[gi],
         _course_table(params, "death_before_progression", "shape")[gi], hi,
@@ -195,7 +197,8 @@ def _next_line(rng, params, base, catalogue, hr, death, previous: _Line, number:
     factor = np.where(net, params["course.net_later_line_factor"], 1.0)
     medians = np.stack([progression_table[r] * factor for r in ("CR", "PR", "SD")], axis=1)
     progression, ne_kind = _progression(
-        rng, start, scan, response, medians, np.full(len(idx), progression_table["shape"]), hi
+        rng, start, scan, response, medians, np.full(len(idx), progression_table["shape"]), hi,
+        params["treatment.ne_clinical_progression_share"],
     )
     dies = death[idx]
     early = dies < np.minimum(scan, progression)

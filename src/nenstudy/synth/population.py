@@ -230,7 +230,7 @@ def simulate_baseline(rng: np.random.Generator, params: ParameterSet, n: int) ->
     mitoses_below, mitoses_at = _mitoses(rng, net_grade, lung)
     nec_mitoses = rng.integers(15, 81, n).astype(float)
     mitoses = np.where(is_net, np.where(ki67_valid, mitoses_below, mitoses_at), nec_mitoses)
-    mitoses_reported = np.where(is_net, ~ki67_valid | (rng.random(n) < 0.7), rng.random(n) < params["pathology.nec_mitoses_reported"])
+    mitoses_reported = np.where(is_net, ~ki67_valid | (rng.random(n) < params["pathology.net_mitoses_reported"]), rng.random(n) < params["pathology.nec_mitoses_reported"])
     mitoses_valid = raw_recorded & mitoses_reported
 
     lo, hi = params["mix.non_ne_minor_pct"]
@@ -238,7 +238,7 @@ def simulate_baseline(rng: np.random.Generator, params: ParameterSet, n: int) ->
     lo, hi = params["mix.minen_non_ne_pct"]
     major = rng.integers(lo, hi + 1, n)
     non_ne = np.where(group == MINEN, major, np.where(pure, 0, minor)).astype(float)
-    non_ne_valid = ~pure | (rng.random(n) < 0.3)
+    non_ne_valid = ~pure | (rng.random(n) < params["pathology.pure_zero_written"])
 
     morphology = np.select(
         [is_net & (net_grade == 0), is_net, group == MINEN, ~cell_stated, cell_type == 0],
