@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chi2
 
-from ._counting import as_survival_arrays, factorize_labels, grouped_event_counts
+from ._counting import as_survival_arrays, factorize_labels, grid_codes, grouped_event_counts
 
 __all__ = ["LogRankResult", "TrendTestResult", "logrank_test", "logrank_trend_test"]
 
@@ -145,6 +145,10 @@ def _observed_expected_variance(
     rho: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sum over strata of R survdiff's O, E and V (loops over strata and groups only)."""
+    n = t.shape[0]
+    grid = grid_codes(t)
+    if grid is not None and n_strata * n_groups * grid[2] * 2 <= max(8 * n, 4_000_000):
+        return _grid_observed_expected_variance(grid[0], grid[2], e, group_codes, n_groups, strata_codes, n_strata, rho)
     observed = np.zeros(n_groups)
     expected = np.zeros(n_groups)
     variance = np.zeros((n_groups, n_groups))
@@ -172,6 +176,49 @@ def _observed_expected_variance(
                 n_total > 1, weight**2 * d_total * (n_total - d_total) / (n_total * (n_total - 1)), 0.0
             )
         variance += np.diag(kt @ at_risk) - at_risk.T @ (at_risk * (kt / n_total)[:, None])
+    return observed, expected, variance
+
+
+def _grid_observed_expected_variance(
+    codes: np.ndarray,
+    n_bins: int,
+    e: np.ndarray,
+    group_codes: np.ndarray,
+    n_groups: int,
+    strata_codes: np.ndarray | None,
+    n_strata: int,
+    rho: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """O, E and V from one ``np.bincount`` over (stratum, group, time bin, event) cells.
+
+    Used when the times lie on a whole-unit grid (see ``_counting.grid_codes``); all
+    strata are handled at once.  Bins without events contribute nothing, exactly as in
+    R's loop over distinct times.
+    """
+    key = group_codes * n_bins if strata_codes is None else (strata_codes * n_groups + group_codes) * n_bins
+    np.add(key, codes, out=key)
+    np.multiply(key, 2, out=key)
+    np.add(key, e, out=key)
+    cells = np.bincount(key, minlength=n_strata * n_groups * n_bins * 2).reshape(n_strata, n_groups, n_bins, 2)
+    events = cells[..., 1].astype(np.float64)  # (S, K, B)
+    at_risk = np.cumsum(cells.sum(axis=3)[..., ::-1], axis=2)[..., ::-1].astype(np.float64)
+    n_total = at_risk.sum(axis=1)  # (S, B)
+    d_total = events.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hazard = np.where(n_total > 0, d_total / n_total, 0.0)
+        if rho != 0:
+            km_after = np.cumprod(1.0 - hazard, axis=1)
+            km_before = np.concatenate((np.ones((n_strata, 1)), km_after[:, :-1]), axis=1)
+            weight = km_before**rho
+        else:
+            weight = np.ones_like(n_total)
+        kt = np.where(n_total > 1, weight**2 * d_total * (n_total - d_total) / (n_total * (n_total - 1)), 0.0)
+        kt_over_n = np.where(n_total > 0, kt / n_total, 0.0)
+    observed = np.einsum("sb,skb->k", weight, events)
+    expected = np.einsum("sb,skb->k", weight * hazard, at_risk)
+    variance = np.diag(np.einsum("sb,skb->k", kt, at_risk)) - np.einsum(
+        "sjb,skb,sb->jk", at_risk, at_risk, kt_over_n
+    )
     return observed, expected, variance
 
 
