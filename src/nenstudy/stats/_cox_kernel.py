@@ -20,6 +20,7 @@ __all__ = [
     "Derivatives",
     "NewtonResult",
     "build_layout",
+    "SortedCovariates",
     "cox_derivatives",
     "newton_raphson",
     "generalized_cholesky",
@@ -103,6 +104,16 @@ class NewtonResult(NamedTuple):
     means: np.ndarray
 
 
+def _stable_argsort(values: np.ndarray) -> np.ndarray:
+    """Stable argsort; integer-valued keys with a range below 2**16 use numpy's radix sort."""
+    if values.size:
+        low = values.min()
+        span = values.max() - low
+        if span < 2**16 and np.all(values == np.floor(values)):
+            return np.argsort((values - low).astype(np.uint16), kind="stable")
+    return np.argsort(values, kind="stable")
+
+
 def build_layout(time: np.ndarray, event: np.ndarray, strata: np.ndarray) -> RiskSetLayout:
     """Sort the rows once and describe their risk-set and tie structure.
 
@@ -120,10 +131,9 @@ def build_layout(time: np.ndarray, event: np.ndarray, strata: np.ndarray) -> Ris
     RiskSetLayout
     """
     n = time.size
-    if n == 0 or np.all(strata == strata[0]):
-        order = np.argsort(time, kind="stable")
-    else:
-        order = np.lexsort((time, strata))
+    order = _stable_argsort(time)
+    if n and not np.all(strata == strata[0]):
+        order = order[_stable_argsort(strata[order])]
     sorted_time = time[order]
     sorted_strata = strata[order]
     is_start = np.empty(n, dtype=bool)
@@ -168,122 +178,158 @@ def build_layout(time: np.ndarray, event: np.ndarray, strata: np.ndarray) -> Ris
 
 
 def _reverse_cumsum_by_stratum(values: np.ndarray, bounds: np.ndarray) -> np.ndarray:
-    """Sum of ``values`` from each group to the end of its stratum (axis 0)."""
+    """Sum of ``values`` from each group to the end of its stratum (last axis)."""
     n_strata = bounds.size - 1
     if n_strata == 1:
-        return np.cumsum(values[::-1], axis=0)[::-1]
+        return np.cumsum(values[..., ::-1], axis=-1)[..., ::-1]
     if n_strata <= _STRATA_LOOP_LIMIT:
         out = np.empty_like(values)
         for a, b in zip(bounds[:-1], bounds[1:]):
-            out[a:b] = np.cumsum(values[a:b][::-1], axis=0)[::-1]
+            out[..., a:b] = np.cumsum(values[..., a:b][..., ::-1], axis=-1)[..., ::-1]
         return out
-    total = np.cumsum(values[::-1], axis=0)[::-1]
-    total = np.concatenate([total, np.zeros((1,) + values.shape[1:])])
+    total = np.cumsum(values[..., ::-1], axis=-1)[..., ::-1]
+    total = np.concatenate([total, np.zeros(values.shape[:-1] + (1,))], axis=-1)
     stratum_end = np.repeat(bounds[1:], np.diff(bounds))
-    return total[:-1] - total[stratum_end]
+    return total[..., :-1] - total[..., stratum_end]
 
 
 def _cumsum_by_stratum(values: np.ndarray, bounds: np.ndarray) -> np.ndarray:
-    """Sum of ``values`` from the start of each stratum up to each group (axis 0)."""
+    """Sum of ``values`` from the start of each stratum up to each group (last axis)."""
     n_strata = bounds.size - 1
     if n_strata == 1:
-        return np.cumsum(values, axis=0)
+        return np.cumsum(values, axis=-1)
     if n_strata <= _STRATA_LOOP_LIMIT:
         out = np.empty_like(values)
         for a, b in zip(bounds[:-1], bounds[1:]):
-            out[a:b] = np.cumsum(values[a:b], axis=0)
+            out[..., a:b] = np.cumsum(values[..., a:b], axis=-1)
         return out
-    total = np.concatenate([np.zeros((1,) + values.shape[1:]), np.cumsum(values, axis=0)])
+    total = np.concatenate([np.zeros(values.shape[:-1] + (1,)), np.cumsum(values, axis=-1)], axis=-1)
     stratum_start = np.repeat(bounds[:-1], np.diff(bounds))
-    return total[1:] - total[stratum_start]
+    return total[..., 1:] - total[..., stratum_start]
+
+
+class SortedCovariates:
+    """Covariates in sorted order, stored as (p, n) rows, plus the pieces reused each iteration.
+
+    Parameters
+    ----------
+    layout : RiskSetLayout
+    x_sorted : ndarray
+        Covariates already in ``layout.order``, shape (n, p).
+    """
+
+    def __init__(self, layout: RiskSetLayout, x_sorted: np.ndarray) -> None:
+        self.layout = layout
+        self.rows = np.ascontiguousarray(x_sorted.T)
+        self.event_rows = np.ascontiguousarray(self.rows[:, layout.event_rows])
+        self.event_sum = self.event_rows.sum(axis=1)
+        self.group_size = np.diff(np.append(layout.group_start, x_sorted.shape[0]))
+        self.event_frac = layout.event_rank / layout.tie_size
 
 
 def cox_derivatives(
-    layout: RiskSetLayout,
-    x_sorted: np.ndarray,
+    data: SortedCovariates,
     eta_sorted: np.ndarray,
     efron: bool,
     time_weights: np.ndarray | None = None,
 ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Log partial likelihood, score and information at a given linear predictor.
 
+    Each event contributes one term: with ``f = k/d`` for the k-th of ``d`` tied events
+    (``f = 0`` for Breslow), the denominator is ``S0 - f D0`` and the weighted mean
+    ``m_k = (S1 - f D1) / (S0 - f D0)``, where ``S`` are risk-set sums and ``D`` sums over the
+    tied events. Sums over k of ``m_k`` and ``m_k m_k'`` are expanded into per-tie scalar
+    sums times ``S1``/``D1``, so all p-dimensional work is per distinct time, and the
+    ``S2`` term is one weighted cross-product over the rows.
+
     Parameters
     ----------
-    layout : RiskSetLayout
-        Sort and tie structure from :func:`build_layout`.
-    x_sorted : ndarray
-        Covariates in sorted order, shape (n, p).
+    data : SortedCovariates
+        Sorted covariates and tie structure.
     eta_sorted : ndarray
         Linear predictor in sorted order.
     efron : bool
         Efron's tie correction if true, else Breslow's.
     time_weights : ndarray, optional
-        One weight per event group; when given, also returns the score and information
-        weighted by the time function once and twice (for the cox.zph score test).
+        One weight per tie (event group); when given, also returns the information weighted
+        by the time function once and twice (for the cox.zph score test).
 
     Returns
     -------
     loglik : float
     score : ndarray, shape (p,)
     information : ndarray, shape (p, p)
-    per_event_means : ndarray, shape (E, p)
-        Weighted covariate mean of each event term (used by the zph test).
-    event_weights_info : ndarray
-        Empty unless ``time_weights`` is given: stacked information blocks
-        (``I_g`` and ``I_gg``) of shape (2, p, p).
+    tie_mean_sums : ndarray, shape (p, number of ties)
+        Sum over the event terms of each tie of the weighted covariate means.
+    weighted_information : ndarray
+        Empty unless ``time_weights`` is given: ``I_g`` and ``I_gg`` stacked, shape (2, p, p).
 
     References
     ----------
     Efron B. The efficiency of Cox's likelihood function for censored data. JASA 1977.
     Therneau T. survival, ``src/coxfit6.c`` (the arithmetic reproduced here).
     """
+    layout = data.layout
+    x = data.rows
     risk = np.exp(eta_sorted)
-    weighted_x = x_sorted * risk[:, None]
+    weighted_x = x * risk
     gs = layout.group_start
     bounds = layout.stratum_bounds
-    s0 = _reverse_cumsum_by_stratum(np.add.reduceat(risk, gs), bounds)
-    s1 = _reverse_cumsum_by_stratum(np.add.reduceat(weighted_x, gs, axis=0), bounds)
-
-    ev = layout.event_rows
-    slot = layout.event_slot
-    d0 = np.add.reduceat(risk[ev], layout.event_slot_start)
-    d1 = np.add.reduceat(weighted_x[ev], layout.event_slot_start, axis=0)
-    if efron:
-        frac = layout.event_rank / layout.tie_size
-    else:
-        frac = np.zeros(ev.size)
     eg = layout.event_groups
-    denom = s0[eg][slot] - frac * d0[slot]
-    means = (s1[eg][slot] - frac[:, None] * d1[slot]) / denom[:, None]
+    slot = layout.event_slot
+    starts = layout.event_slot_start
+    s0 = _reverse_cumsum_by_stratum(np.add.reduceat(risk, gs), bounds)[eg]
+    s1 = _reverse_cumsum_by_stratum(np.add.reduceat(weighted_x, gs, axis=1), bounds)[:, eg]
 
-    loglik = float(eta_sorted[ev].sum() - np.log(denom).sum())
-    score = x_sorted[ev].sum(axis=0) - means.sum(axis=0)
+    if efron:
+        risk_events = risk[layout.event_rows]
+        d0 = np.add.reduceat(risk_events, starts)
+        d1 = np.add.reduceat(data.event_rows * risk_events, starts, axis=1)
+        frac = data.event_frac
+        denom = s0[slot] - frac * d0[slot]
+        inv = 1.0 / denom
+        inv2 = inv * inv
+        # per tie: sum 1/den, f/den, 1/den^2, f/den^2, f^2/den^2
+        a1, b1, c0, c1, c2 = np.add.reduceat(
+            np.stack([inv, frac * inv, inv2, frac * inv2, frac * frac * inv2]), starts, axis=1
+        )
+        tie_mean_sums = s1 * a1 - d1 * b1
+    else:
+        denom = s0
+        counts = np.diff(np.append(starts, slot.size)).astype(np.float64)
+        a1 = counts / s0
+        b1 = np.zeros_like(a1)
+        c0 = counts / (s0 * s0)
+        tie_mean_sums = s1 * a1
 
-    def _information(event_weight: np.ndarray | None) -> np.ndarray:
-        inv = 1.0 / denom if event_weight is None else event_weight / denom
-        a_slot = np.bincount(slot, weights=inv, minlength=eg.size)
-        b_slot = np.bincount(slot, weights=frac * inv, minlength=eg.size)
+    if efron:
+        log_denominators = np.log(denom).sum()
+    else:
+        log_denominators = (counts * np.log(denom)).sum()
+    loglik = float(eta_sorted[layout.event_rows].sum() - log_denominators)
+    score = data.event_sum - tie_mean_sums.sum(axis=1)
+
+    def _information(tie_weight: np.ndarray | None) -> np.ndarray:
+        w = 1.0 if tie_weight is None else tie_weight
         a_group = np.zeros(layout.n_groups)
-        a_group[eg] = a_slot
-        b_group = np.zeros(layout.n_groups)
-        b_group[eg] = b_slot
-        cum_a = _cumsum_by_stratum(a_group, bounds)
-        row_group = layout.group_of_row
-        v = risk * (cum_a[row_group] - np.where(layout.event_sorted, b_group[row_group], 0.0))
-        second = x_sorted.T @ (x_sorted * v[:, None])
-        if event_weight is None:
-            outer = means.T @ means
-        else:
-            outer = means.T @ (means * event_weight[:, None])
+        a_group[eg] = a1 * w
+        row_weight = np.repeat(_cumsum_by_stratum(a_group, bounds), data.group_size)
+        if efron:
+            row_weight[layout.event_rows] -= (b1 * w)[slot]
+        row_weight *= risk
+        second = (x * row_weight) @ x.T
+        outer = (s1 * (c0 * w)) @ s1.T
+        if efron:
+            cross = (s1 * (c1 * w)) @ d1.T
+            outer += (d1 * (c2 * w)) @ d1.T - cross - cross.T
         info = second - outer
         return (info + info.T) / 2.0
 
     information = _information(None)
     extra = np.empty(0)
     if time_weights is not None:
-        g = time_weights[slot]
-        extra = np.stack([_information(g), _information(g * g)])
-    return loglik, score, information, means, extra
+        extra = np.stack([_information(time_weights), _information(time_weights * time_weights)])
+    return loglik, score, information, tie_mean_sums, extra
 
 
 def generalized_cholesky(matrix: np.ndarray, toler: float) -> tuple[np.ndarray, np.ndarray, int]:
@@ -414,7 +460,10 @@ def newton_raphson(
     scale = np.ones(p)
     for j in range(p):
         column = x_sorted[:, j]
-        if np.all(np.isin(column, nocenter)):
+        in_set = np.zeros(column.size, dtype=bool)
+        for value in nocenter:
+            in_set |= column == value
+        if np.all(in_set):
             continue
         means[j] = column.mean()
         centred = column - means[j]
@@ -422,10 +471,13 @@ def newton_raphson(
         scale[j] = column.size / spread if spread > 0 else 1.0
         x_sorted[:, j] = centred * scale[j]
 
+    data = SortedCovariates(layout, x_sorted)
+    del x_sorted
+
     def evaluate(beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            eta = x_sorted @ beta
-            loglik, score, info, _, _ = cox_derivatives(layout, x_sorted, eta, efron)
+            eta = beta @ data.rows
+            loglik, score, info, _, _ = cox_derivatives(data, eta, efron)
         return loglik, score, info
 
     def unscale(beta: np.ndarray, score: np.ndarray, inverse: np.ndarray):

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _sps
 
-from ._cox_kernel import build_layout, cox_derivatives
+from ._cox_kernel import SortedCovariates, build_layout, cox_derivatives
 
 __all__ = ["proportional_hazards_test", "km_time_transform"]
 
@@ -83,14 +83,14 @@ def proportional_hazards_test(
     x_centred = x - x.mean(axis=0)
 
     layout = build_layout(time, event.astype(np.int8), strata)
-    xs = x_centred[layout.order]
+    data = SortedCovariates(layout, x_centred[layout.order])
     eta = np.asarray(linear_predictor, dtype=np.float64)[layout.order]
     g_sorted = g[layout.order]
     group_weight = g_sorted[layout.event_rows[layout.event_slot_start]]
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        _, _, info, means, extra = cox_derivatives(layout, xs, eta, efron, time_weights=group_weight)
+        _, _, info, tie_means, extra = cox_derivatives(data, eta, efron, time_weights=group_weight)
     g_event = group_weight[layout.event_slot]
-    u_gamma = ((xs[layout.event_rows] - means) * g_event[:, None]).sum(axis=0)
+    u_gamma = data.event_rows @ g_event - tie_means @ group_weight
 
     full = np.block([[info, extra[0]], [extra[0].T, extra[1]]])
 
