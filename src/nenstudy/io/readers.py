@@ -66,6 +66,8 @@ class SourceFile:
         Number of data rows.
     view
         Name of the staging view in the DuckDB connection.
+    staging_table
+        Name of the table behind the view.
     """
 
     table: str
@@ -74,6 +76,7 @@ class SourceFile:
     encoding: str | None
     n_rows: int
     view: str
+    staging_table: str
 
 
 @dataclass(frozen=True)
@@ -596,5 +599,7 @@ def load_source(
                          + ("" if table.may_be_empty else
                             f"; a registry needs at least one row in {table.name}"))
             )
-        files[table.name] = SourceFile(table.name, file, fmt, encoding, int(n_rows), view)
+        files[table.name] = SourceFile(
+            table.name, file, fmt, encoding, int(n_rows), view, f"_raw_{table.name}"
+        )
     return LoadedSource(files=files, problems=tuple(problems))

@@ -180,7 +180,7 @@ def render_registry_markdown() -> str:
         "## The store",
         "",
         "One DuckDB table per registry table with the types below (`date` DATE, `float` DOUBLE, "
-        "`int` INTEGER, `bool` BOOLEAN, `list` VARCHAR[], `string` VARCHAR), rows sorted by key; "
+        "`int` INTEGER, `bool` BOOLEAN, `list` VARCHAR[], `string` VARCHAR), rows in source order; "
         "plus `_meta` (schema version, source digest), `_source_files` (file, format, encoding, "
         "SHA-256, rows) and `_import_log` (one row per import).",
         "",

@@ -6,7 +6,7 @@ target: a failed import leaves an existing store byte-for-byte as it was. The st
 table per schema table (columns typed as the schema says; diagnoses with the derived columns),
 plus ``_meta`` (schema and software version, source digest), ``_source_files`` (one row per
 source file with its SHA-256) and ``_import_log`` (one row per import into this path). Rows are
-written sorted by key, so importing the same source again yields the same tables.
+written in source-file order, so importing the same source again yields the same tables.
 """
 
 from __future__ import annotations
@@ -71,11 +71,10 @@ class ImportSummary:
 
 
 def _store_select(table: Table) -> str:
-    """SELECT producing the store rows of ``table`` from ``typed_<table>``, sorted by key."""
-    key = ", ".join(sql.ident(k) for k in table.key)
+    """SELECT producing the store rows of ``table`` from ``typed_<table>``, in source order."""
     if table.name != "diagnoses":
         cols = ", ".join(sql.ident(c) for c, _ in table.store_columns())
-        return f"SELECT {cols} FROM typed_{table.name} ORDER BY {key}"
+        return f"SELECT {cols} FROM typed_{table.name}"  # scans keep insertion order
     derived = {
         "site_group": "d._site_group_derived",
         "who_category": "coalesce(d._who_derived, d.who_category)",
@@ -101,7 +100,7 @@ def _store_select(table: Table) -> str:
     return (
         f"SELECT {cols} FROM typed_diagnoses d "
         "LEFT JOIN typed_patients p ON d.patient_id = p.patient_id "
-        f"ORDER BY d.{key}"
+        "ORDER BY d._row"
     )
 
 
@@ -245,15 +244,10 @@ def import_registry(
             ).hexdigest()
             previous_log = _previous_import_log(db_path)
             _remove(tmp_store)
+            # Atomicity comes from building a new file and renaming it over the target.
             con.execute(f"ATTACH {sql.literal(str(tmp_store))} AS store")
-            con.execute("BEGIN TRANSACTION")
-            try:
-                rows = _create_store_tables(con)
-                _write_metadata(con, loaded, hashes, source, digest, rows, previous_log)
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
+            rows = _create_store_tables(con)
+            _write_metadata(con, loaded, hashes, source, digest, rows, previous_log)
             con.execute("CHECKPOINT store")
             con.execute("DETACH store")
         except BaseException:

@@ -678,6 +678,9 @@ def validate_into(
     for table in SCHEMA:
         if table.name in available:
             con.execute(_typed_table_sql(table, loaded.view(table.name)))
+            staged = loaded.files[table.name]
+            con.execute(f"DROP VIEW {staged.view}")  # typed_<table> keeps the raw text
+            con.execute(f"DROP TABLE {staged.staging_table}")
             con.execute(_row_checks_sql(table))
             _unique_key_checks(con, table)
         else:
