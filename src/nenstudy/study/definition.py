@@ -47,11 +47,16 @@ OS_ORIGINS: tuple[str, ...] = ("diagnosis", "mdt", "first_line_start")
 PFS_ORIGINS: tuple[str, ...] = ("first_line_start",)
 CONF_TYPES: tuple[str, ...] = ("log-log", "log", "plain")
 TIES: tuple[str, ...] = ("efron", "breslow")
+CATEGORICAL_TESTS: tuple[str, ...] = ("auto", "fisher", "chi-square")
 PFS_CENSOR: tuple[str, ...] = ("last_assessment", "last_contact")
 PFS_NO_ASSESSMENT: tuple[str, ...] = ("last_contact", "origin")
 ENDPOINT_NAMES: tuple[str, ...] = ("os", "pfs")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _PUBLISHED_FORMATS = ("count", "number", "percent")
+_RESULT_KEYS = frozenset({
+    "attrition", "cohort_n", "populations", "baseline", "os", "pfs", "followup", "first_line",
+    "response_first_line", "orr_first_line", "later_lines", "molecular", "stratified", "cox",
+})
 
 
 class StudyDefinitionError(ValueError):
@@ -153,6 +158,7 @@ class AnalysisOptions:
     risk_table_times: tuple[float, ...] = (0.0, 6.0, 12.0, 18.0, 24.0, 30.0, 36.0)
     table1_by: str | None = None
     baseline: tuple[str, ...] = ()
+    categorical_test: str = "auto"
     stratified: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     cox: Mapping[str, CoxModels] = field(default_factory=dict)
 
@@ -187,6 +193,7 @@ class PublishedItem:
     registry_ci: str | None
     format: str
     denominator: int | None = None
+    registry_denominator: str | None = None
 
 
 @dataclass(frozen=True)
@@ -673,6 +680,7 @@ class _Builder:
             table.fail(table.full("table1_by"), f"expected a grouping ({', '.join(groupings)}), got {table1_by!r}")
         baseline = table.strings("baseline", ())
         check_names(table.full("baseline"), baseline, known)
+        categorical_test = table.choice("categorical_test", CATEGORICAL_TESTS, "auto")
 
         stratified: dict[str, tuple[str, ...]] = {}
         strat = table.table("stratified", None)
@@ -703,6 +711,7 @@ class _Builder:
         return AnalysisOptions(
             conf_type=conf_type, conf_level=float(conf_level), ties=ties, rates_at=rates_at,
             risk_table_times=risk_times, table1_by=table1_by, baseline=baseline,
+            categorical_test=categorical_test,
             stratified=stratified, cox=cox,
         )
 
@@ -729,14 +738,21 @@ class _Builder:
                 sub.fail(sub.full("ci"), "expected [lower, upper]")
             registry = sub.text("registry", None)
             registry_ci = sub.text("registry_ci", None)
-            for k, v in (("registry", registry), ("registry_ci", registry_ci)):
-                if v is not None and not re.match(r"^[a-z_][a-z0-9_]*(\.[A-Za-z0-9_]+)*$", v):
+            registry_denominator = sub.text("registry_denominator", None)
+            for k, v in (("registry", registry), ("registry_ci", registry_ci),
+                         ("registry_denominator", registry_denominator)):
+                if v is None:
+                    continue
+                if not re.match(r"^[a-z_][a-z0-9_]*(\.[A-Za-z0-9_-]+)*$", v):
                     sub.fail(sub.full(k), f"expected a dotted path into results.json (e.g. 'os.median'), got {v!r}")
+                if v.split(".")[0] not in _RESULT_KEYS:
+                    sub.fail(sub.full(k), f"{v!r} does not start with a results.json key ({', '.join(sorted(_RESULT_KEYS))})")
             denominator = sub.number("denominator", None, low=1)
             items.append(PublishedItem(
                 key=key, label=sub.text("label"), value=value, ci=ci, registry=registry,
                 registry_ci=registry_ci, format=fmt,
                 denominator=int(denominator) if denominator is not None else None,
+                registry_denominator=registry_denominator,
             ))
             sub.done()
         items_table.done()
