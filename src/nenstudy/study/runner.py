@@ -261,9 +261,13 @@ def analyse(con: duckdb.DuckDBPyConnection, study: StudyDefinition, steps: "_Ste
 
 
 def _methods(study: StudyDefinition) -> dict[str, Any]:
-    import jsonschema
-    import scipy
-    import sqlglot
+    from importlib.metadata import PackageNotFoundError, version
+
+    def _version(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "unknown"
 
     options = study.analysis
     return {
@@ -281,9 +285,8 @@ def _methods(study: StudyDefinition) -> dict[str, Any]:
         },
         "time": "months = days / 30.4375",
         "software": {
-            "nenstudy": nenstudy.__version__, "python": platform.python_version(), "numpy": np.__version__,
-            "pandas": pd.__version__, "scipy": scipy.__version__, "duckdb": duckdb.__version__,
-            "sqlglot": sqlglot.__version__, "jsonschema": jsonschema.__version__,
+            "nenstudy": nenstudy.__version__, "python": platform.python_version(),
+            **{name: _version(name) for name in ("numpy", "pandas", "scipy", "duckdb", "sqlglot", "jsonschema")},
         },
     }
 
