@@ -174,7 +174,10 @@ def _hr(row: Mapping | None) -> Cell:
 
 
 def grouping_label(name: str, results: Mapping) -> str:
-    """Human label of a grouping variable: Table 1's label when it has one, else a known or tidied name."""
+    """Human label of a grouping variable: the study's label, else Table 1's, else a known or tidied name."""
+    declared = ((results.get("study") or {}).get("groupings") or {}).get(name) or {}
+    if declared.get("label"):
+        return str(declared["label"])
     for var in results.get("baseline", {}).get("variables", []):
         if var.get("name") == name and var.get("label"):
             return str(var["label"])
@@ -228,9 +231,14 @@ def _kind_of(value: Any) -> str:
 
 def attrition_table(results: Mapping, sup: int | None = None) -> Table:
     """Cohort selection steps: patients remaining, excluded and why (STROBE/REMARK)."""
-    rows = [Row((_text(s.get("label") or s.get("step")), _count(s.get("n"), sup),
-                 _count(s.get("excluded"), sup) if s.get("excluded") else _blank(), _text(s.get("reason"))))
-            for s in results["attrition"]]
+    rows = []
+    for s in results["attrition"]:
+        reason = s.get("reason") or ""
+        if s.get("excluded_by"):
+            reason += " (" + "; ".join(f"{k.replace('_', ' ')} {fmt_count(v, sup)}"
+                                       for k, v in s["excluded_by"].items()) + ")"
+        rows.append(Row((_text(s.get("label") or s.get("step")), _count(s.get("n"), sup),
+                         _count(s.get("excluded"), sup) if s.get("excluded") else _blank(), _text(reason))))
     return Table("attrition", "Cohort selection",
                  (Column("Step"), Column("Patients, n"), Column("Excluded, n"), Column("Reason for exclusion")),
                  tuple(rows))
