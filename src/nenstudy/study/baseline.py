@@ -107,7 +107,9 @@ def baseline_block(frame: pd.DataFrame, study: StudyDefinition) -> dict[str, Any
             entry["overall"] = _categorical_summary(column, levels)
             entry["by_group"] = {g: _categorical_summary(column[(by_values == g).to_numpy()], levels) for g in groups}
             test = p_value = note = None
-            if groups:
+            if name == by:
+                note = "the grouping variable itself: no test"
+            elif groups:
                 table = np.array([[entry["by_group"][g]["counts"][lvl] for g in groups] for lvl in levels], dtype=int)
                 if table.size:
                     test, p_value, note = _categorical_test(table, study.analysis.categorical_test)
