@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-from scipy.linalg import solve_triangular
 
 __all__ = [
     "RiskSetLayout",
     "Derivatives",
     "NewtonResult",
     "build_layout",
+    "stable_argsort",
     "SortedCovariates",
     "cox_derivatives",
     "newton_raphson",
@@ -104,7 +104,7 @@ class NewtonResult(NamedTuple):
     means: np.ndarray
 
 
-def _stable_argsort(values: np.ndarray) -> np.ndarray:
+def stable_argsort(values: np.ndarray) -> np.ndarray:
     """Stable argsort; integer-valued keys with a range below 2**16 use numpy's radix sort."""
     if values.size:
         low = values.min()
@@ -114,7 +114,9 @@ def _stable_argsort(values: np.ndarray) -> np.ndarray:
     return np.argsort(values, kind="stable")
 
 
-def build_layout(time: np.ndarray, event: np.ndarray, strata: np.ndarray) -> RiskSetLayout:
+def build_layout(
+    time: np.ndarray, event: np.ndarray, strata: np.ndarray, time_order: np.ndarray | None = None
+) -> RiskSetLayout:
     """Sort the rows once and describe their risk-set and tie structure.
 
     Parameters
@@ -125,15 +127,17 @@ def build_layout(time: np.ndarray, event: np.ndarray, strata: np.ndarray) -> Ris
         Event indicators (0/1).
     strata : ndarray
         Integer stratum codes.
+    time_order : ndarray, optional
+        A permutation that already sorts ``time`` (saves the sort).
 
     Returns
     -------
     RiskSetLayout
     """
     n = time.size
-    order = _stable_argsort(time)
+    order = stable_argsort(time) if time_order is None else time_order
     if n and not np.all(strata == strata[0]):
-        order = order[_stable_argsort(strata[order])]
+        order = order[stable_argsort(strata[order])]
     sorted_time = time[order]
     sorted_strata = strata[order]
     is_start = np.empty(n, dtype=bool)
@@ -412,9 +416,7 @@ def cholesky_inverse(lower: np.ndarray, pivots: np.ndarray) -> np.ndarray:
 
 def _unit_lower_solve(lower: np.ndarray, rhs: np.ndarray, transpose: bool = False) -> np.ndarray:
     """Triangular solve with a unit-diagonal lower factor (or its transpose)."""
-    if transpose:
-        return solve_triangular(lower, rhs, trans="T", lower=True, unit_diagonal=True)
-    return solve_triangular(lower, rhs, lower=True, unit_diagonal=True)
+    return np.linalg.solve(lower.T if transpose else lower, rhs)
 
 
 def newton_raphson(

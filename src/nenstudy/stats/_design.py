@@ -81,7 +81,11 @@ def _event_codes(values: pd.Series) -> np.ndarray:
     return numeric.astype(np.int8)
 
 
-def merge_near_ties(time: np.ndarray, tolerance: float = float(np.sqrt(np.finfo(float).eps))) -> np.ndarray:
+def merge_near_ties(
+    time: np.ndarray,
+    tolerance: float = float(np.sqrt(np.finfo(float).eps)),
+    order: np.ndarray | None = None,
+) -> np.ndarray:
     """Replace times that differ only by floating-point noise by one value.
 
     Mirrors R's ``aeqSurv`` (applied by ``coxph`` when ``timefix = TRUE``): among the sorted
@@ -94,6 +98,8 @@ def merge_near_ties(time: np.ndarray, tolerance: float = float(np.sqrt(np.finfo(
         Follow-up times.
     tolerance : float
         Tie tolerance; R's default is ``sqrt(.Machine$double.eps)``.
+    order : ndarray, optional
+        A permutation sorting ``time``; the merged times keep that order.
 
     Returns
     -------
@@ -104,7 +110,12 @@ def merge_near_ties(time: np.ndarray, tolerance: float = float(np.sqrt(np.finfo(
     ----------
     Therneau T. survival: ``aeqSurv`` and ``coxph.control(timefix = TRUE)``, R package 3.5.
     """
-    distinct = np.unique(time[np.isfinite(time)])
+    if order is None:
+        distinct = np.unique(time[np.isfinite(time)])
+    else:
+        ordered = time[order]
+        ordered = ordered[np.isfinite(ordered)]
+        distinct = ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if ordered.size else ordered
     if distinct.size < 2:
         return time
     gaps = np.diff(distinct)

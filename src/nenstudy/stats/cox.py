@@ -17,6 +17,7 @@ from ._cox_kernel import (
     cholesky_solve,
     generalized_cholesky,
     newton_raphson,
+    stable_argsort,
 )
 from ._design import build_cox_design, merge_near_ties
 from .concordance import Concordance, concordance_index
@@ -317,9 +318,10 @@ def cox_ph(
     if n_events == 0:
         raise ValueError("no events: the Cox model is not estimable")
 
-    time = merge_near_ties(design.time)
+    time_order = stable_argsort(design.time)
+    time = merge_near_ties(design.time, order=time_order)
     efron = ties == "efron"
-    layout = build_layout(time, design.event, design.strata)
+    layout = build_layout(time, design.event, design.strata, time_order=time_order)
     fit = newton_raphson(layout, design.x, efron, _EPS, _TOLER_CHOL, _ITER_MAX)
     names = list(design.column_names)
     p = len(names)
