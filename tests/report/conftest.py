@@ -134,7 +134,7 @@ def make_results(seed: int = 7, n: int = 173) -> dict:
     alterations = []
     tested_mask = rng.random((profiled, len(GENES))) < 0.92
     altered_mask = rng.random((profiled, len(GENES))) < np.array(GENE_FREQ)
-    kinds = rng.choice(["mutation", "copy_number_loss", "amplification"], (profiled, len(GENES)), p=[0.8, 0.12, 0.08])
+    kinds = rng.choice(["mutation", "cn_loss", "amplification"], (profiled, len(GENES)), p=[0.8, 0.12, 0.08])
     for i in range(profiled):
         row = []
         for j in range(len(GENES)):

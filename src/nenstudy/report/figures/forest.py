@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -21,7 +22,8 @@ def _terms_in_order(models: Mapping[str, Sequence[Mapping]]) -> list[tuple[str, 
     seen: dict[str, str] = {}
     for key, *_ in _MODELS:
         for row in models.get(key, []) or []:
-            seen.setdefault(row["term"], row.get("label") or row["term"])
+            label = str(row.get("label") or row["term"]).replace("_", " ")
+            seen.setdefault(row["term"], "\n".join(textwrap.wrap(label, 30)))
     return list(seen.items())
 
 
@@ -70,7 +72,7 @@ def forest_figure(models: Mapping[str, Sequence[Mapping]], *, title: str | None 
     ax.set_xscale("log")
     lo_v, hi_v = min(values + [1.0]), max(values + [1.0])
     ax.set_xlim(lo_v / 1.25, hi_v * 1.25)
-    candidates = [0.1, 0.2, 0.25, 0.5, 1, 2, 4, 8, 16, 32]
+    candidates = [0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 6, 8, 16, 32]
     ticks = [t for t in candidates if lo_v / 1.25 <= t <= hi_v * 1.25]
     ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.xaxis.set_minor_locator(NullLocator())

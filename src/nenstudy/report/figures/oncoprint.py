@@ -20,6 +20,7 @@ ALTERATION_COLOURS: dict[str, str] = {
     "not tested": "#FFFFFF",
     "wild_type": LIGHT_GREY,
     "mutation": OKABE_ITO["blue"],
+    "cn_loss": OKABE_ITO["sky_blue"],
     "copy_number_loss": OKABE_ITO["sky_blue"],
     "amplification": OKABE_ITO["vermillion"],
     "fusion": OKABE_ITO["reddish_purple"],
@@ -29,7 +30,9 @@ _SPARE = [OKABE_ITO["orange"], OKABE_ITO["bluish_green"], OKABE_ITO["black"]]
 
 
 def _label(kind: str) -> str:
-    return {"wild_type": "Wild type", "not tested": "Not tested"}.get(kind, kind.replace("_", " ").capitalize())
+    names = {"wild_type": "Wild type", "not tested": "Not tested", "cn_loss": "Copy-number loss",
+             "copy_number_loss": "Copy-number loss"}
+    return names.get(kind, kind.replace("_", " ").capitalize())
 
 
 def _classes(alterations: list[list[str | None]]) -> list[str]:
