@@ -177,3 +177,17 @@ sing <- data.frame(time = ceiling(rexp(80, 1 / 30)), event = rbinom(80, 1, 0.7),
 sing$x2 <- 2 * sing$x1 + 1
 sing$w <- round(runif(80), 3)
 run_case("singular", sing, "time", "event", c("x1", "w", "x2"))
+
+set.seed(21)
+one <- data.frame(time = ceiling(runif(30, 1, 100)), event = 0L, x = round(rnorm(30), 3),
+                  flag = sample(c(TRUE, FALSE), 30, replace = TRUE))
+one$event[which.min(one$time) + 0] <- 1L       # a single event
+run_case("one_event", one, "time", "event", c("x", "flag"))
+
+set.seed(22)
+sne <- data.frame(time = ceiling(rexp(90, 1 / 40)), event = rbinom(90, 1, 0.6),
+                  x = round(rnorm(90), 3), centre = rep(c("a", "b", "c"), each = 30))
+sne$event[sne$centre == "c"] <- 0L             # a stratum without events
+sne$flag <- sample(c(TRUE, FALSE, NA), 90, replace = TRUE, prob = c(0.45, 0.45, 0.1))
+sne$stage <- factor(sample(c("I", "II", "III"), 90, replace = TRUE), levels = c("I", "II", "III", "IV"))
+run_case("stratum_no_events", sne, "time", "event", c("x", "flag", "stage"), strata = "centre")
