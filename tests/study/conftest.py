@@ -9,11 +9,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from builders import RegistryBuilder  # noqa: E402
+from study_builders import RegistryBuilder  # noqa: E402
 
 from nenstudy.paths import default_study  # noqa: E402
 from nenstudy.study.cohort import select_cohort  # noqa: E402
-from nenstudy.study.definition import StudyDefinition, load_study, parse_study  # noqa: E402
+from nenstudy.study.definition import StudyDefinition, load_study  # noqa: E402
 from nenstudy.study.endpoints import build_endpoints, build_study_base, build_treatment_lines  # noqa: E402
 from nenstudy.study.sources import open_store  # noqa: E402
 from nenstudy.study.variables import build_analysis_variables  # noqa: E402
@@ -29,15 +29,6 @@ def registry() -> RegistryBuilder:
 def epnec() -> StudyDefinition:
     """The bundled EP-NEC study definition."""
     return load_study(default_study())
-
-
-def epnec_variant(replacements: dict[str, str]) -> StudyDefinition:
-    """The EP-NEC study with some text replaced (each old text must occur)."""
-    text = default_study().read_text(encoding="utf-8")
-    for old, new in replacements.items():
-        assert old in text, old
-        text = text.replace(old, new, 1)
-    return parse_study(text, "variant.toml")
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import epnec_variant
+from study_builders import epnec_variant
 
 from nenstudy.study.endpoints import DAYS_PER_MONTH
 

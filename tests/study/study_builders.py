@@ -15,7 +15,9 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from nenstudy.paths import default_study
 from nenstudy.registry.schema import SCHEMA
+from nenstudy.study.definition import StudyDefinition, parse_study
 
 
 def _date(value: str | None) -> dt.date | None:
@@ -102,3 +104,12 @@ class RegistryBuilder:
         finally:
             con.close()
         return path
+
+
+def epnec_variant(replacements: dict[str, str]) -> StudyDefinition:
+    """The EP-NEC study with some text replaced (each old text must occur once or more)."""
+    text = default_study().read_text(encoding="utf-8")
+    for old, new in replacements.items():
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    return parse_study(text, "variant.toml")
