@@ -25,7 +25,6 @@ from nenstudy.registry.schema import (
     DAYS_PER_YEAR,
     IDENTIFIER_MASK,
     SCHEMA,
-    TABLES,
     Column,
     Table,
 )
@@ -396,20 +395,21 @@ def _insert(con: duckdb.DuckDBPyConnection, select: str) -> None:
 def _unique_key_checks(con: duckdb.DuckDBPyConnection, table: Table) -> None:
     key = table.key[0]
     k = sql.ident(key)
+    # Aggregate first (cheap); rows are listed only for the keys that repeat.
     _insert(
         con,
         f"""
-        SELECT 'error', _file, _row, {sql.literal(key)}, {k}, 'unique',
-               'duplicate {key}: ' || CAST(n AS VARCHAR) || ' rows have this value (rows '
-               || array_to_string(list_slice(rows, 1, {_MAX_SHOWN_ROWS}), ', ')
-               || CASE WHEN n > {_MAX_SHOWN_ROWS} THEN ', ...' ELSE '' END || ')'
-        FROM (
-            SELECT _file, _row, {k}, count(*) OVER w AS n, list(_row) OVER w AS rows
+        WITH dup AS (
+            SELECT {k} AS key, count(*) AS n,
+                   list_sort(list(_row))[1:{_MAX_SHOWN_ROWS}] AS rows
             FROM typed_{table.name} WHERE {k} IS NOT NULL
-            WINDOW w AS (PARTITION BY {k} ORDER BY _row
-                         ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
-            QUALIFY count(*) OVER (PARTITION BY {k}) > 1
+            GROUP BY {k} HAVING count(*) > 1
         )
+        SELECT 'error', t._file, t._row, {sql.literal(key)}, t.{k}, 'unique',
+               'duplicate {key}: ' || CAST(dup.n AS VARCHAR) || ' rows have this value (rows '
+               || array_to_string(dup.rows, ', ')
+               || CASE WHEN dup.n > {_MAX_SHOWN_ROWS} THEN ', ...' ELSE '' END || ')'
+        FROM typed_{table.name} t JOIN dup ON t.{k} = dup.key
         """,
     )
 
@@ -479,25 +479,24 @@ def _patient_level_checks(con: duckdb.DuckDBPyConnection, available: set[str]) -
             con,
             """
             WITH first_dx AS (
-                SELECT patient_id, arg_min(diagnosis_date, (diagnosis_date, _row)) AS dx_date,
-                       arg_min(primary_site, (diagnosis_date, _row)) AS site
+                SELECT patient_id, min(diagnosis_date) AS dx_date,
+                       arg_min(primary_site, diagnosis_date) AS site
                 FROM typed_diagnoses WHERE diagnosis_date IS NOT NULL GROUP BY patient_id
             ), sig AS (
                 SELECT p._file, p._row, p.patient_id, p.sex, p.birth_date, f.dx_date, f.site
                 FROM typed_patients p JOIN first_dx f ON p.patient_id = f.patient_id
                 WHERE p.sex IS NOT NULL AND p.birth_date IS NOT NULL
+            ), repeated AS (
+                SELECT sex, birth_date, dx_date, site, list(_row) AS rows
+                FROM sig GROUP BY ALL HAVING count(DISTINCT patient_id) > 1
             )
-            SELECT 'warning', _file, _row, 'patient_id', patient_id, 'duplicate_patient',
+            SELECT 'warning', s._file, s._row, 'patient_id', s.patient_id, 'duplicate_patient',
                    'possibly the same person as patients row(s) '
-                   || array_to_string(list_filter(rows, lambda r: r <> _row), ', ')
+                   || array_to_string(list_sort(list_filter(r.rows, lambda x: x <> s._row)), ', ')
                    || ' (same sex, birth date, first diagnosis date and primary site)'
-            FROM (
-                SELECT *, list(_row) OVER w AS rows,
-                       count(DISTINCT patient_id) OVER w AS n_ids
-                FROM sig
-                WINDOW w AS (PARTITION BY sex, birth_date, dx_date, site)
-            )
-            WHERE n_ids > 1
+            FROM sig s JOIN repeated r
+              ON s.sex = r.sex AND s.birth_date = r.birth_date AND s.dx_date = r.dx_date
+             AND s.site IS NOT DISTINCT FROM r.site
             """,
         )
     if {"diagnoses", "treatments"} <= available:
@@ -559,13 +558,22 @@ def _patient_level_checks(con: duckdb.DuckDBPyConnection, available: set[str]) -
                 f"WHERE {sql.ident(c)} IS NOT NULL"
                 for t, c in events
             )
+            by_table: dict[str, list[str]] = {}
+            for t, c in events:
+                by_table.setdefault(t, []).append(sql.ident(c))
+            per_table = " UNION ALL ".join(
+                f"SELECT patient_id, max(greatest({', '.join(cs)})) AS event_date "
+                f"FROM typed_{t} GROUP BY patient_id"
+                for t, cs in by_table.items()
+            )
             # Latest date per patient first (cheap); details only for the patients at fault.
             _insert(
                 con,
                 f"""
                 WITH events AS ({union}),
                 latest AS (
-                    SELECT patient_id, max(event_date) AS event_date FROM events GROUP BY patient_id
+                    SELECT patient_id, max(event_date) AS event_date
+                    FROM ({per_table}) GROUP BY patient_id
                 ),
                 late AS (
                     SELECT f._file, f._row, f.patient_id, f."last_contact_date$raw" AS raw,
