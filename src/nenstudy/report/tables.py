@@ -289,13 +289,18 @@ def baseline_table(results: Mapping, sup: int | None = None) -> Table:
                     counts, pct = s.get("counts", {}), s.get("pct", {})
                     denominator = int(sum(counts.values())) if counts else None
                     cells.append(_count_pct(counts.get(level), pct.get(level), sup, denominator))
-                rows.append(Row((_text(level), *cells, *[_blank()] * len(p_cell)), kind="level"))
+                rows.append(Row((_text(str(level).replace("_", " ")), *cells, *[_blank()] * len(p_cell)),
+                                kind="level"))
         missing = [s.get("missing", 0) or 0 for s in summaries(var)]
         if any(missing):
             rows.append(Row((_text("Missing"), *[_count(m, sup) for m in missing], *[_blank()] * len(p_cell)),
                             kind="level"))
     notes = ["Categorical variables: n (%) of patients with a known value; continuous: median (IQR). "
              "Missing values are counted and not included in percentages."]
+    sizes = [_group_size(variables, g) for g in groups]
+    if groups and None not in sizes and baseline.get("n") is not None and baseline["n"] > sum(sizes):
+        notes.append(f"Patients with unknown {by_label} (n = {fmt_count(baseline['n'] - sum(sizes), sup)}) "
+                     "are counted in the overall column only.")
     if tests:
         notes.append("p-values: " + "; ".join(f"{letter} {test}" for test, letter in tests.items()) + ".")
     if sup:

@@ -124,15 +124,17 @@ def km_figure(
     risk_h = 0.25 + row_h * n_rows
     height = gap_top + plot_height_in + gap_mid + risk_h + gap_bottom
     fig = new_figure(width_in, height)
-    left, right = 1.25 / width_in, 1 - 0.25 / width_in
+    labels = [s.label.replace("_", " ") for s in series]
+    left_in = max(1.25, 0.45 + 0.068 * max(len(label) for label in labels))
+    left, right = left_in / width_in, 1 - 0.25 / width_in
     ax = fig.add_axes((left, (gap_bottom + risk_h + gap_mid) / height, right - left, plot_height_in / height))
     ax_risk = fig.add_axes((left, gap_bottom / height, right - left, (risk_h - 0.25) / height), sharex=ax)
     ax_risk.set_gid(RISK_TABLE_GID)
 
     single = n_rows == 1
-    for s, colour in zip(series, colours):
+    for s, label, colour in zip(series, labels, colours):
         n_text = fmt_count(s.block["n"], suppress_below)
-        legend = f"{s.label} (n = {n_text})"
+        legend = f"{label} (n = {n_text})"
         _draw_curve(ax, s, colour if not single else "#000000", legend, band=True)
         _draw_median(ax, s.block.get("median"), colour if not single else "#000000")
 
@@ -165,7 +167,7 @@ def km_figure(
             ax_risk.text(t, row, fmt_count(n, suppress_below), ha="center", va="center", fontsize=8,
                          color="#000000" if single else colour)
     ax_risk.set_yticks(range(n_rows))
-    ax_risk.set_yticklabels([s.label for s in series])
+    ax_risk.set_yticklabels(labels)
     for label, colour in zip(ax_risk.get_yticklabels(), colours):
         label.set_color("#000000" if single else colour)
     ax_risk.tick_params(axis="y", length=0, pad=14)
