@@ -158,3 +158,12 @@ all_of = ["etoposide"]
     assert study.analysis.conf_type == "log-log" and study.analysis.ties == "efron"
     assert study.endpoints["pfs"].censor == "last_assessment"
     assert study.endpoints["pfs"].no_assessment == "last_contact"
+
+
+def test_study_format_doc_lists_the_current_fields():
+    from nenstudy.study.fields import fields_markdown
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "study-format.md").read_text(encoding="utf-8")
+    start = doc.index("-->\n", doc.index("<!-- fields:start")) + 4
+    end = doc.index("<!-- fields:end -->")
+    assert doc[start:end] == fields_markdown()

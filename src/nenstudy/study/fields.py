@@ -17,7 +17,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Mapping
 
-__all__ = ["STUDY_FIELDS", "FIELD_DESCRIPTIONS", "field_type"]
+__all__ = ["STUDY_FIELDS", "FIELD_DESCRIPTIONS", "field_type", "fields_markdown"]
 
 _FIELDS: dict[str, tuple[str, str]] = {
     # diagnoses (as stored, derived columns included)
@@ -86,3 +86,16 @@ def field_type(name: str) -> str:
         When the field is unknown.
     """
     return STUDY_FIELDS[name]
+
+
+def fields_markdown() -> str:
+    """Return the Markdown table of the study fields (embedded in docs/study-format.md).
+
+    Returns
+    -------
+    str
+        A table with one row per field: name, type, description.
+    """
+    lines = ["| field | type | meaning |", "|---|---|---|"]
+    lines += [f"| `{name}` | {kind} | {_FIELDS[name][1]} |" for name, kind in STUDY_FIELDS.items()]
+    return "\n".join(lines) + "\n"
