@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -118,7 +119,6 @@ def write_xlsx(path: Path, tables: Iterable[Table], results: Mapping) -> Path:
     generated = prov.get("generated_at")
     wb.properties.title = str(study.get("title") or "")
     if generated:
-        import datetime as dt
         try:
             stamp = dt.datetime.fromisoformat(str(generated).replace("Z", "+00:00")).replace(tzinfo=None)
             wb.properties.created = wb.properties.modified = stamp
