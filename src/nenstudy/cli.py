@@ -32,7 +32,7 @@ def _progress() -> Progress:
 
 def _report_problems(report, problems_csv: Path | None) -> None:
     """Print a validation report and optionally write its problems as CSV."""
-    _console.print(report.render())
+    _console.print(report.render(), markup=False, highlight=False)
     if problems_csv is not None:
         problems_csv.parent.mkdir(parents=True, exist_ok=True)
         report.to_csv(problems_csv)
@@ -120,6 +120,8 @@ def import_(source: Path, db_path: Path, problems_csv: Path | None, show_identif
         sys.exit(1)
     if problems_csv is not None:
         result.report.to_csv(problems_csv)
+    if result.report.n_warnings:
+        _console.print(result.report.render(), markup=False, highlight=False)
     _print_summary(summarize(db_path))
 
 
