@@ -3,10 +3,10 @@
 Registry times are whole days (then converted to months), so ties are heavy and the
 estimators only ever need aggregates per distinct time: the number at risk, the number
 of events and the number censored.  When the times lie on a whole-unit grid (days, or
-days / 30.4375 = months, ...; checked exactly, see :func:`grid_codes`) the counts come
-from one ``np.bincount`` over the grid; otherwise from one sort and ``searchsorted``.
-There are no Python loops over observations, only (in :func:`grouped_event_counts`) over
-the few groups and strata.
+days / 30.4375 = months, ...; checked exactly, see :func:`grid_cell_counts`) the counts come
+from one chunked ``np.bincount`` over the grid; otherwise from one sort and ``searchsorted``.
+There are no Python loops over observations, only over cache-sized chunks of the array
+(in :func:`grid_cell_counts`) and (in :func:`grouped_event_counts`) over the few groups.
 """
 
 from __future__ import annotations
@@ -19,11 +19,13 @@ import pandas as pd
 __all__ = [
     "GRID_SCALES",
     "DistinctTimeCounts",
+    "GridCells",
     "GroupedCounts",
     "as_survival_arrays",
+    "check_times",
     "distinct_time_counts",
     "factorize_labels",
-    "grid_codes",
+    "grid_cell_counts",
     "grouped_event_counts",
     "small_int_codes",
 ]
@@ -50,8 +52,55 @@ class GroupedCounts(NamedTuple):
     n_event: np.ndarray  # (m, k) number of events per group
 
 
-def as_survival_arrays(time, event) -> tuple[np.ndarray, np.ndarray]:
+def _time_problems(t: np.ndarray) -> list[str]:
+    """Problems with float64 times (two reductions: NaN propagates into min and max)."""
+    lo, hi = t.min(), t.max()
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return ["time contains NaN or infinite values"]
+    if lo < 0:
+        return ["time contains negative values"]
+    return []
+
+
+def _raise_if(problems: list[str]) -> None:
+    if problems:
+        raise ValueError("invalid survival data: " + "; ".join(problems))
+
+
+def check_times(t: np.ndarray) -> None:
+    """Raise ``ValueError`` unless every float64 time is finite and >= 0."""
+    _raise_if(_time_problems(t))
+
+
+def _event_as_bool(e: np.ndarray) -> tuple[np.ndarray | None, list[str]]:
+    """0/1 events as a bool array, with one pass (a zero-copy view for 1-byte input)."""
+    if e.dtype == bool:
+        return e, []
+    if np.issubdtype(e.dtype, np.integer):
+        # viewed as unsigned, negative values are huge: one max() checks 0 <= e <= 1
+        unsigned = e.view(np.dtype(f"u{e.dtype.itemsize}"))
+        if e.shape[0] and unsigned.max() > 1:
+            return None, ["event must contain only 0 (censored) and 1 (event)"]
+        return (unsigned.view(bool) if e.dtype.itemsize == 1 else e.astype(bool)), []
+    if np.issubdtype(e.dtype, np.floating):
+        e_bool = e == 1
+        if not (e_bool | (e == 0)).all():
+            return None, ["event must contain only 0 (censored) and 1 (event), without missing values"]
+        return e_bool, []
+    raise ValueError(f"event must be 0/1 or boolean (got dtype {e.dtype})")
+
+
+def as_survival_arrays(time, event, check_time: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Validate ``time`` and ``event`` once and return them as float64 / bool arrays.
+
+    Parameters
+    ----------
+    time, event : array_like
+        Follow-up times and 0/1 (or boolean) event indicators.
+    check_time : bool, default True
+        Check that the times are finite and >= 0.  Callers that go on to
+        :func:`grid_cell_counts` may pass False: a successful grid count proves it
+        (and they call :func:`check_times` before any other path).
 
     Raises
     ------
@@ -70,26 +119,9 @@ def as_survival_arrays(time, event) -> tuple[np.ndarray, np.ndarray]:
     if not (np.issubdtype(t.dtype, np.number) or t.dtype == bool):
         raise ValueError(f"time must be numeric (got dtype {t.dtype})")
     t = t.astype(np.float64, copy=False)
-    problems = []
-    lo, hi = t.min(), t.max()  # NaN propagates into both
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        problems.append("time contains NaN or infinite values")
-    elif lo < 0:
-        problems.append("time contains negative values")
-    if e.dtype == bool:
-        e_bool = e
-    elif np.issubdtype(e.dtype, np.integer):
-        if e.min() < 0 or e.max() > 1:
-            problems.append("event must contain only 0 (censored) and 1 (event)")
-        e_bool = e.astype(bool)
-    elif np.issubdtype(e.dtype, np.floating):
-        e_bool = e == 1
-        if not (e_bool | (e == 0)).all():
-            problems.append("event must contain only 0 (censored) and 1 (event), without missing values")
-    else:
-        raise ValueError(f"event must be 0/1 or boolean (got dtype {e.dtype})")
-    if problems:
-        raise ValueError("invalid survival data: " + "; ".join(problems))
+    e_bool, event_problems = _event_as_bool(e)
+    if event_problems or check_time:
+        _raise_if(_time_problems(t) + event_problems)
     return t, e_bool
 
 
@@ -112,41 +144,113 @@ def _counts_at(sorted_values: np.ndarray, points: np.ndarray) -> np.ndarray:
     return upto - below
 
 
-def grid_codes(
-    t: np.ndarray, max_bins: int | None = None, event: np.ndarray | None = None
-) -> tuple[np.ndarray, float, int] | None:
-    """Integer codes of ``t`` on a whole-unit grid, when the times allow it.
+class GridCells(NamedTuple):
+    """Counts on a whole-unit time grid: ``cells[day, offset, event]``; time = day / scale."""
 
-    Returns ``(codes, scale, n_bins)`` with ``codes / scale == t`` exactly (bit for
-    bit) for every element, for the first scale in :data:`GRID_SCALES` that satisfies
-    this, or None.  Codes are order-preserving, so counting with ``np.bincount`` over
-    the grid replaces a sort (registry times are whole days: heavy ties, few bins).
-    With ``event`` the codes returned are ``2 * code + event`` (one pass saved).
+    cells: np.ndarray  # (n_bins, n_offsets, 2) int
+    scale: float
+
+
+def _fails_sample(sample: np.ndarray, scale: float) -> bool:
+    return not np.array_equal(np.rint(sample * scale) / scale, sample)
+
+
+def grid_cell_counts(
+    t: np.ndarray,
+    e: np.ndarray,
+    offsets: np.ndarray | None = None,
+    n_offsets: int = 1,
+    max_cells: int | None = None,
+) -> GridCells | None:
+    """Counts per (time bin, offset, event) when the times lie on a whole-unit grid.
+
+    For the first scale in :data:`GRID_SCALES` at which every time satisfies
+    ``rint(t * scale) / scale == t`` exactly (bit for bit), returns ``cells`` with
+    ``cells[d, o, k]`` the number of observations with ``t == d / scale``, offset
+    ``o`` (e.g. a group code) and event ``k``; otherwise (or when a time is negative,
+    NaN or infinite, or the grid would exceed ``max_cells``) None.  A successful count
+    therefore also proves the times valid.
+
+    One ``np.bincount`` of the key ``2 * (day * n_offsets + offset) + event`` replaces
+    a sort (registry times are whole days: heavy ties, few bins).  The array is
+    processed in cache-sized chunks so that the scaling, the exactness check and the
+    key are computed while the chunk is in cache, with no temporaries of size n.
+
+    Parameters
+    ----------
+    t : ndarray of float64
+        Times (not yet checked).
+    e : ndarray of bool
+        Validated event indicators.
+    offsets : ndarray of int, optional
+        Codes ``0 .. n_offsets - 1`` (group, or stratum * k + group).
+    n_offsets : int, default 1
+        Number of offset codes.
+    max_cells : int, optional
+        Largest grid allowed; default ``max(8 n, 200_000)``.
     """
     n = t.shape[0]
-    hi = float(t.max())
-    limit = max(4 * n, 100_000) if max_bins is None else max_bins
+    limit = max(8 * n, 200_000) if max_cells is None else max_cells
+    hi = float(t.max())  # NaN propagates
+    if not np.isfinite(hi) or n == 0:
+        return None
     sample = t[:256]
+    events = e.view(np.uint8)
     for scale in GRID_SCALES:
-        if hi * scale + 1 > limit:
+        n_bins = int(np.rint(max(hi, 0.0) * scale)) + 1
+        n_cells = n_bins * n_offsets * 2
+        if n_cells > limit or _fails_sample(sample, scale):
             continue
-        if not np.array_equal(np.rint(sample * scale) / scale, sample):
-            continue
-        if event is None:
-            scaled = t * scale
-            np.rint(scaled, out=scaled)
-            codes = scaled.astype(np.intp)
-            day = codes
-        else:
-            scaled = t * (2 * scale)  # exact doubling of t * scale
-            np.add(scaled, event.view(np.uint8) + np.float32(0.5), out=scaled)
-            codes = scaled.astype(np.intp)  # floor: 2 * rint(t * scale) + event on the grid
-            day = codes >> 1
-        np.divide(day, scale, out=scaled)
-        if not np.array_equal(scaled, t):
-            continue
-        return codes, scale, int(day.max()) + 1
+        cells = _chunked_grid_count(t, events, offsets, n_offsets, scale, n_cells)
+        if cells is not None:
+            return GridCells(cells.reshape(n_bins, n_offsets, 2), scale)
     return None
+
+
+_CHUNK = 32_768  # elements per chunk: the chunk's float64 buffers stay in L2 cache
+
+
+def _chunked_grid_count(
+    t: np.ndarray,
+    events: np.ndarray,
+    offsets: np.ndarray | None,
+    n_offsets: int,
+    scale: float,
+    n_cells: int,
+) -> np.ndarray | None:
+    """Bincount of ``2 * (day * n_offsets + offset) + event``, or None if a time is off the grid."""
+    n = t.shape[0]
+    # keep the per-chunk bincount (O(n_cells)) small next to the chunk's own work
+    chunk = min(n, max(_CHUNK, n_cells))
+    scaled = np.empty(chunk)
+    back = np.empty(chunk)
+    same = np.empty(chunk, dtype=bool)
+    key = np.empty(chunk, dtype=np.intp)
+    shifted = np.empty(chunk, dtype=np.intp) if offsets is not None else key
+    total = np.zeros(n_cells, dtype=np.intp)
+    for start in range(0, n, chunk):
+        t_c = t[start : start + chunk]
+        m = t_c.shape[0]
+        x, b, q, k, o = scaled[:m], back[:m], same[:m], key[:m], shifted[:m]
+        np.multiply(t_c, scale, out=x)
+        np.rint(x, out=x)  # the day, exactly, for times on the grid
+        np.divide(x, scale, out=b)
+        np.equal(b, t_c, out=q)
+        if not q.all():
+            return None
+        np.multiply(x, 2 * n_offsets, out=k, casting="unsafe")  # exact: x is a whole number
+        np.add(k, events[start : start + chunk], out=k)
+        if offsets is not None:
+            np.left_shift(offsets[start : start + chunk], 1, out=o)
+            np.add(k, o, out=k)
+        try:
+            counted = np.bincount(k, minlength=n_cells)
+        except ValueError:  # a negative time (its key is negative)
+            return None
+        if counted.shape[0] > n_cells:
+            return None
+        total += counted
+    return total
 
 
 def small_int_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -170,21 +274,22 @@ def distinct_time_counts(t: np.ndarray, e: np.ndarray) -> DistinctTimeCounts:
 
     Parameters
     ----------
-    t, e : ndarray
-        Validated float64 times and boolean event indicators (see
-        :func:`as_survival_arrays`).
+    t : ndarray of float64
+        Times; checked here (finite, >= 0) unless a grid count proves them valid.
+    e : ndarray of bool
+        Validated event indicators (see :func:`as_survival_arrays`).
     """
     n = t.shape[0]
-    grid = grid_codes(t, event=e)
+    grid = grid_cell_counts(t, e)
     if grid is not None:
-        codes, scale, n_bins = grid
-        cells = np.bincount(codes, minlength=2 * n_bins).reshape(n_bins, 2)
+        cells = grid.cells[:, 0, :]
         at_time = cells.sum(axis=1)
         present = np.flatnonzero(at_time)
         at_time = at_time[present]
         n_event = cells[present, 1]
         n_risk = np.cumsum(at_time[::-1])[::-1]
-        return DistinctTimeCounts(present / scale, n_risk, n_event, at_time - n_event)
+        return DistinctTimeCounts(present / grid.scale, n_risk, n_event, at_time - n_event)
+    check_times(t)
     sorted_time = np.sort(t)
     times, starts = _sorted_distinct(sorted_time)
     n_risk = n - starts

@@ -412,8 +412,9 @@ def kaplan_meier(time, event, conf_type: str = "log-log", conf_level: float = 0.
 
     Notes
     -----
-    Computed from aggregates per distinct time (sort once, count), so the cost is one
-    sort of ``time`` plus work proportional to the number of distinct times.  Matches
+    Computed from aggregates per distinct time: when the times lie on a whole-unit grid
+    (days, months of 30.4375 days, ...; checked exactly) one chunked counting pass,
+    otherwise one sort of ``time``, plus work proportional to the number of distinct times.  Matches
     R survival 3.5 ``survfit(Surv(time, event) ~ 1, conf.type=...)`` to rounding, except
     that R's ``timefix`` (merging times that differ by ~1e-8 relative) is not applied.
 
@@ -426,7 +427,7 @@ def kaplan_meier(time, event, conf_type: str = "log-log", conf_level: float = 0.
     Therneau TM. A Package for Survival Analysis in R, version 3.5 (``survfit``).
     """
     z = _check_options(conf_type, conf_level)
-    t, e = as_survival_arrays(time, event)
+    t, e = as_survival_arrays(time, event, check_time=False)  # checked while counting
     return _kaplan_meier_arrays(t, e, conf_type, float(conf_level), z)
 
 
@@ -485,7 +486,7 @@ def median_follow_up(time, event, conf_type: str = "log-log", conf_level: float 
     Controlled Clinical Trials 1996;17:343-346.
     """
     z = _check_options(conf_type, conf_level)
-    t, e = as_survival_arrays(time, event)
+    t, e = as_survival_arrays(time, event, check_time=False)  # checked while counting
     reverse = _kaplan_meier_arrays(t, ~e, conf_type, float(conf_level), z)
     q = reverse._median
     return FollowUp(q.estimate, q.lower, q.upper)

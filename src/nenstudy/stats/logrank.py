@@ -23,7 +23,13 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chi2
 
-from ._counting import as_survival_arrays, factorize_labels, grid_codes, grouped_event_counts
+from ._counting import (
+    as_survival_arrays,
+    check_times,
+    factorize_labels,
+    grid_cell_counts,
+    grouped_event_counts,
+)
 
 __all__ = ["LogRankResult", "TrendTestResult", "logrank_test", "logrank_trend_test"]
 
@@ -146,9 +152,16 @@ def _observed_expected_variance(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sum over strata of R survdiff's O, E and V (loops over strata and groups only)."""
     n = t.shape[0]
-    grid = grid_codes(t)
-    if grid is not None and n_strata * n_groups * grid[2] * 2 <= max(8 * n, 4_000_000):
-        return _grid_observed_expected_variance(grid[0], grid[2], e, group_codes, n_groups, strata_codes, n_strata, rho)
+    if strata_codes is None:
+        offsets = group_codes
+    else:
+        offsets = strata_codes * n_groups
+        offsets += group_codes
+    grid = grid_cell_counts(t, e, offsets, n_strata * n_groups, max_cells=max(8 * n, 4_000_000))
+    if grid is not None:
+        cells = grid.cells.reshape(grid.cells.shape[0], n_strata, n_groups, 2)
+        return _grid_observed_expected_variance(cells, rho)
+    check_times(t)
     observed = np.zeros(n_groups)
     expected = np.zeros(n_groups)
     variance = np.zeros((n_groups, n_groups))
@@ -179,27 +192,15 @@ def _observed_expected_variance(
     return observed, expected, variance
 
 
-def _grid_observed_expected_variance(
-    codes: np.ndarray,
-    n_bins: int,
-    e: np.ndarray,
-    group_codes: np.ndarray,
-    n_groups: int,
-    strata_codes: np.ndarray | None,
-    n_strata: int,
-    rho: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """O, E and V from one ``np.bincount`` over (stratum, group, time bin, event) cells.
+def _grid_observed_expected_variance(cells: np.ndarray, rho: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """O, E and V from counts per (time bin, stratum, group, event) on a whole-unit grid.
 
-    Used when the times lie on a whole-unit grid (see ``_counting.grid_codes``); all
+    ``cells`` comes from one ``np.bincount`` (see ``_counting.grid_cell_counts``); all
     strata are handled at once.  Bins without events contribute nothing, exactly as in
     R's loop over distinct times.
     """
-    key = group_codes * n_bins if strata_codes is None else (strata_codes * n_groups + group_codes) * n_bins
-    np.add(key, codes, out=key)
-    np.multiply(key, 2, out=key)
-    np.add(key, e, out=key)
-    cells = np.bincount(key, minlength=n_strata * n_groups * n_bins * 2).reshape(n_strata, n_groups, n_bins, 2)
+    n_strata = cells.shape[1]
+    cells = cells.transpose(1, 2, 0, 3)  # (S, K, B, 2)
     events = cells[..., 1].astype(np.float64)  # (S, K, B)
     at_risk = np.cumsum(cells.sum(axis=3)[..., ::-1], axis=2)[..., ::-1].astype(np.float64)
     n_total = at_risk.sum(axis=1)  # (S, B)
@@ -223,7 +224,7 @@ def _grid_observed_expected_variance(
 
 
 def _prepare(time, event, group, strata, group_name: str):
-    t, e = as_survival_arrays(time, event)
+    t, e = as_survival_arrays(time, event, check_time=False)  # checked while counting
     group_codes, group_levels = factorize_labels(group, group_name, t.shape[0])
     if strata is None:
         return t, e, group_codes, group_levels, None, None
