@@ -74,7 +74,8 @@ def test_first_line_counts_eligible_treated_and_regimens(registry, derive, epnec
     blocks = treatment_blocks(con, epnec, selection.population_n)
     first = blocks["first_line"]
     assert (first["eligible"], first["treated"]) == (5, 4)
-    assert first["regimens"] == {"platinum_etoposide": 3, "CAPTEM": 1}
+    assert {k: v for k, v in first["regimens"].items() if v} == {"platinum_etoposide": 3, "CAPTEM": 1}
+    assert first["regimens"]["FOLFOX"] == 0  # every declared class is listed
 
 
 def test_orr_uses_both_denominators(registry, derive, epnec):

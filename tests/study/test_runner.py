@@ -233,3 +233,46 @@ def test_changing_the_os_origin_in_the_study_file_changes_the_times(synthetic, t
     assert results["study"]["os_origin"] == "mdt"
     assert results["os"]["n"] == synthetic["results"]["os"]["n"]
     assert np.sum(results["os"]["curve"]["time"]) <= np.sum(synthetic["results"]["os"]["curve"]["time"])
+
+
+def test_identifiers_only_when_asked(synthetic, tmp_path):
+    run_study(synthetic["store"], default_study(), tmp_path / "out", show_identifiers=True)
+    adsl = pd.read_csv(tmp_path / "out" / "analysis" / "adsl.csv")
+    ids = set(pd.read_csv(synthetic["folder"] / "patients.csv")["patient_id"].astype(str))
+    assert list(adsl.columns[:2]) == ["USUBJID", "SUBJID"] and set(adsl["SUBJID"]) <= ids
+    assert "SUBJID" not in pd.read_csv(synthetic["out"] / "analysis" / "adsl.csv").columns
+
+
+def test_treatment_before_diagnosis_is_rejected_by_registry_validation(synthetic, tmp_path):
+    folder = tmp_path / "early"
+    folder.mkdir()
+    for file in synthetic["folder"].iterdir():
+        (folder / file.name).write_bytes(file.read_bytes())
+    treatments = pd.read_csv(folder / "treatments.csv", dtype=str, keep_default_na=False)
+    treatments.loc[0, "start_date"] = "2001-01-01"
+    treatments.to_csv(folder / "treatments.csv", index=False)
+    with pytest.raises(ValidationError):
+        run_study(folder, default_study(), tmp_path / "out")
+
+
+def test_empty_registry_runs_and_reports_empty_results(tmp_path):
+    from study_builders import RegistryBuilder
+
+    store = RegistryBuilder().write(tmp_path / "empty.duckdb")
+    results = run_study(store, default_study(), tmp_path / "out")
+    assert results["cohort_n"] == 0 and results["os"]["n"] == 0 and results["os"]["median"] is None
+    assert results["cox"]["os"]["multivariable"] == []
+
+
+def test_tiny_registry_keeps_cox_warnings_visible(tmp_path):
+    from study_builders import RegistryBuilder
+
+    registry = RegistryBuilder()
+    for i in range(6):
+        p = registry.patient()
+        registry.diagnosis(p, f"2019-0{i + 1}-10", ecog=0 if i % 2 else 3)
+        registry.follow_up(p, "2020-06-01", death="2020-06-01" if i % 2 else None)
+    store = registry.write(tmp_path / "tiny.duckdb")
+    results = run_study(store, default_study(), tmp_path / "out")
+    assert any(note.startswith("univariable ecog_group:") and "Warning" in note for note in results["cox"]["os"]["notes"])
+    validate_results(results)

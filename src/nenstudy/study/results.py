@@ -201,7 +201,7 @@ def validate_results(results: dict[str, Any]) -> None:
         )
 
 
-def write_results(results: dict[str, Any], path: Path) -> None:
+def write_results(results: dict[str, Any], path: Path, *, validate: bool = True) -> None:
     """Validate and write results.json atomically.
 
     Parameters
@@ -210,8 +210,11 @@ def write_results(results: dict[str, Any], path: Path) -> None:
         JSON-ready results (see :func:`to_json_value`).
     path : Path
         Destination file.
+    validate : bool, default True
+        Check against the schema first (pass False only when the caller just did).
     """
-    validate_results(results)
+    if validate:
+        validate_results(results)
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(results, indent=1, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8")

@@ -298,6 +298,7 @@ def run_study(
     *,
     seed: int | None = None,
     progress: "Progress | None" = None,
+    show_identifiers: bool = False,
 ) -> dict[str, Any]:
     """Run a study on a registry and write its outputs.
 
@@ -316,6 +317,10 @@ def run_study(
         Seed of a synthetic registry (recorded in the provenance; ``None`` for real data).
     progress : rich.progress.Progress, optional
         Progress display to report the stages to.
+    show_identifiers : bool, default False
+        Only when the user explicitly asks: add the registry patient_id (``SUBJID``) to
+        ``adsl.csv`` and ``adtte.csv`` to link results back to the records. results.json always
+        uses pseudonymous ids only.
 
     Returns
     -------
@@ -363,9 +368,9 @@ def run_study(
             validate_results(results)
             steps.start("outputs")
             out_dir.mkdir(parents=True, exist_ok=True)
-            write_analysis_datasets(con, study, out_dir / "analysis")
+            write_analysis_datasets(con, study, out_dir / "analysis", show_identifiers=show_identifiers)
         finally:
             con.close()
-    write_results(results, out_dir / "results.json")
+    write_results(results, out_dir / "results.json", validate=False)  # validated above
     steps.done()
     return results

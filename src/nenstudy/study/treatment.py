@@ -58,7 +58,7 @@ def treatment_blocks(con: duckdb.DuckDBPyConnection, study: StudyDefinition,
     labels[options.other_class] = "Other regimens"
     labels["unknown"] = "Agents not recorded"
 
-    regimens = {
+    observed = {
         str(k): int(n) for k, n in con.execute(
             f"""
             SELECT coalesce(first_line_regimen, 'unknown'), count(*) FROM cohort_vars
@@ -66,6 +66,11 @@ def treatment_blocks(con: duckdb.DuckDBPyConnection, study: StudyDefinition,
             """
         ).fetchall()
     }
+    declared = [c.name for c in options.regimen_classes] + [options.other_class]
+    counts = {name: observed.get(name, 0) for name in declared}
+    counts.update(observed)  # "unknown" when a line has no agents
+    order = {name: i for i, name in enumerate(declared)}
+    regimens = dict(sorted(counts.items(), key=lambda kv: (-kv[1], order.get(kv[0], len(order)))))
     first_line = {
         "eligible": eligible, "eligible_population": options.eligible,
         "treated": treated, "treated_population": options.treated,
