@@ -276,3 +276,45 @@ def test_tiny_registry_keeps_cox_warnings_visible(tmp_path):
     results = run_study(store, default_study(), tmp_path / "out")
     assert any(note.startswith("univariable ecog_group:") and "Warning" in note for note in results["cox"]["os"]["notes"])
     validate_results(results)
+
+
+def _r_available() -> bool:
+    import shutil
+    import subprocess
+
+    if shutil.which("Rscript") is None:
+        return False
+    check = subprocess.run(["Rscript", "-e", "library(survival); library(jsonlite)"], capture_output=True)
+    return check.returncode == 0
+
+
+@pytest.mark.skipif(not _r_available(), reason="R with survival and jsonlite is not installed")
+def test_r_survival_reproduces_results_from_adtte(synthetic, tmp_path):
+    import subprocess
+
+    results = synthetic["results"]
+    study = results["study"]
+    spec = {
+        "conf_type": study["conf_type"], "conf_level": study["conf_level"], "ties": study["ties"],
+        "groupings": {name: g["levels"] for name, g in study["groupings"].items()},
+        "stratified": {e.upper(): list(block) for e, block in results["stratified"].items()},
+        "cox": {e.upper(): block["covariates"] for e, block in results["cox"].items()},
+    }
+    (tmp_path / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
+    script = Path(__file__).parent / "r" / "recompute_from_adtte.R"
+    subprocess.run(["Rscript", str(script), str(synthetic["out"] / "analysis" / "adtte.csv"),
+                    str(tmp_path / "spec.json"), str(tmp_path / "r.json")], check=True, capture_output=True)
+    r = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    for endpoint in ("os", "pfs"):
+        ours, theirs = results[endpoint], r[endpoint.upper()]
+        assert (ours["n"], ours["events"]) == (theirs["n"], theirs["events"])
+        assert ours["median"] == pytest.approx(theirs["median"], rel=1e-9)
+        assert ours["ci"] == pytest.approx([theirs["lower"], theirs["upper"]], rel=1e-9)
+        assert ours["rates"]["12"]["survival"] == pytest.approx(theirs["surv12"], rel=1e-9)
+        for grouping, block in results["stratified"][endpoint].items():
+            assert block["statistic"] == pytest.approx(theirs["logrank"][grouping]["chisq"], rel=1e-6), grouping
+        cox = results["cox"][endpoint]
+        assert (cox["multivariable_n"], cox["multivariable_events"]) == (theirs["cox"]["n"], theirs["cox"]["events"])
+        assert [row["term"] for row in cox["multivariable"]] == theirs["cox"]["terms"]
+        assert [row["hr"] for row in cox["multivariable"]] == pytest.approx(theirs["cox"]["hr"], rel=1e-6)
+        assert cox["concordance"][0] == pytest.approx(theirs["cox"]["concordance"], rel=1e-6)
