@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nenstudy.stats.concordance import concordance_index
+from nenstudy.stats.concordance import concordance_detail, concordance_index
 
 
 def _brute_force(time, event, score, strata):
@@ -64,7 +64,7 @@ def test_matches_brute_force_with_ties_and_strata(n, seed, n_times, n_scores, n_
     if sum(counts) == 0:
         assert np.isnan(concordance_index(time, event, score, strata).c)
         return
-    result = concordance_index(time, event, score, strata)
+    result = concordance_detail(time, event, score, strata)
     assert (result.concordant, result.discordant, result.tied_x) == pytest.approx(counts)
     assert result.c == pytest.approx(expected_c, rel=1e-12)
     assert result.std_err == pytest.approx(expected_se, rel=1e-9, abs=1e-15)

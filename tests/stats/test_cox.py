@@ -48,7 +48,7 @@ def test_score_and_information_match_finite_differences(efron, stratified):
     x = np.column_stack([(frame["age"] - 60) / 10, (frame["ki67"] - 45) / 30])
     strata = frame["stratum"].to_numpy() if stratified else np.zeros(len(frame), dtype=np.int64)
     layout = build_layout(frame["time"].to_numpy(), frame["event"].to_numpy(), strata)
-    data = SortedCovariates(layout, x[layout.order])
+    data = SortedCovariates(layout, x[layout.order].T)
     beta = np.array([0.3, -0.4])
 
     def loglik(b):

@@ -19,7 +19,7 @@ __all__ = [
     "Derivatives",
     "NewtonResult",
     "build_layout",
-    "stable_argsort",
+    "sort_order",
     "SortedCovariates",
     "cox_derivatives",
     "newton_raphson",
@@ -39,11 +39,21 @@ class RiskSetLayout:
     Attributes
     ----------
     order : ndarray
-        Permutation sorting the rows by (stratum, time).
+        Permutation sorting the rows by (stratum, time), events first within a time.
     group_start : ndarray
         Index (in sorted order) of the first row of each (stratum, time) group.
-    group_of_row : ndarray
-        Group index of each sorted row.
+    segment_start : ndarray
+        Start of each segment: a group splits into its events and its censored rows.
+    segment_size : ndarray
+        Rows per segment.
+    segment_group : ndarray
+        Group index of each segment.
+    segment_is_event : ndarray
+        Whether each segment holds the events of its group.
+    group_first_segment : ndarray
+        Index of the first segment of each group.
+    event_segment : ndarray
+        Segment index of the events of each event group.
     stratum_bounds : ndarray
         Group-index boundaries of the strata, length (number of strata + 1).
     event_sorted : ndarray
@@ -64,7 +74,12 @@ class RiskSetLayout:
 
     order: np.ndarray
     group_start: np.ndarray
-    group_of_row: np.ndarray
+    segment_start: np.ndarray
+    segment_size: np.ndarray
+    segment_group: np.ndarray
+    segment_is_event: np.ndarray
+    group_first_segment: np.ndarray
+    event_segment: np.ndarray
     stratum_bounds: np.ndarray
     event_sorted: np.ndarray
     event_rows: np.ndarray
@@ -104,14 +119,15 @@ class NewtonResult(NamedTuple):
     means: np.ndarray
 
 
-def stable_argsort(values: np.ndarray) -> np.ndarray:
-    """Stable argsort; integer-valued keys with a range below 2**16 use numpy's radix sort."""
+def sort_order(values: np.ndarray, stable: bool = False) -> np.ndarray:
+    """Argsort; integer-valued keys with a range below 2**16 use numpy's (stable) radix sort,
+    other keys introsort unless ``stable`` is asked for."""
     if values.size:
         low = values.min()
         span = values.max() - low
         if span < 2**16 and np.all(values == np.floor(values)):
             return np.argsort((values - low).astype(np.uint16), kind="stable")
-    return np.argsort(values, kind="stable")
+    return np.argsort(values, kind="stable" if stable else "quicksort")
 
 
 def build_layout(
@@ -135,9 +151,9 @@ def build_layout(
     RiskSetLayout
     """
     n = time.size
-    order = stable_argsort(time) if time_order is None else time_order
+    order = sort_order(time) if time_order is None else time_order
     if n and not np.all(strata == strata[0]):
-        order = order[stable_argsort(strata[order])]
+        order = order[sort_order(strata[order], stable=True)]
     sorted_time = time[order]
     sorted_strata = strata[order]
     is_start = np.empty(n, dtype=bool)
@@ -145,31 +161,61 @@ def build_layout(
         is_start[0] = True
         is_start[1:] = (sorted_time[1:] != sorted_time[:-1]) | (sorted_strata[1:] != sorted_strata[:-1])
     group_start = np.flatnonzero(is_start)
-    group_of_row = np.cumsum(is_start) - 1
+    group_id = np.cumsum(is_start) - 1
+    group_size = np.diff(np.append(group_start, n))
+
+    # events first inside each group (a stable partition, no second sort)
+    is_event = event[order].astype(bool)
+    events_in_group = np.add.reduceat(is_event.astype(np.int64), group_start) if n else np.zeros(0, np.int64)
+    events_before = np.cumsum(is_event) - is_event
+    events_before -= events_before[group_start][group_id]
+    position = np.arange(n) - group_start[group_id]
+    destination = group_start[group_id] + np.where(
+        is_event, events_before, events_in_group[group_id] + position - events_before
+    )
+    partitioned = np.empty_like(order)
+    partitioned[destination] = order
+    order = partitioned
+
+    # segments: the events of a group, then its censored rows (empty parts dropped)
+    has_events = events_in_group > 0
+    has_censored = events_in_group < group_size
+    n_groups = group_start.size
+    seg_group = np.concatenate([np.flatnonzero(has_events), np.flatnonzero(has_censored)])
+    seg_is_event = np.concatenate([np.ones(has_events.sum(), bool), np.zeros(has_censored.sum(), bool)])
+    seg_begin = group_start[seg_group] + np.where(seg_is_event, 0, events_in_group[seg_group])
+    seg_sort = np.argsort(seg_begin, kind="stable")
+    segment_start = seg_begin[seg_sort]
+    segment_group = seg_group[seg_sort]
+    segment_is_event = seg_is_event[seg_sort]
+    segment_size = np.diff(np.append(segment_start, n))
+    group_first_segment = np.searchsorted(segment_group, np.arange(n_groups))
+    event_groups = np.flatnonzero(has_events)
+    event_segment = group_first_segment[event_groups]  # events come first in a group
+
     group_strata = sorted_strata[group_start]
-    new_stratum = np.empty(group_start.size, dtype=bool)
-    if group_start.size:
+    new_stratum = np.empty(n_groups, dtype=bool)
+    if n_groups:
         new_stratum[0] = True
         new_stratum[1:] = group_strata[1:] != group_strata[:-1]
-    stratum_bounds = np.append(np.flatnonzero(new_stratum), group_start.size)
+    stratum_bounds = np.append(np.flatnonzero(new_stratum), n_groups)
 
     event_sorted = event[order].astype(bool)
     event_rows = np.flatnonzero(event_sorted)
-    event_group_of_event = group_of_row[event_rows]
-    first = np.empty(event_rows.size, dtype=bool)
-    if event_rows.size:
-        first[0] = True
-        first[1:] = event_group_of_event[1:] != event_group_of_event[:-1]
-    event_slot_start = np.flatnonzero(first)
-    event_slot = np.cumsum(first) - 1
-    event_groups = event_group_of_event[event_slot_start]
-    sizes = np.diff(np.append(event_slot_start, event_rows.size))
+    sizes = events_in_group[event_groups]
+    event_slot_start = np.append(0, np.cumsum(sizes)[:-1]) if sizes.size else np.zeros(0, np.int64)
+    event_slot = np.repeat(np.arange(event_groups.size), sizes)
     event_rank = np.arange(event_rows.size) - event_slot_start[event_slot]
     tie_size = sizes[event_slot]
     return RiskSetLayout(
         order=order,
         group_start=group_start,
-        group_of_row=group_of_row,
+        segment_start=segment_start,
+        segment_size=segment_size,
+        segment_group=segment_group,
+        segment_is_event=segment_is_event,
+        group_first_segment=group_first_segment,
+        event_segment=event_segment,
         stratum_bounds=stratum_bounds,
         event_sorted=event_sorted,
         event_rows=event_rows,
@@ -218,17 +264,38 @@ class SortedCovariates:
     Parameters
     ----------
     layout : RiskSetLayout
-    x_sorted : ndarray
-        Covariates already in ``layout.order``, shape (n, p).
+    rows : ndarray
+        Covariates already in ``layout.order``, one row per covariate, shape (p, n).
     """
 
-    def __init__(self, layout: RiskSetLayout, x_sorted: np.ndarray) -> None:
+    def __init__(self, layout: RiskSetLayout, rows: np.ndarray) -> None:
         self.layout = layout
-        self.rows = np.ascontiguousarray(x_sorted.T)
-        self.event_rows = np.ascontiguousarray(self.rows[:, layout.event_rows])
-        self.event_sum = self.event_rows.sum(axis=1)
-        self.group_size = np.diff(np.append(layout.group_start, x_sorted.shape[0]))
+        self.rows = np.ascontiguousarray(rows)
+        self.event_sum = np.add.reduceat(self.rows, layout.segment_start, axis=1)[
+            :, layout.event_segment
+        ].sum(axis=1) if layout.event_segment.size else np.zeros(self.rows.shape[0])
         self.event_frac = layout.event_rank / layout.tie_size
+        self.chunks = _segment_chunks(layout.segment_start, self.rows.shape[1], self.rows.shape[0])
+
+
+def _segment_chunks(segment_start: np.ndarray, n: int, p: int) -> list[tuple[int, int, int, int]]:
+    """Split the rows into cache-sized blocks whose edges fall on segment starts.
+
+    Returns ``(row_begin, row_end, first_segment, end_segment)`` per block, so that per-block
+    work (weighted sums, cross-products) stays in cache; a segment is never split.
+    """
+    step = max(4096, 2**18 // max(p, 1))
+    wanted = np.arange(0, n, step)
+    seg_cuts = np.unique(np.searchsorted(segment_start, wanted, side="left"))
+    seg_cuts = seg_cuts[seg_cuts < segment_start.size]
+    if seg_cuts.size == 0 or seg_cuts[0] != 0:
+        seg_cuts = np.concatenate(([0], seg_cuts))
+    seg_bounds = np.append(seg_cuts, segment_start.size)
+    row_bounds = np.append(segment_start[seg_cuts], n)
+    return [
+        (int(row_bounds[i]), int(row_bounds[i + 1]), int(seg_bounds[i]), int(seg_bounds[i + 1]))
+        for i in range(seg_cuts.size)
+    ]
 
 
 def cox_derivatives(
@@ -276,27 +343,36 @@ def cox_derivatives(
     layout = data.layout
     x = data.rows
     risk = np.exp(eta_sorted)
-    weighted_x = x * risk
-    gs = layout.group_start
     bounds = layout.stratum_bounds
     eg = layout.event_groups
     slot = layout.event_slot
     starts = layout.event_slot_start
-    s0 = _reverse_cumsum_by_stratum(np.add.reduceat(risk, gs), bounds)[eg]
-    s1 = _reverse_cumsum_by_stratum(np.add.reduceat(weighted_x, gs, axis=1), bounds)[:, eg]
+    seg_start = layout.segment_start
+    segment_risk = np.add.reduceat(risk, seg_start)
+    segment_x = np.empty((x.shape[0], seg_start.size))
+    for row_begin, row_end, seg_lo, seg_hi in data.chunks:
+        local = seg_start[seg_lo:seg_hi] - row_begin
+        block_x = x[:, row_begin:row_end] * risk[row_begin:row_end]
+        segment_x[:, seg_lo:seg_hi] = np.add.reduceat(block_x, local, axis=1)
+    first_segment = layout.group_first_segment
+    s0 = _reverse_cumsum_by_stratum(np.add.reduceat(segment_risk, first_segment), bounds)[eg]
+    s1 = _reverse_cumsum_by_stratum(np.add.reduceat(segment_x, first_segment, axis=1), bounds)[:, eg]
 
     if efron:
-        risk_events = risk[layout.event_rows]
-        d0 = np.add.reduceat(risk_events, starts)
-        d1 = np.add.reduceat(data.event_rows * risk_events, starts, axis=1)
+        d0 = segment_risk[layout.event_segment]
+        d1 = segment_x[:, layout.event_segment]
         frac = data.event_frac
         denom = s0[slot] - frac * d0[slot]
         inv = 1.0 / denom
         inv2 = inv * inv
         # per tie: sum 1/den, f/den, 1/den^2, f/den^2, f^2/den^2
-        a1, b1, c0, c1, c2 = np.add.reduceat(
-            np.stack([inv, frac * inv, inv2, frac * inv2, frac * frac * inv2]), starts, axis=1
-        )
+        a1 = np.add.reduceat(inv, starts)
+        b1 = np.add.reduceat(frac * inv, starts)
+        c0 = np.add.reduceat(inv2, starts)
+        inv2 *= frac
+        c1 = np.add.reduceat(inv2, starts)
+        inv2 *= frac
+        c2 = np.add.reduceat(inv2, starts)
         tie_mean_sums = s1 * a1 - d1 * b1
     else:
         denom = s0
@@ -317,11 +393,15 @@ def cox_derivatives(
         w = 1.0 if tie_weight is None else tie_weight
         a_group = np.zeros(layout.n_groups)
         a_group[eg] = a1 * w
-        row_weight = np.repeat(_cumsum_by_stratum(a_group, bounds), data.group_size)
+        segment_weight = _cumsum_by_stratum(a_group, bounds)[layout.segment_group]
         if efron:
-            row_weight[layout.event_rows] -= (b1 * w)[slot]
-        row_weight *= risk
-        second = (x * row_weight) @ x.T
+            segment_weight[layout.event_segment] -= b1 * w
+        second = np.zeros((x.shape[0], x.shape[0]))
+        for row_begin, row_end, seg_lo, seg_hi in data.chunks:
+            block = x[:, row_begin:row_end]
+            weight = np.repeat(segment_weight[seg_lo:seg_hi], layout.segment_size[seg_lo:seg_hi])
+            weight *= risk[row_begin:row_end]
+            second += (block * weight) @ block.T
         outer = (s1 * (c0 * w)) @ s1.T
         if efron:
             cross = (s1 * (c1 * w)) @ d1.T
@@ -439,7 +519,8 @@ def newton_raphson(
     ----------
     layout : RiskSetLayout
     x : ndarray
-        Design matrix in original row order, shape (n, p).
+        Design matrix in original row order, shape (n, p); a column-major array (or the
+        transpose of a C-ordered (p, n) array) avoids a copy.
     efron : bool
         Efron ties if true, else Breslow.
     eps, toler_chol, iter_max : float, float, int
@@ -457,24 +538,24 @@ def newton_raphson(
     Therneau T. survival, ``R/coxph.fit.R`` and ``src/coxfit6.c``.
     """
     p = x.shape[1]
-    x_sorted = x[layout.order]
+    rows = np.take(x.T, layout.order, axis=1)  # (p, n), sorted
     means = np.zeros(p)
     scale = np.ones(p)
     for j in range(p):
-        column = x_sorted[:, j]
+        column = rows[j]
         in_set = np.zeros(column.size, dtype=bool)
         for value in nocenter:
             in_set |= column == value
         if np.all(in_set):
             continue
         means[j] = column.mean()
-        centred = column - means[j]
-        spread = np.abs(centred).sum()
+        column -= means[j]
+        spread = np.abs(column).sum()
         scale[j] = column.size / spread if spread > 0 else 1.0
-        x_sorted[:, j] = centred * scale[j]
+        column *= scale[j]
 
-    data = SortedCovariates(layout, x_sorted)
-    del x_sorted
+    data = SortedCovariates(layout, rows)
+    del rows
 
     def evaluate(beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):

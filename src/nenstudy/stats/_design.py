@@ -20,7 +20,8 @@ class CoxDesign:
     time, event : ndarray
         Follow-up times (float64) and event indicators (int8, 0/1) of the used rows.
     x : ndarray
-        Design matrix, shape (n, p), float64, one column per model term level.
+        Design matrix, shape (n, p), float64, one column per model term level
+        (column-major: each column is contiguous).
     strata : ndarray
         Integer stratum code (0..k-1) for each used row; all zero without strata.
     column_names : tuple of str
@@ -72,7 +73,7 @@ def _event_codes(values: pd.Series) -> np.ndarray:
     numeric = pd.to_numeric(values, errors="raise").to_numpy(dtype=np.float64)
     if numeric.size and np.nanmax(numeric) == 2:
         numeric = numeric - 1.0
-    bad = ~np.isin(numeric, (0.0, 1.0))
+    bad = ~((numeric == 0.0) | (numeric == 1.0))
     if np.any(bad):
         raise ValueError(
             "event must be logical, 0/1 (1 = event) or 1/2 (2 = event); "
@@ -179,12 +180,16 @@ def build_cox_design(
     complete = np.ones(len(data), dtype=bool)
     for name in dict.fromkeys(needed):
         complete &= data[name].notna().to_numpy()
+    all_complete = bool(complete.all())
     n_dropped = int(len(data) - complete.sum())
 
-    time = pd.to_numeric(data[duration], errors="raise").to_numpy(dtype=np.float64)[complete]
+    def _keep(values: np.ndarray) -> np.ndarray:
+        return values if all_complete else values[complete]
+
+    time = _keep(pd.to_numeric(data[duration], errors="raise").to_numpy(dtype=np.float64))
     if not np.all(np.isfinite(time)):
         raise ValueError("duration must be finite")
-    status = _event_codes(data[event][complete])
+    status = _event_codes(data[event] if all_complete else data[event][complete])
 
     blocks: list[np.ndarray] = []
     names: list[str] = []
@@ -193,7 +198,7 @@ def build_cox_design(
         column = data[name]
         start = len(names)
         if _is_logical(column):
-            blocks.append(column[complete].astype(bool).to_numpy(dtype=np.float64)[:, None])
+            blocks.append(column[complete].astype(bool).to_numpy(dtype=np.float64))
             names.append(f"{name}TRUE")
         elif _is_categorical(column):
             levels = _levels(column)
@@ -203,18 +208,20 @@ def build_cox_design(
             else:
                 values = used.to_numpy()
             for level in levels[1:]:
-                blocks.append((values == level).astype(np.float64)[:, None])
+                blocks.append((values == level).astype(np.float64))
                 names.append(f"{name}{level}")
         else:
-            values = pd.to_numeric(column, errors="raise").to_numpy(dtype=np.float64)[complete]
+            values = _keep(pd.to_numeric(column, errors="raise").to_numpy(dtype=np.float64))
             if not np.all(np.isfinite(values)):
                 raise ValueError(f"covariate {name!r} has infinite values")
-            blocks.append(values[:, None])
+            blocks.append(values)
             names.append(name)
         term_columns[name] = tuple(range(start, len(names)))
     n_used = int(complete.sum())
-    x = np.hstack(blocks) if blocks else np.empty((n_used, 0))
-    x = np.ascontiguousarray(x, dtype=np.float64)
+    columns = np.empty((len(blocks), n_used))
+    for j, block in enumerate(blocks):
+        columns[j] = block
+    x = columns.T
 
     if strata_cols:
         keys = data.loc[complete, strata_cols]

@@ -17,7 +17,7 @@ from ._cox_kernel import (
     cholesky_solve,
     generalized_cholesky,
     newton_raphson,
-    stable_argsort,
+    sort_order,
 )
 from ._design import build_cox_design, merge_near_ties
 from .concordance import Concordance, concordance_index
@@ -318,7 +318,7 @@ def cox_ph(
     if n_events == 0:
         raise ValueError("no events: the Cox model is not estimable")
 
-    time_order = stable_argsort(design.time)
+    time_order = sort_order(design.time)
     time = merge_near_ties(design.time, order=time_order)
     efron = ties == "efron"
     layout = build_layout(time, design.event, design.strata, time_order=time_order)
@@ -400,11 +400,10 @@ def cox_ph(
         for term, cols in design.term_columns.items()
     }
     estimable_terms = {t: c for t, c in estimable_terms.items() if c}
-    frozen = []
-    for array in (time, design.event, design.x, linear_predictor, design.strata):
-        array = np.array(array, copy=True)
+    # time may be a view of the caller's column: copy it; the other arrays were made here
+    frozen = [np.array(time, copy=True), design.event, design.x, linear_predictor, design.strata]
+    for array in frozen:
         array.setflags(write=False)
-        frozen.append(array)
     fit_data = _FitData(*frozen, estimable_terms, np.flatnonzero(estimable))
 
     if strata is None:

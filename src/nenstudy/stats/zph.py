@@ -83,14 +83,14 @@ def proportional_hazards_test(
     x_centred = x - x.mean(axis=0)
 
     layout = build_layout(time, event.astype(np.int8), strata)
-    data = SortedCovariates(layout, x_centred[layout.order])
+    data = SortedCovariates(layout, np.take(x_centred.T, layout.order, axis=1))
     eta = np.asarray(linear_predictor, dtype=np.float64)[layout.order]
     g_sorted = g[layout.order]
     group_weight = g_sorted[layout.event_rows[layout.event_slot_start]]
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         _, _, info, tie_means, extra = cox_derivatives(data, eta, efron, time_weights=group_weight)
     g_event = group_weight[layout.event_slot]
-    u_gamma = data.event_rows @ g_event - tie_means @ group_weight
+    u_gamma = data.rows[:, layout.event_rows] @ g_event - tie_means @ group_weight
 
     full = np.block([[info, extra[0]], [extra[0].T, extra[1]]])
 
