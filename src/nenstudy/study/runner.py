@@ -65,6 +65,14 @@ def registry_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _display_path(path: Path) -> str:
+    """The study path relative to the working folder when inside it, else as given."""
+    try:
+        return Path(path).resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def _file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -202,7 +210,7 @@ def analyse(con: duckdb.DuckDBPyConnection, study: StudyDefinition, steps: "_Ste
     results: dict[str, Any] = {
         "study": {
             "name": study.name, "title": study.title, "description": study.description,
-            "study_file": str(study.path), "time_unit": "months", "days_per_month": DAYS_PER_MONTH,
+            "study_file": _display_path(study.path), "time_unit": "months", "days_per_month": DAYS_PER_MONTH,
             "conf_type": options.conf_type, "conf_level": options.conf_level, "ties": options.ties,
             "os_origin": study.endpoints["os"].origin, "os_population": study.endpoints["os"].population,
             "pfs_origin": study.endpoints["pfs"].origin, "pfs_population": study.endpoints["pfs"].population,
@@ -358,7 +366,7 @@ def run_study(
                 "registry": registry.name,
                 "registry_kind": "folder" if registry.is_dir() else "store",
                 "registry_sha256": registry_hash,
-                "study_file": str(study.path),
+                "study_file": _display_path(study.path),
                 "study_sha256": study.sha256,
                 "seed": seed,
                 "synthetic": seed is not None,
