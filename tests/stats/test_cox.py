@@ -214,3 +214,12 @@ def test_result_is_immutable():
     params = result.params
     params.loc["age", "coef"] = 99.0
     assert result.params.loc["age", "coef"] != 99.0
+
+
+def test_input_frame_is_left_untouched_and_writable():
+    frame = _tied_data()
+    before = frame.copy()
+    cox_ph(frame, covariates=["age", "ki67"])
+    pd.testing.assert_frame_equal(frame, before)
+    frame.loc[0, "time"] = 123.0  # still writable: nothing was frozen in place
+    assert frame.loc[0, "time"] == 123.0
