@@ -23,7 +23,13 @@ __all__ = [
 
 # R fisher.test counts tables with probability <= p_obs * (1 + 1e-7) as "as extreme".
 _RELATIVE_ERROR = 1 + 1e-7
-_MAX_NODES = 2_000_000
+_MAX_NODES = 2_000_000  # allocations of one column
+_MAX_ARC_CANDIDATES = 30_000_000  # (node, allocation) pairs examined at one stage
+_MAX_PATHS = 20_000_000  # path extensions at one stage
+_TOO_LARGE = (
+    "table too large for an exact Fisher test (the network of partial tables exceeds the work limit); "
+    "use chi_square_test instead"
+)
 
 
 @dataclass(frozen=True)
@@ -95,118 +101,160 @@ def _compositions(total: int, caps: np.ndarray) -> np.ndarray:
         partial = np.concatenate((partial[rows_idx], values[val_idx][:, None]), axis=1)
         sums = new_sums[rows_idx, val_idx]
         if partial.shape[0] > _MAX_NODES:
-            raise ValueError("table too large for exact Fisher enumeration; use chi_square_test instead")
+            raise ValueError(_TOO_LARGE)
     last = total - sums
     ok = (last >= 0) & (last <= caps[-1])
     return np.concatenate((partial[ok], last[ok][:, None]), axis=1)
 
 
-def _fisher_rxc_pvalue(table: np.ndarray) -> float:
-    """Exact r x c Fisher p-value by enumeration over a column-by-column network.
+def _last_stage_sum(
+    parent: np.ndarray,
+    log_prob: np.ndarray,
+    n_nodes: int,
+    path_node: np.ndarray,
+    path_log_mass: np.ndarray,
+    path_limit: np.ndarray,
+) -> float:
+    """Probability of the tables completed by one arc from the last-but-one stage.
 
-    Nodes are the remaining row sums after each column.  A backward pass gives, for
-    every node, the exact maximum and minimum log-weight of its completions and (in
-    closed form) their total weight, so a forward pass can settle at once every path
-    whose completions are all (or none) as extreme as the observed table (Mehta &
-    Patel's network idea); only undecided paths are expanded.  Vectorised over nodes
-    and paths; no Monte Carlo.
+    ``log_prob[a]`` is the log-probability (up to the path's past weight) of the table
+    completed by arc ``a`` out of node ``parent[a]`` (its allocation, the forced last
+    column and the normalising constant).  A path at node u with log-mass M (past
+    weight plus log multiplicity) contributes ``exp(M + log_prob[a])`` for every arc of
+    u with ``log_prob[a] <= limit``.  Per node the arcs are sorted and their
+    probabilities, scaled by the node's largest, summed cumulatively (no cancellation);
+    a vectorised binary search finds each path's cut.
+    """
+    order = np.lexsort((log_prob, parent))
+    parent, log_prob = parent[order], log_prob[order]
+    degree = np.bincount(parent, minlength=n_nodes)
+    start = np.concatenate(([0], np.cumsum(degree)[:-1]))
+    slot = np.arange(parent.shape[0]) - start[parent]
+    values = np.full((n_nodes, int(degree.max())), np.inf)
+    values[parent, slot] = log_prob
+    top = np.where(degree > 0, values[np.arange(n_nodes), np.maximum(degree - 1, 0)], 0.0)
+    scaled = np.zeros(values.shape)
+    scaled[parent, slot] = np.exp(log_prob - top[parent])
+    cumulative = np.cumsum(scaled, axis=1)
+    # binary search per path: number of arcs of its node with value <= limit
+    left = np.zeros(path_node.shape[0], dtype=np.intp)
+    right = degree[path_node].astype(np.intp)
+    while True:
+        open_ = left < right
+        if not open_.any():
+            break
+        mid = (left + right) // 2
+        below = values[path_node, np.minimum(mid, values.shape[1] - 1)] <= path_limit
+        left = np.where(open_ & below, mid + 1, left)
+        right = np.where(open_ & ~below, mid, right)
+    hit = left > 0
+    inside = cumulative[path_node[hit], left[hit] - 1]
+    return float((np.exp(path_log_mass[hit] + top[path_node[hit]]) * inside).sum())
+
+
+def _fisher_rxc_pvalue(table: np.ndarray) -> float:
+    """Exact r x c Fisher p-value by Mehta & Patel's network algorithm.
+
+    Stages are the columns; a node is the multiset of remaining row sums (sorted, so
+    row permutations share a node).  A first pass finds the reachable nodes and the
+    arcs between them; a backward pass gives every node the exact largest and smallest
+    log-weight of its completions; the forward pass carries paths (node, past
+    log-weight, multiplicity), settles at once every path whose completions are all
+    (or none) as extreme as the observed table (their total weight is in closed form),
+    and merges paths that reach the same node with the same past weight (to 1e-9).
+    Vectorised over nodes, arcs and paths; no Monte Carlo.
     """
     table = table[table.sum(axis=1) > 0][:, table.sum(axis=0) > 0]
     if min(table.shape) < 2:
         return 1.0
     if table.shape[0] > table.shape[1]:
         table = table.T
-    rows = table.sum(axis=1).astype(np.int64)
-    cols = np.sort(table.sum(axis=0).astype(np.int64))[::-1]
+    rows = np.sort(table.sum(axis=1).astype(np.int64))[::-1]
+    cols = np.sort(table.sum(axis=0).astype(np.int64))
     n_cols = cols.shape[0]
-    radix = np.concatenate(([1], np.cumprod(rows + 1)[:-1])).astype(np.int64)
-    grid_size = int(np.prod(rows + 1))
-    if grid_size > 20 * _MAX_NODES:
-        raise ValueError("table too large for exact Fisher enumeration; use chi_square_test instead")
+    radix = np.cumprod(np.concatenate(([1], np.full(rows.shape[0] - 1, int(rows[0]) + 1)))).astype(np.int64)
     observed = _log_weight(table)
     threshold = observed + np.log(_RELATIVE_ERROR)
-    const = float(gammaln(rows + 1).sum() + gammaln(cols + 1).sum() - gammaln(rows.sum() + 1))
+    const = float(gammaln(rows + 1.0).sum() + gammaln(cols + 1.0).sum() - gammaln(rows.sum() + 1.0))
     suffix = np.concatenate((np.cumsum(cols[::-1])[::-1], [0]))
-    log_fact_suffix = np.concatenate((np.cumsum(gammaln(cols[::-1] + 1))[::-1], [0.0]))
+    log_fact_suffix = np.concatenate((np.cumsum(gammaln(cols[::-1] + 1.0))[::-1], [0.0]))
 
-    # backward pass: exact max / min remaining log-weight per node, dense over the grid
+    # pass 1: reachable nodes per stage and the arcs (parent, child, allocation weight)
+    nodes = [rows[None, :]]
+    arcs = []
+    for j in range(n_cols - 1):
+        states = nodes[j]
+        allocs = _compositions(int(cols[j]), states.max(axis=0))
+        w_alloc = -gammaln(allocs + 1.0).sum(axis=1)
+        if states.shape[0] * allocs.shape[0] > _MAX_ARC_CANDIDATES:
+            raise ValueError(_TOO_LARGE)
+        parent, alloc = np.nonzero((states[:, None, :] >= allocs[None, :, :]).all(axis=2))
+        child_states = -np.sort(-(states[parent] - allocs[alloc]), axis=1)
+        codes, first, child = np.unique(child_states @ radix, return_index=True, return_inverse=True)
+        nodes.append(child_states[first])
+        arcs.append((parent, child.ravel(), w_alloc[alloc]))
+
+    # pass 2 (backward): exact max / min log-weight of the completions of every node
+    last = -gammaln(nodes[-1] + 1.0).sum(axis=1)
     hi = [None] * n_cols
     lo = [None] * n_cols
-    last_states = _compositions(int(cols[-1]), rows)
-    hi[-1] = np.full(grid_size, -np.inf)
-    lo[-1] = np.full(grid_size, np.inf)
-    w_last = -gammaln(last_states + 1.0).sum(axis=1)
-    hi[-1][last_states @ radix] = w_last
-    lo[-1][last_states @ radix] = w_last
-    for j in range(n_cols - 2, 0, -1):
-        states = _compositions(int(suffix[j]), rows)
-        allocs = _compositions(int(cols[j]), rows)
-        w_alloc = -gammaln(allocs + 1.0).sum(axis=1)
-        alloc_codes = allocs @ radix
-        hi_j = np.full(grid_size, -np.inf)
-        lo_j = np.full(grid_size, np.inf)
-        chunk = max(1, 2_000_000 // max(1, allocs.shape[0]))
-        for start in range(0, states.shape[0], chunk):
-            block = states[start : start + chunk]
-            valid = (block[:, None, :] >= allocs[None, :, :]).all(axis=2)
-            nxt = (block @ radix)[:, None] - alloc_codes[None, :]
-            nxt = np.where(valid, nxt, 0)
-            h = np.where(valid, w_alloc[None, :] + hi[j + 1][nxt], -np.inf).max(axis=1)
-            l_ = np.where(valid, w_alloc[None, :] + lo[j + 1][nxt], np.inf).min(axis=1)
-            codes = block @ radix
-            hi_j[codes] = h
-            lo_j[codes] = l_
-        hi[j] = hi_j
-        lo[j] = lo_j
+    hi[-1], lo[-1] = last, last
+    for j in range(n_cols - 2, -1, -1):
+        parent, child, w = arcs[j]
+        starts = np.flatnonzero(np.diff(parent, prepend=-1))  # arcs are grouped by parent
+        hi[j] = np.maximum.reduceat(w + hi[j + 1][child], starts)
+        lo[j] = np.minimum.reduceat(w + lo[j + 1][child], starts)
 
-    def log_total(j: int, states: np.ndarray) -> np.ndarray:
-        return gammaln(suffix[j] + 1.0) - gammaln(states + 1.0).sum(axis=1) - log_fact_suffix[j]
+    # log of the total weight of all completions of each node, in closed form
+    log_total = [
+        gammaln(suffix[j] + 1.0) - gammaln(nodes[j] + 1.0).sum(axis=1) - log_fact_suffix[j] + const
+        for j in range(n_cols)
+    ]
 
-    # forward pass over paths (state, past log-weight, multiplicity); paths that reach
-    # the same node with the same past weight (to 1e-9) are merged.
+    # pass 3 (forward): paths (node, past log-weight, multiplicity)
+    if hi[0][0] <= threshold:
+        return 1.0
     p_value = 0.0
-    path_states = rows[None, :].copy()
+    path_node = np.zeros(1, dtype=np.intp)
     path_past = np.zeros(1)
     path_mult = np.ones(1)
-    for j in range(n_cols):
-        allocs = _compositions(int(cols[j]), rows)
-        w_alloc = -gammaln(allocs + 1.0).sum(axis=1)
-        next_states, next_past, next_mult = [], [], []
-        for x, w in zip(allocs, w_alloc):
-            valid = (path_states >= x).all(axis=1)
-            if not valid.any():
-                continue
-            st = path_states[valid] - x
-            past = path_past[valid] + w
-            mult = path_mult[valid]
-            if j + 1 == n_cols:
-                hit = past <= threshold
-                p_value += float((mult[hit] * np.exp(past[hit] + const)).sum())
-                continue
-            codes = st @ radix
-            all_in = past + hi[j + 1][codes] <= threshold
-            none_in = past + lo[j + 1][codes] > threshold
-            if all_in.any():
-                p_value += float(
-                    (mult[all_in] * np.exp(past[all_in] + log_total(j + 1, st[all_in]) + const)).sum()
-                )
-            keep = ~(all_in | none_in)
-            if keep.any():
-                next_states.append(st[keep])
-                next_past.append(past[keep])
-                next_mult.append(mult[keep])
-        if j + 1 == n_cols or not next_states:
+    for j in range(n_cols - 1):
+        parent, child, w = arcs[j]
+        if j == n_cols - 2:  # every completion is now a single arc: settle all paths at once
+            p_value += _last_stage_sum(
+                parent,
+                w + hi[j + 1][child] + const,
+                nodes[j].shape[0],
+                path_node,
+                path_past + np.log(path_mult),
+                threshold + const - path_past,
+            )
             break
-        states_all = np.concatenate(next_states)
-        past_all = np.concatenate(next_past)
-        mult_all = np.concatenate(next_mult)
-        key = np.stack((states_all @ radix, np.round(past_all * 1e9).astype(np.int64)), axis=1)
-        _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
-        path_states = states_all[first]
-        path_past = past_all[first]
-        path_mult = np.bincount(inverse.ravel(), weights=mult_all)
-        if path_past.shape[0] > _MAX_NODES:
-            raise ValueError("table too large for exact Fisher enumeration; use chi_square_test instead")
+        degree = np.bincount(parent, minlength=nodes[j].shape[0])
+        first_arc = np.concatenate(([0], np.cumsum(degree)[:-1]))
+        counts = degree[path_node]
+        if int(counts.sum()) > _MAX_PATHS:
+            raise ValueError(_TOO_LARGE)
+        owner = np.repeat(np.arange(path_node.shape[0]), counts)
+        arc = np.arange(owner.shape[0]) - np.repeat(np.cumsum(counts) - counts, counts) + first_arc[path_node][owner]
+        node = child[arc]
+        past = path_past[owner] + w[arc]
+        mult = path_mult[owner]
+        all_in = past + hi[j + 1][node] <= threshold
+        if all_in.any():
+            p_value += float((mult[all_in] * np.exp(past[all_in] + log_total[j + 1][node[all_in]])).sum())
+        keep = ~all_in & (past + lo[j + 1][node] <= threshold)
+        if not keep.any():
+            break
+        node, past, mult = node[keep], past[keep], mult[keep]
+        key_weight = np.round(past * 1e9).astype(np.int64)
+        order = np.lexsort((key_weight, node))
+        node, key_weight, past, mult = node[order], key_weight[order], past[order], mult[order]
+        new_run = np.ones(node.shape[0], dtype=bool)
+        new_run[1:] = (node[1:] != node[:-1]) | (key_weight[1:] != key_weight[:-1])
+        starts = np.flatnonzero(new_run)
+        path_node, path_past = node[starts], past[starts]
+        path_mult = np.add.reduceat(mult, starts)
     return min(1.0, p_value)
 
 
