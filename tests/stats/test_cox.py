@@ -223,3 +223,14 @@ def test_input_frame_is_left_untouched_and_writable():
     pd.testing.assert_frame_equal(frame, before)
     frame.loc[0, "time"] = 123.0  # still writable: nothing was frozen in place
     assert frame.loc[0, "time"] == 123.0
+
+
+def test_nullable_dtypes_with_missing_values_are_dropped():
+    frame = _tied_data()
+    frame["grade"] = pd.array(np.arange(len(frame)) % 3, dtype="Int64")
+    frame["metastatic"] = pd.array(np.arange(len(frame)) % 2 == 0, dtype="boolean")
+    frame.loc[2, "grade"] = pd.NA
+    frame.loc[4, "metastatic"] = pd.NA
+    result = cox_ph(frame, covariates=["grade", "metastatic"])
+    assert list(result.params.index) == ["grade", "metastaticTRUE"]
+    assert result.n_dropped == 2

@@ -186,7 +186,7 @@ def build_cox_design(
     def _keep(values: np.ndarray) -> np.ndarray:
         return values if all_complete else values[complete]
 
-    time = _keep(pd.to_numeric(data[duration], errors="raise").to_numpy(dtype=np.float64))
+    time = _keep(pd.to_numeric(data[duration], errors="raise").to_numpy(dtype=np.float64, na_value=np.nan))
     if not np.all(np.isfinite(time)):
         raise ValueError("duration must be finite")
     status = _event_codes(data[event] if all_complete else data[event][complete])
@@ -198,7 +198,7 @@ def build_cox_design(
         column = data[name]
         start = len(names)
         if _is_logical(column):
-            blocks.append(column[complete].astype(bool).to_numpy(dtype=np.float64))
+            blocks.append(column[complete].astype(bool).to_numpy(dtype=np.float64, na_value=np.nan))
             names.append(f"{name}TRUE")
         elif _is_categorical(column):
             levels = _levels(column)
@@ -211,7 +211,7 @@ def build_cox_design(
                 blocks.append((values == level).astype(np.float64))
                 names.append(f"{name}{level}")
         else:
-            values = _keep(pd.to_numeric(column, errors="raise").to_numpy(dtype=np.float64))
+            values = _keep(pd.to_numeric(column, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan))
             if not np.all(np.isfinite(values)):
                 raise ValueError(f"covariate {name!r} has infinite values")
             blocks.append(values)
