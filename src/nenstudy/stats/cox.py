@@ -294,6 +294,13 @@ def cox_ph(
     differ by less than ``sqrt(machine eps)`` are merged as ties (R's ``timefix``).
     Newton-Raphson starts at zero with centred and scaled covariates, uses step-halving and
     stops when the relative change of the log-likelihood is at most 1e-9 (R ``coxph.control``).
+    If 20 iterations are not enough, the best iterate is returned with the inverse information
+    at that point (R's variance in this case comes from a stale factorisation and is not
+    reproduced) and :class:`CoxConvergenceWarning` is issued.
+
+    The risk-set sums are computed once per distinct (stratum, time) with vectorised numpy
+    (sort once, ``np.add.reduceat``, reverse cumulative sums), so heavy ties such as
+    whole-day registry times make the fit faster, not slower.
 
     References
     ----------
