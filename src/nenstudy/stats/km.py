@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+from scipy.special import ndtri
 
 from ._counting import as_survival_arrays, distinct_time_counts
 
@@ -65,7 +65,7 @@ def _check_options(conf_type: str, conf_level: float) -> float:
         raise ValueError(f"conf_type must be one of {CONF_TYPES} (got {conf_type!r})")
     if not (isinstance(conf_level, (int, float, np.floating)) and 0 < conf_level < 1):
         raise ValueError(f"conf_level must be a number strictly between 0 and 1 (got {conf_level!r})")
-    return float(norm.ppf(1 - (1 - conf_level) / 2))
+    return float(ndtri(1 - (1 - conf_level) / 2))
 
 
 def _pointwise_ci(
