@@ -234,3 +234,25 @@ def test_nullable_dtypes_with_missing_values_are_dropped():
     result = cox_ph(frame, covariates=["grade", "metastatic"])
     assert list(result.params.index) == ["grade", "metastaticTRUE"]
     assert result.n_dropped == 2
+
+
+def test_many_strata_vectorised_path_matches_loop(monkeypatch):
+    from nenstudy.stats import _cox_kernel
+
+    rng = np.random.default_rng(8)
+    n = 3000
+    frame = pd.DataFrame(
+        {
+            "time": rng.integers(1, 40, n).astype(float),
+            "event": rng.integers(0, 2, n),
+            "age": rng.normal(60, 10, n),
+            "centre": rng.integers(0, 150, n),
+        }
+    )
+    vectorised = cox_ph(frame, covariates=["age"], strata="centre")
+    monkeypatch.setattr(_cox_kernel, "_STRATA_LOOP_LIMIT", 10_000)
+    looped = cox_ph(frame, covariates=["age"], strata="centre")
+    np.testing.assert_allclose(vectorised.params["coef"], looped.params["coef"], rtol=1e-10)
+    np.testing.assert_allclose(vectorised.params["se"], looped.params["se"], rtol=1e-10)
+    assert vectorised.loglik == pytest.approx(looped.loglik, rel=1e-12)
+    pd.testing.assert_frame_equal(vectorised.ph_test(), looped.ph_test(), rtol=1e-8)
