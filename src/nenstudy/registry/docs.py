@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-from nenstudy.io.readers import ROW_CONVENTION
+from nenstudy.registry.sources import ROW_CONVENTION
 from nenstudy.registry.schema import (
     AGE_RANGE_YEARS,
     DAYS_PER_YEAR,

@@ -1,8 +1,10 @@
 """The registry store: a DuckDB file built by a validated, all-or-nothing import.
 
-:func:`import_registry` validates a source folder and, only when no error is found, writes the
-typed tables into a new DuckDB file next to the target and atomically renames it over the
-target: a failed import leaves an existing store byte-for-byte as it was. The store holds one
+:func:`import_registry` reads each source file once, typing and checking it on the way, straight
+into a new DuckDB file next to the target (:func:`nenstudy.registry.validation.validate_into`).
+Only when no error is found are the check columns dropped, the remaining derived column added and
+the file atomically renamed over the target; otherwise the new file is deleted: a failed import
+leaves an existing store byte-for-byte as it was. The store holds one
 table per schema table (columns typed as the schema says; diagnoses with the derived columns),
 plus ``_meta`` (schema and software version, source digest), ``_source_files`` (one row per
 source file with its SHA-256) and ``_import_log`` (one row per import into this path). Rows are
@@ -16,6 +18,7 @@ import hashlib
 import os
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -23,13 +26,14 @@ from typing import Any, Mapping
 import duckdb
 
 from nenstudy import __version__
-from nenstudy.io.readers import LoadedSource, file_sha256
 from nenstudy.registry import sql
-from nenstudy.registry.schema import DAYS_PER_YEAR, SCHEMA, SCHEMA_VERSION, TABLE_NAMES, Table
+from nenstudy.registry.schema import DAYS_PER_YEAR, SCHEMA, SCHEMA_VERSION, TABLE_NAMES
+from nenstudy.registry.sources import LoadedSource, file_sha256, find_source_files
 from nenstudy.registry.validation import (
     ValidationError,
     ValidationReport,
     connect_work_db,
+    drop_views,
     validate_into,
 )
 
@@ -70,48 +74,32 @@ class ImportSummary:
     seconds: float
 
 
-def _store_select(table: Table) -> str:
-    """SELECT producing the store rows of ``table`` from ``typed_<table>``, in source order."""
-    if table.name != "diagnoses":
-        cols = ", ".join(sql.ident(c) for c, _ in table.store_columns())
-        return f"SELECT {cols} FROM typed_{table.name}"  # scans keep insertion order
-    derived = {
-        "site_group": "d._site_group_derived",
-        "who_category": "coalesce(d._who_derived, d.who_category)",
-        "ecog_ps": "coalesce(d.ecog_ps, d._ecog_from_karnofsky)",
-        "site_group_reported": "d.site_group",
-        "who_category_reported": "d.who_category",
-        "pure_histology": (
-            "coalesce(d.non_ne_component_pct, 0) = 0 "
-            "AND coalesce(d._who_derived, d.who_category) <> 'MiNEN'"
-        ),
-        "advanced": (
-            "d.stage = 'metastatic' OR (d.stage = 'locally_advanced' "
-            "AND d.resectable IS DISTINCT FROM true)"
-        ),
-        "metastatic": "d.stage = 'metastatic'",
-        "age_at_diagnosis": (
-            f"datediff('day', p.birth_date, d.diagnosis_date) / {DAYS_PER_YEAR}"
-        ),
-    }
-    cols = ", ".join(
-        f"{derived.get(c, 'd.' + sql.ident(c))} AS {sql.ident(c)}" for c, _ in table.store_columns()
-    )
-    return (
-        f"SELECT {cols} FROM typed_diagnoses d "
-        "LEFT JOIN typed_patients p ON d.patient_id = p.patient_id "
-        "ORDER BY d._row"
-    )
+def _finish_store_tables(con: duckdb.DuckDBPyConnection, loaded: LoadedSource) -> dict[str, int]:
+    """Turn the validated tables of ``store`` into the store tables; return rows per table.
 
-
-def _create_store_tables(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    Drops the check columns (a catalogue change: no data is rewritten) and adds
+    ``age_at_diagnosis`` from the patients' birth dates.
+    """
+    drop_views(con)
     rows: dict[str, int] = {}
     for table in SCHEMA:
-        columns = ", ".join(f"{sql.ident(c)} {t}" for c, t in table.store_columns())
-        con.execute(f"CREATE TABLE store.{table.name} ({columns})")
-        con.execute(f"INSERT INTO store.{table.name} {_store_select(table)}")
-        rows[table.name] = con.execute(f"SELECT count(*) FROM store.{table.name}").fetchall()[0][0]
+        con.execute(f"ALTER TABLE store.{table.name} DROP COLUMN _problems")
+        if loaded.files[table.name].row_column:
+            con.execute(f"ALTER TABLE store.{table.name} DROP COLUMN _row")
+        rows[table.name] = loaded.files[table.name].n_rows
+    con.execute("ALTER TABLE store.diagnoses ADD COLUMN age_at_diagnosis DOUBLE")
+    con.execute(
+        "UPDATE store.diagnoses AS d SET age_at_diagnosis = "
+        f"datediff('day', p.birth_date, d.diagnosis_date) / {DAYS_PER_YEAR} "
+        "FROM store.patients AS p WHERE d.patient_id = p.patient_id"
+    )
     return rows
+
+
+def _source_digests(source: Path) -> dict[str, str]:
+    """SHA-256 of every table file of a source folder (by table name)."""
+    matched, _ = find_source_files(source)
+    return {name: file_sha256(paths[0]) for name, paths in matched.items() if len(paths) == 1}
 
 
 def _write_metadata(
@@ -232,21 +220,27 @@ def import_registry(
         )
     db_path.parent.mkdir(parents=True, exist_ok=True)
     tmp_store = db_path.with_name(f".{db_path.name}.{os.getpid()}.importing")
-    with tempfile.TemporaryDirectory(prefix="nenstudy-import-") as spill:
+    _remove(tmp_store)
+    # The files are hashed (from the page cache) while DuckDB reads them: hashing releases the GIL.
+    with ThreadPoolExecutor(max_workers=1) as pool, \
+            tempfile.TemporaryDirectory(prefix="nenstudy-import-") as spill:
+        hashing = pool.submit(_source_digests, source) if source.is_dir() else None
         con = connect_work_db(threads=threads, memory_limit=memory_limit, temp_dir=Path(spill))
         try:
-            report, loaded = validate_into(con, source, show_identifiers=show_identifiers)
+            # Atomicity comes from building a new file and renaming it over the target.
+            con.execute(f"ATTACH {sql.literal(str(tmp_store))} AS store")
+            report, loaded = validate_into(
+                con, source, catalog="store", show_identifiers=show_identifiers
+            )
             if not report.ok:
                 raise ValidationError(report)
-            hashes = {name: file_sha256(f.path) for name, f in loaded.files.items()}
+            assert hashing is not None
+            hashes = hashing.result()
             digest = hashlib.sha256(
                 "".join(f"{n}:{hashes[n]};" for n in sorted(hashes)).encode()
             ).hexdigest()
             previous_log = _previous_import_log(db_path)
-            _remove(tmp_store)
-            # Atomicity comes from building a new file and renaming it over the target.
-            con.execute(f"ATTACH {sql.literal(str(tmp_store))} AS store")
-            rows = _create_store_tables(con)
+            rows = _finish_store_tables(con, loaded)
             _write_metadata(con, loaded, hashes, source, digest, rows, previous_log)
             con.execute("CHECKPOINT store")
             con.execute("DETACH store")

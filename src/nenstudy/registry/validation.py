@@ -1,9 +1,11 @@
 """Validate a registry source folder against the schema, every problem at once, in DuckDB.
 
-The source files are staged as text (:mod:`nenstudy.io.readers`), typed in one pass per table, and
-checked by set operations in SQL: value checks (types and formats, allowed codes, required fields,
-ranges) run as one scan per table; keys, references, date logic across tables, lines of therapy
-and duplicate patients run as joins and window queries. Every problem found is a row of
+Each source file is read once (:mod:`nenstudy.registry.sources`) by a single statement that types
+every column, computes the derived columns and checks every row (types and formats, allowed codes,
+required fields, ranges, date order within the row): the rows' problems land in a ``_problems``
+list column that is NULL for sound rows, so the typed table is the store table in the making and
+no raw-text copy is kept. Keys, references, date logic across tables, lines of therapy and
+duplicate patients then run as joins and window queries on keys and dates. Every problem found is a row of
 :attr:`ValidationReport.problems` with its file, row (as in a spreadsheet: header = row 1), column,
 value and rule. Values of identifier columns are masked unless the user asks for them.
 """
@@ -18,7 +20,7 @@ from typing import Any, Iterable
 import duckdb
 import pandas as pd
 
-from nenstudy.io.readers import ROW_CONVENTION, LoadedSource, load_source
+from nenstudy.registry.sources import ROW_CONVENTION, LoadedSource, load_source
 from nenstudy.registry import sql
 from nenstudy.registry.schema import (
     AGE_RANGE_YEARS,
@@ -36,7 +38,9 @@ __all__ = [
     "ValidationError",
     "validate_source",
     "connect_work_db",
+    "typed_table_sql",
     "validate_into",
+    "drop_views",
 ]
 
 PROBLEM_COLUMNS = ("severity", "file", "row", "column", "value", "rule", "message")
@@ -145,8 +149,18 @@ class ValidationError(Exception):
 def connect_work_db(
     *, threads: int | None = None, memory_limit: str | None = None, temp_dir: Path | None = None
 ) -> duckdb.DuckDBPyConnection:
-    """Open the in-memory DuckDB database validation works in (spills to ``temp_dir``)."""
-    config: dict[str, Any] = {"preserve_insertion_order": True}
+    """Open the in-memory DuckDB database validation works in (spills to ``temp_dir``).
+
+    Insertion order is preserved (the rowid of a table read from a file follows the file's rows,
+    which gives the spreadsheet row of every record without a row-number column). FSST string
+    compression is disabled for the tables written: its analysis dominated the write time, and
+    the registry's strings (random identifiers, short codes) gain nothing from it (dictionary
+    compression still applies).
+    """
+    config: dict[str, Any] = {
+        "preserve_insertion_order": True,
+        "disabled_compression_methods": "fsst",
+    }
     if threads:
         config["threads"] = threads
     if memory_limit:
@@ -327,45 +341,61 @@ def _table_row_checks(table: Table) -> list[_RowCheck]:
     return checks
 
 
-def _typed_table_sql(table: Table, view: str) -> str:
-    """SQL creating ``typed_<table>``: raw text and typed value of every column."""
-    select = ["_row", "_file"]
-    for column in table.columns:
-        src = sql.ident(column.name)
-        select.append(f"{src} AS {sql.raw(column.name)}")
-        select.append(f"{sql.typed_expr(column, src)} AS {src}")
+def _store_expressions(table: Table) -> list[tuple[str, str]]:
+    """(name, SQL) of the store columns of ``table`` over the typed relation ``d``.
+
+    ``age_at_diagnosis`` needs the patients table and is added by the importer once validation
+    has passed (see :func:`nenstudy.registry.store.import_registry`).
+    """
+    derived = {}
     if table.name == "diagnoses":
-        # Derivations over the typed values (a nested select keeps them readable).
-        inner = f"SELECT {', '.join(select)} FROM {view}"
+        derived = {
+            "site_group": "d._site_group_derived",
+            "who_category": "coalesce(d._who_derived, d.who_category)",
+            "ecog_ps": "coalesce(d.ecog_ps, d._ecog_from_karnofsky)",
+            "site_group_reported": "d.site_group",
+            "who_category_reported": "d.who_category",
+            "pure_histology": (
+                "coalesce(d.non_ne_component_pct, 0) = 0 "
+                "AND coalesce(d._who_derived, d.who_category) <> 'MiNEN'"
+            ),
+            "advanced": (
+                "d.stage = 'metastatic' OR (d.stage = 'locally_advanced' "
+                "AND d.resectable IS DISTINCT FROM true)"
+            ),
+            "metastatic": "d.stage = 'metastatic'",
+        }
+    return [
+        (name, derived.get(name, "d." + sql.ident(name)))
+        for name, _ in table.store_columns()
+        if name != "age_at_diagnosis"
+    ]
+
+
+def typed_table_sql(table: Table, text_relation: str, target: str, row_column: bool = False) -> str:
+    """SQL creating ``target`` from a text relation: store columns typed, plus ``_problems``.
+
+    ``text_relation`` has one text column ``"<column>$raw"`` per schema column (and ``_row``
+    when ``row_column``: rows not numbered by rowid). The statement reads it once: it types each value,
+    derives the diagnoses' columns, and evaluates every row-level check; ``_problems`` holds the
+    list of a row's problems (severity, column, value, rule, message), NULL when there is none.
+    """
+    row = ["_row"] if row_column else []
+    typed = [*row]
+    for column in table.columns:
+        typed.append(sql.raw(column.name))
+        typed.append(f"{sql.typed_expr(column, sql.raw(column.name))} AS {sql.ident(column.name)}")
+    relation = f"(SELECT {', '.join(typed)} FROM {text_relation})"
+    if table.name == "diagnoses":
         who = sql.who_category_sql(
             "differentiation", "cell_type", "ki67_pct", "mitoses_per_2mm2", "non_ne_component_pct"
         )
-        return (
-            f"CREATE OR REPLACE TABLE typed_{table.name} AS SELECT *, "
-            f"{sql.site_group_sql('primary_site')} AS _site_group_derived, "
+        relation = (
+            f"(SELECT *, {sql.site_group_sql('primary_site')} AS _site_group_derived, "
             f"{who} AS _who_derived, "
             f"{sql.ecog_from_karnofsky_sql('karnofsky')} AS _ecog_from_karnofsky "
-            f"FROM ({inner})"
+            f"FROM {relation})"
         )
-    return f"CREATE OR REPLACE TABLE typed_{table.name} AS SELECT {', '.join(select)} FROM {view}"
-
-
-def _empty_typed_table_sql(table: Table) -> str:
-    select = ["CAST(NULL AS BIGINT) AS _row", "CAST(NULL AS VARCHAR) AS _file"]
-    for column in table.columns:
-        select.append(f"CAST(NULL AS VARCHAR) AS {sql.raw(column.name)}")
-        select.append(f"CAST(NULL AS {column.duckdb_type}) AS {sql.ident(column.name)}")
-    if table.name == "diagnoses":
-        select += [
-            "CAST(NULL AS VARCHAR) AS _site_group_derived",
-            "CAST(NULL AS VARCHAR) AS _who_derived",
-            "CAST(NULL AS INTEGER) AS _ecog_from_karnofsky",
-        ]
-    return f"CREATE OR REPLACE TABLE typed_{table.name} AS SELECT {', '.join(select)} LIMIT 0"
-
-
-def _row_checks_sql(table: Table) -> str:
-    """One scan of ``typed_<table>`` inserting every row-level problem."""
     checks = [ch for col in table.columns for ch in _value_checks(col)]
     checks += _table_row_checks(table)
     structs = []
@@ -376,12 +406,35 @@ def _row_checks_sql(table: Table) -> str:
             f"{_problem_struct(ch.severity, ch.column, value, ch.rule, ch.message)} END"
         )
     any_problem = " OR ".join(f"coalesce({ch.condition}, false)" for ch in checks)
-    return (
-        "INSERT INTO _problems SELECT p.severity, _file, _row, p.column, p.value, p.rule, "
-        "p.message FROM (SELECT _file, _row, unnest(list_filter(["
-        + ", ".join(structs)
-        + f"], lambda x: x IS NOT NULL)) AS p FROM typed_{table.name} WHERE {any_problem})"
+    problems = (
+        f"CASE WHEN {any_problem} THEN list_filter([{', '.join(structs)}], "
+        "lambda x: x IS NOT NULL) END"
     )
+    columns = [*(f"d.{r}" for r in row)]
+    columns += [f"{expr} AS {sql.ident(name)}" for name, expr in _store_expressions(table)]
+    columns.append(f"{problems} AS _problems")
+    return f"CREATE TABLE {target} AS SELECT {', '.join(columns)} FROM {relation} AS d"
+
+
+def _empty_text_relation(table: Table) -> str:
+    cols = ", ".join(f"CAST(NULL AS VARCHAR) AS {sql.raw(c.name)}" for c in table.columns)
+    return f"(SELECT {cols} LIMIT 0)"
+
+
+@dataclass(frozen=True)
+class _Builder:
+    """Creates the typed tables in the database ``catalog`` (see :class:`TableBuilder`)."""
+
+    catalog: str
+
+    def target(self, table: Table) -> str:
+        return f"{sql.ident(self.catalog)}.{sql.ident(table.name)}"
+
+    def create_sql(self, table: Table, text_relation: str, row_column: bool) -> str:
+        return typed_table_sql(table, text_relation, self.target(table), row_column)
+
+    def discard(self, con: duckdb.DuckDBPyConnection, table: Table) -> None:
+        con.execute(f"DROP TABLE IF EXISTS {self.target(table)}")
 
 
 def _insert(con: duckdb.DuckDBPyConnection, select: str) -> None:
@@ -455,14 +508,14 @@ def _patient_level_checks(con: duckdb.DuckDBPyConnection, available: set[str]) -
         _insert(
             con,
             f"""
-            SELECT 'error', d._file, d._row, 'diagnosis_date', d."diagnosis_date$raw",
+            SELECT 'error', d._file, d._row, 'diagnosis_date', strftime(d.diagnosis_date, '%Y-%m-%d'),
                    'date_order', 'diagnosis date not after the birth date '
                    || strftime(p.birth_date, '%Y-%m-%d') || ' (patients row '
                    || CAST(p._row AS VARCHAR) || ')'
             FROM typed_diagnoses d JOIN typed_patients p ON d.patient_id = p.patient_id
             WHERE d.diagnosis_date <= p.birth_date
             UNION ALL
-            SELECT 'error', d._file, d._row, 'diagnosis_date', d."diagnosis_date$raw",
+            SELECT 'error', d._file, d._row, 'diagnosis_date', strftime(d.diagnosis_date, '%Y-%m-%d'),
                    'range', 'age at diagnosis ' || CAST(round(age, 1) AS VARCHAR)
                    || ' years is outside {lo:g}-{hi:g} (birth date in patients row '
                    || CAST(p_row AS VARCHAR) || ')'
@@ -517,7 +570,7 @@ def _patient_level_checks(con: duckdb.DuckDBPyConnection, available: set[str]) -
                 SELECT patient_id, min(diagnosis_date) AS dx_date
                 FROM typed_diagnoses GROUP BY patient_id
             )
-            SELECT 'error', t._file, t._row, 'start_date', t."start_date$raw", 'date_order',
+            SELECT 'error', t._file, t._row, 'start_date', strftime(t.start_date, '%Y-%m-%d'), 'date_order',
                    'start date before the diagnosis date '
                    || strftime(coalesce(d.diagnosis_date, f.dx_date), '%Y-%m-%d')
             FROM typed_treatments t
@@ -535,7 +588,7 @@ def _patient_level_checks(con: duckdb.DuckDBPyConnection, available: set[str]) -
                 SELECT patient_id, max(diagnosis_date) AS dx_date, arg_max(_row, diagnosis_date) AS r
                 FROM typed_diagnoses GROUP BY patient_id
             )
-            SELECT 'error', f._file, f._row, 'death_date', f."death_date$raw", 'date_order',
+            SELECT 'error', f._file, f._row, 'death_date', strftime(f.death_date, '%Y-%m-%d'), 'date_order',
                    'death date before the diagnosis date ' || strftime(l.dx_date, '%Y-%m-%d')
                    || ' (diagnoses row ' || CAST(l.r AS VARCHAR) || ')'
             FROM typed_follow_up f JOIN last_dx l ON f.patient_id = l.patient_id
@@ -576,7 +629,7 @@ def _patient_level_checks(con: duckdb.DuckDBPyConnection, available: set[str]) -
                     FROM ({per_table}) GROUP BY patient_id
                 ),
                 late AS (
-                    SELECT f._file, f._row, f.patient_id, f."last_contact_date$raw" AS raw,
+                    SELECT f._file, f._row, f.patient_id, strftime(f.last_contact_date, '%Y-%m-%d') AS raw,
                            l.event_date
                     FROM typed_follow_up f JOIN latest l ON f.patient_id = l.patient_id
                     WHERE f.last_contact_date < l.event_date
@@ -650,13 +703,18 @@ def _line_checks(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def validate_into(
-    con: duckdb.DuckDBPyConnection, source: Path, *, show_identifiers: bool = False
+    con: duckdb.DuckDBPyConnection,
+    source: Path,
+    *,
+    catalog: str,
+    show_identifiers: bool = False,
 ) -> tuple[ValidationReport, LoadedSource]:
-    """Stage, type and validate a source folder inside ``con``.
+    """Read, type and validate a source folder inside ``con``, each file read once.
 
-    Leaves ``typed_<table>`` tables in ``con`` (raw text in ``"<column>$raw"``, typed value in
-    ``<column>``, and for diagnoses the derivations ``_site_group_derived``, ``_who_derived``,
-    ``_ecog_from_karnofsky``) for the importer to build the store from.
+    Creates one table per schema table in the database ``catalog`` (an attached DuckDB file):
+    the store columns (``age_at_diagnosis`` excepted), ``_problems`` (NULL for sound rows) and,
+    for XLSX sources, ``_row``. Temporary views ``typed_<table>`` show them with ``_row`` (the
+    spreadsheet row) and ``_file``; the importer turns the tables into the store.
 
     Parameters
     ----------
@@ -664,6 +722,8 @@ def validate_into(
         A DuckDB connection (see :func:`connect_work_db`).
     source
         The source folder.
+    catalog
+        Name of the attached database that receives the tables.
     show_identifiers
         Whether identifier values are shown in the problems.
 
@@ -673,10 +733,11 @@ def validate_into(
     """
     source = Path(source)
     con.execute(
-        "CREATE OR REPLACE TABLE _problems (severity VARCHAR, file VARCHAR, row BIGINT, "
+        "CREATE OR REPLACE TEMP TABLE _problems (severity VARCHAR, file VARCHAR, row BIGINT, "
         "\"column\" VARCHAR, value VARCHAR, rule VARCHAR, message VARCHAR)"
     )
-    loaded = load_source(con, source, show_identifiers=show_identifiers)
+    build = _Builder(catalog)
+    loaded = load_source(con, source, build, show_identifiers=show_identifiers)
     if loaded.problems:
         con.executemany(
             "INSERT INTO _problems VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -684,15 +745,27 @@ def validate_into(
         )
     available = set(loaded.files)
     for table in SCHEMA:
-        if table.name in available:
-            con.execute(_typed_table_sql(table, loaded.view(table.name)))
-            staged = loaded.files[table.name]
-            con.execute(f"DROP VIEW {staged.view}")  # typed_<table> keeps the raw text
-            con.execute(f"DROP TABLE {staged.staging_table}")
-            con.execute(_row_checks_sql(table))
-            _unique_key_checks(con, table)
+        target = build.target(table)
+        staged = loaded.files.get(table.name)
+        if staged is None:
+            build.discard(con, table)
+            con.execute(typed_table_sql(table, _empty_text_relation(table), target))
+            row, file, drop = "CAST(NULL AS BIGINT)", "CAST(NULL AS VARCHAR)", "_problems"
         else:
-            con.execute(_empty_typed_table_sql(table))
+            row, file = staged.row_sql, sql.literal(staged.path.name)
+            drop = "_problems, _row" if staged.row_column else "_problems"
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW typed_{table.name} AS SELECT {row} AS _row, "
+            f"{file} AS _file, * EXCLUDE ({drop}) FROM {target}"
+        )
+        if staged is not None:
+            _insert(
+                con,
+                f"SELECT p.severity, {file}, _row, p.column, p.value, p.rule, p.message FROM "
+                f"(SELECT {row} AS _row, unnest(_problems) AS p FROM {target} "
+                "WHERE _problems IS NOT NULL)",
+            )
+            _unique_key_checks(con, table)
     for table in SCHEMA:
         if table.name in available:
             _foreign_key_checks(con, table, available)
@@ -701,6 +774,12 @@ def validate_into(
         _line_checks(con)
     report = _fetch_report(con, source, loaded, show_identifiers)
     return report, loaded
+
+
+def drop_views(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop the ``typed_<table>`` views :func:`validate_into` made."""
+    for table in SCHEMA:
+        con.execute(f"DROP VIEW IF EXISTS typed_{table.name}")
 
 
 def _fetch_report(
@@ -727,6 +806,9 @@ def _fetch_report(
 def validate_source(source: Path, *, show_identifiers: bool = False) -> ValidationReport:
     """Validate a registry source folder without writing anything.
 
+    The typed tables are built in a temporary DuckDB file (so memory stays bounded) that is
+    deleted afterwards.
+
     Parameters
     ----------
     source
@@ -744,7 +826,10 @@ def validate_source(source: Path, *, show_identifiers: bool = False) -> Validati
     with tempfile.TemporaryDirectory(prefix="nenstudy-validate-") as tmp:
         con = connect_work_db(temp_dir=Path(tmp))
         try:
-            report, _ = validate_into(con, Path(source), show_identifiers=show_identifiers)
+            con.execute(f"ATTACH {sql.literal(str(Path(tmp) / 'typed.duckdb'))} AS typed")
+            report, _ = validate_into(
+                con, Path(source), catalog="typed", show_identifiers=show_identifiers
+            )
         finally:
             con.close()
     return report

@@ -1,9 +1,11 @@
-"""Load a registry source folder (one CSV, Parquet or XLSX file per table) into DuckDB staging.
+"""Read a registry source folder (one CSV, Parquet or XLSX file per table) into DuckDB, once.
 
-Every table is staged as text: a view ``stg_<table>`` with one VARCHAR column per schema column
-(values trimmed, empty cells as NULL, optional columns missing from the file added as NULL) plus
-``_row`` (the row number a spreadsheet user sees: the header is row 1, the first data row is row 2)
-and ``_file`` (the file name). Nothing is typed or checked here beyond what reading needs: file
+Each file is read exactly once, by DuckDB's parallel readers, straight into the table a
+:class:`TableBuilder` asks for: the builder receives a relation with one text column
+``"<column>$raw"`` per schema column (values trimmed, empty cells as NULL, optional columns missing
+from the file as NULL) and turns it into typed columns in the same statement. The spreadsheet row
+of a record (header = row 1, first data row = row 2) is ``rowid + 2`` of the created table (the
+scan is ordered), or, for XLSX workbooks whose blank rows are skipped, a ``_row`` column. File
 level problems (missing, empty, unreadable, duplicated files; missing required or unexpected
 columns; encoding) are returned as problem records, never raised.
 
@@ -22,7 +24,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, Protocol
 
 import duckdb
 
@@ -31,6 +33,7 @@ from nenstudy.registry.schema import SCHEMA, Table
 __all__ = [
     "ROW_CONVENTION",
     "SUPPORTED_SUFFIXES",
+    "TableBuilder",
     "SourceFile",
     "LoadedSource",
     "find_source_files",
@@ -48,9 +51,25 @@ _WS = "' ' || chr(9) || chr(10) || chr(13) || chr(160)"
 _XLSX_BATCH = 50_000
 
 
+class TableBuilder(Protocol):
+    """Where and how :func:`load_source` creates the table of each source file."""
+
+    def create_sql(self, table: Table, text_relation: str, row_column: bool) -> str:
+        """Return the statement creating ``table``'s target from the text relation.
+
+        ``row_column`` says whether the relation has a ``_row`` column (XLSX).
+        """
+
+    def target(self, table: Table) -> str:
+        """Return the (qualified) name of ``table``'s target."""
+
+    def discard(self, con: duckdb.DuckDBPyConnection, table: Table) -> None:
+        """Drop a partly created target after a reading error (no error if absent)."""
+
+
 @dataclass(frozen=True)
 class SourceFile:
-    """One source file that was staged.
+    """One source file that was read.
 
     Attributes
     ----------
@@ -64,10 +83,9 @@ class SourceFile:
         Text encoding used (``utf-8`` or ``latin-1``; ``None`` for binary formats).
     n_rows
         Number of data rows.
-    view
-        Name of the staging view in the DuckDB connection.
-    staging_table
-        Name of the table behind the view.
+    row_column
+        Whether the created table has a ``_row`` column (XLSX); otherwise the spreadsheet row is
+        ``rowid + 2``.
     """
 
     table: str
@@ -75,18 +93,22 @@ class SourceFile:
     format: str
     encoding: str | None
     n_rows: int
-    view: str
-    staging_table: str
+    row_column: bool
+
+    @property
+    def row_sql(self) -> str:
+        """SQL giving the spreadsheet row of a record of the created table."""
+        return "_row" if self.row_column else "rowid + 2"
 
 
 @dataclass(frozen=True)
 class LoadedSource:
-    """What :func:`load_source` staged and what it found wrong.
+    """What :func:`load_source` read and what it found wrong.
 
     Attributes
     ----------
     files
-        Staged files by table name (tables that could not be staged are absent).
+        Files read, by table name (tables that could not be read are absent).
     problems
         File-level problems, each a dict with keys severity, file, row, column, value, rule,
         message.
@@ -94,10 +116,6 @@ class LoadedSource:
 
     files: Mapping[str, SourceFile]
     problems: tuple[dict[str, Any], ...]
-
-    def view(self, table: str) -> str:
-        """Return the staging view of ``table`` (``KeyError`` when it was not staged)."""
-        return self.files[table].view
 
 
 def _problem(
@@ -249,12 +267,15 @@ def _stage_table(
     relation: str,
     headers: list[str],
     row_expr: str | None,
+    build: "TableBuilder",
     problems: list[dict[str, Any]],
-) -> str | None:
-    """Create the staging table and view of one file; return the view name, None on failure.
+) -> bool:
+    """Create the table of one file from ``build``; return whether it was created.
 
-    ``row_expr`` gives the spreadsheet row number from ``relation``; ``None`` takes it from the
-    staging table's ``rowid`` (creation from an ordered scan keeps file order).
+    The header is checked first (duplicate, unexpected and missing columns). ``build`` then gets
+    a relation with one trimmed text column ``"<column>$raw"`` per schema column (NULL when the
+    file lacks an optional column) and, when ``row_expr`` is given, ``_row``; otherwise the
+    spreadsheet row is ``rowid + 2`` of the created table (an ordered scan keeps file order).
     """
     by_name: dict[str, str] = {}
     for header in headers:
@@ -265,7 +286,7 @@ def _stage_table(
                          f"column {name!r} appears more than once in the header", row=1,
                          column=name)
             )
-            return None
+            return False
         by_name[name] = header
     for name in by_name:
         if name not in table.column_names:
@@ -283,33 +304,28 @@ def _stage_table(
                      column=name)
         )
     if missing:
-        return None
+        return False
     select = [] if row_expr is None else [f"{row_expr} AS _row"]
     for column in table.columns:
+        raw = _quote_ident(f"{column.name}$raw")
         if column.name in by_name:
             src = _quote_ident(by_name[column.name])
-            select.append(f"{_trimmed(f'CAST({src} AS VARCHAR)')} AS {_quote_ident(column.name)}")
+            select.append(f"{_trimmed(f'CAST({src} AS VARCHAR)')} AS {raw}")
         else:
-            select.append(f"CAST(NULL AS VARCHAR) AS {_quote_ident(column.name)}")
-    base = f"_raw_{table.name}"
-    con.execute(f"CREATE OR REPLACE TABLE {base} AS SELECT {', '.join(select)} FROM {relation}")
-    view = f"stg_{table.name}"
-    cols = ", ".join(_quote_ident(c) for c in table.column_names)
-    row = "rowid + 2" if row_expr is None else "_row"
-    con.execute(
-        f"CREATE OR REPLACE VIEW {view} AS SELECT {row} AS _row, {_quote_str(file.name)} AS _file, {cols} "
-        f"FROM {base}"
-    )
-    return view
+            select.append(f"CAST(NULL AS VARCHAR) AS {raw}")
+    text = f"(SELECT {', '.join(select)} FROM {relation})"
+    con.execute(build.create_sql(table, text, row_expr is not None))
+    return True
 
 
 def _load_csv(
     con: duckdb.DuckDBPyConnection,
     table: Table,
     file: Path,
+    build: "TableBuilder",
     problems: list[dict[str, Any]],
     show_identifiers: bool,
-) -> tuple[str | None, str | None]:
+) -> tuple[bool, str | None]:
     headers = _csv_header(file)
     if len(headers) == 1 and ";" in headers[0]:
         problems.append(
@@ -317,16 +333,17 @@ def _load_csv(
                      "the header holds a single column containing ';': the file seems "
                      "to be semicolon-separated; save it comma-separated", row=1)
         )
-        return None, None
+        return False, None
     renamed = ", ".join(f"c{i} AS {_quote_ident(h)}" for i, h in enumerate(headers))
     encoding = "utf-8"
     for attempt in ("utf-8", "latin-1"):
         encoding = attempt
         relation = f"(SELECT {renamed} FROM {_csv_relation(file, encoding, len(headers))})"
         try:
-            # rowid of a table created from an ordered scan follows file order.
-            view = _stage_table(con, table, file, relation, headers, None, problems)
+            # The file is read once, straight into the typed table; its rowid follows file order.
+            created = _stage_table(con, table, file, relation, headers, None, build, problems)
         except duckdb.Error as exc:
+            build.discard(con, table)
             if attempt == "utf-8" and "utf-8" in str(exc).lower():
                 continue
             if attempt == "latin-1" and "latin-1" in str(exc).lower():
@@ -335,21 +352,21 @@ def _load_csv(
                              "the file is neither UTF-8 nor Latin-1 (bytes 0x80-0x9F suggest "
                              "Windows-1252); save it as UTF-8", row=_first_c1_byte_line(file))
                 )
-                return None, encoding
+                return False, encoding
             row, reason = _csv_error_reason(exc, show_identifiers)
             problems.append(
                 _problem("error", file.name, "file.unreadable",
                          f"the CSV file could not be read: {reason}", row=row)
             )
-            return None, encoding
-        if encoding == "latin-1":
+            return False, encoding
+        if created and encoding == "latin-1":
             problems.append(
                 _problem("warning", file.name, "file.encoding",
                          "the file is not valid UTF-8; it was read as Latin-1 (ISO-8859-1). "
                          "Check accented text and save the file as UTF-8")
             )
-        return view, encoding
-    return None, encoding
+        return created, encoding
+    return False, encoding
 
 
 def _first_c1_byte_line(path: Path) -> int | None:
@@ -369,9 +386,10 @@ def _load_parquet(
     con: duckdb.DuckDBPyConnection,
     table: Table,
     file: Path,
+    build: "TableBuilder",
     problems: list[dict[str, Any]],
-) -> str | None:
-    relation = f"read_parquet({_quote_str(str(file))}, file_row_number=true)"
+) -> bool:
+    relation = f"read_parquet({_quote_str(str(file))})"
     try:
         described = con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
     except duckdb.Error as exc:
@@ -379,8 +397,8 @@ def _load_parquet(
             _problem("error", file.name, "file.unreadable",
                      f"the Parquet file could not be read: {str(exc).splitlines()[0]}")
         )
-        return None
-    headers = [name for name, *_ in described if name != "file_row_number"]
+        return False
+    headers = [name for name, *_ in described]
     types = {name: dtype for name, dtype, *_ in described}
     converted = []
     for name in headers:
@@ -398,15 +416,17 @@ def _load_parquet(
         else:
             expr = f"CAST({q} AS VARCHAR)"
         converted.append(f"{expr} AS {q}")
-    inner = f"(SELECT file_row_number, {', '.join(converted)} FROM {relation})"
+    inner = f"(SELECT {', '.join(converted)} FROM {relation})"
     try:
-        return _stage_table(con, table, file, inner, headers, "file_row_number + 2", problems)
+        # An ordered scan: the created table's rowid follows the file's row order.
+        return _stage_table(con, table, file, inner, headers, None, build, problems)
     except duckdb.Error as exc:
+        build.discard(con, table)
         problems.append(
             _problem("error", file.name, "file.unreadable",
                      f"the Parquet file could not be read: {str(exc).splitlines()[0]}")
         )
-        return None
+        return False
 
 
 def _xlsx_cell_text(value: Any) -> str | None:
@@ -448,8 +468,9 @@ def _load_xlsx(
     con: duckdb.DuckDBPyConnection,
     table: Table,
     file: Path,
+    build: "TableBuilder",
     problems: list[dict[str, Any]],
-) -> str | None:
+) -> bool:
     import pyarrow as pa
 
     try:
@@ -462,7 +483,7 @@ def _load_xlsx(
         if header_row is None:
             problems.append(_problem("error", file.name, "file.empty",
                                      "the workbook's first sheet is empty (no header row)"))
-            return None
+            return False
         header_number, headers = header_row
         while headers and not headers[-1]:
             headers.pop()
@@ -474,7 +495,7 @@ def _load_xlsx(
                          f"header cells {', '.join(str(i + 1) for i in blank)} are empty",
                          row=header_number)
             )
-            return None
+            return False
         names = [f"c{i}" for i in range(width)]
         schema = pa.schema([("_row", pa.int64())] + [(n, pa.string()) for n in names])
         batches: list[pa.RecordBatch] = []
@@ -511,7 +532,7 @@ def _load_xlsx(
                      f"the workbook could not be read: {type(exc).__name__}: "
                      f"{str(exc).splitlines()[0] if str(exc) else ''}")
         )
-        return None
+        return False
     arrow_table = pa.Table.from_batches(batches, schema=schema)
     con.register(f"_xlsx_{table.name}", arrow_table)
     try:
@@ -519,29 +540,35 @@ def _load_xlsx(
             f"{_quote_ident(n)} AS {_quote_ident(h)}" for n, h in zip(names, headers)
         )
         inner = f"(SELECT _row, {renamed} FROM _xlsx_{table.name})"
-        return _stage_table(con, table, file, inner, headers, "_row", problems)
+        return _stage_table(con, table, file, inner, headers, "_row", build, problems)
     finally:
         con.unregister(f"_xlsx_{table.name}")
 
 
 def load_source(
-    con: duckdb.DuckDBPyConnection, source: Path, *, show_identifiers: bool = False
+    con: duckdb.DuckDBPyConnection,
+    source: Path,
+    build: TableBuilder,
+    *,
+    show_identifiers: bool = False,
 ) -> LoadedSource:
-    """Stage every table file of a registry source folder into a DuckDB connection.
+    """Read every table file of a registry source folder, once, into the tables ``build`` makes.
 
     Parameters
     ----------
     con
-        DuckDB connection that receives the staging tables and views (``stg_<table>``).
+        DuckDB connection (with ``preserve_insertion_order`` on, so that rowids follow file order).
     source
         Folder with one ``<table>.csv``, ``<table>.parquet`` or ``<table>.xlsx`` per table.
+    build
+        Creates each table from the text relation of its file (see :class:`TableBuilder`).
     show_identifiers
         Whether reading errors may quote the offending source line.
 
     Returns
     -------
     LoadedSource
-        The staged files and the file-level problems (missing, empty, duplicated or unreadable
+        The files read and the file-level problems (missing, empty, duplicated or unreadable
         files; missing required or unexpected columns; encoding).
     """
     problems: list[dict[str, Any]] = []
@@ -583,14 +610,14 @@ def load_source(
             )
             continue
         if fmt == "csv":
-            view, encoding = _load_csv(con, table, file, problems, show_identifiers)
+            created, encoding = _load_csv(con, table, file, build, problems, show_identifiers)
         elif fmt == "parquet":
-            view = _load_parquet(con, table, file, problems)
+            created = _load_parquet(con, table, file, build, problems)
         else:
-            view = _load_xlsx(con, table, file, problems)
-        if view is None:
+            created = _load_xlsx(con, table, file, build, problems)
+        if not created:
             continue
-        n_rows = con.execute(f"SELECT count(*) FROM {view}").fetchall()[0][0]
+        n_rows = con.execute(f"SELECT count(*) FROM {build.target(table)}").fetchall()[0][0]
         if n_rows == 0:
             problems.append(
                 _problem("warning" if table.may_be_empty else "error", file.name,
@@ -600,6 +627,6 @@ def load_source(
                             f"; a registry needs at least one row in {table.name}"))
             )
         files[table.name] = SourceFile(
-            table.name, file, fmt, encoding, int(n_rows), view, f"_raw_{table.name}"
+            table.name, file, fmt, encoding, int(n_rows), row_column=(fmt == "xlsx")
         )
     return LoadedSource(files=files, problems=tuple(problems))
