@@ -16,7 +16,6 @@ import numpy as np
 
 __all__ = [
     "RiskSetLayout",
-    "Derivatives",
     "NewtonResult",
     "build_layout",
     "sort_order",
@@ -93,14 +92,6 @@ class RiskSetLayout:
     def n_groups(self) -> int:
         """Number of distinct (stratum, time) groups."""
         return int(self.group_start.size)
-
-
-class Derivatives(NamedTuple):
-    """Log partial likelihood with its score vector and information matrix."""
-
-    loglik: float
-    score: np.ndarray
-    information: np.ndarray
 
 
 class NewtonResult(NamedTuple):
