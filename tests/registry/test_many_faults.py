@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import good_rows, write_registry, write_table
+from .conftest import good_rows, write_registry, write_table
 from nenstudy.registry.store import import_registry
 from nenstudy.registry.validation import ValidationError, validate_source
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import GOOD_ROWS, good_rows, write_registry, write_table
+from .conftest import GOOD_ROWS, good_rows, write_registry, write_table
 from nenstudy.registry.schema import TABLES
 from nenstudy.registry.validation import validate_source
 

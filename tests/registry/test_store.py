@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import good_rows, write_registry
+from .conftest import good_rows, write_registry
 from nenstudy.registry.schema import SCHEMA, TABLE_NAMES
 from nenstudy.registry.store import import_registry, open_store, summarize
 from nenstudy.registry.validation import ValidationError

@@ -7,7 +7,7 @@ from typing import Callable
 
 import pytest
 
-from conftest import good_rows, write_registry
+from .conftest import good_rows, write_registry
 from nenstudy.registry.validation import validate_source
 
 Rows = dict[str, list[dict[str, str]]]

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from nenstudy.synth.generator import write_registry
-from synth_cohort import registry_frames
+from .synth_cohort import registry_frames
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from nenstudy.registry import schema
-from synth_cohort import advanced, died_within, ep_nec_cohort, registry_frames
+from .synth_cohort import advanced, died_within, ep_nec_cohort, registry_frames
 
 
 def test_nec_share_of_diagnoses_is_in_a_broad_band(registry) -> None:
