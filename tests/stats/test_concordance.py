@@ -82,3 +82,24 @@ def test_constant_score_gives_one_half():
     time = rng.integers(1, 30, 50).astype(float)
     event = rng.integers(0, 2, 50)
     assert concordance_index(time, event, np.zeros(50)).c == pytest.approx(0.5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 60), seed=st.integers(0, 10_000))
+def test_dominance_count_packed_and_general_paths_agree_with_brute_force(n, seed):
+    from nenstudy.stats.concordance import _count_dominated
+
+    rng = np.random.default_rng(seed)
+    stratum = rng.integers(0, 3, n)
+    first = rng.integers(0, 7, n)
+    second = rng.integers(0, 9, n)
+    weight = rng.integers(0, 2, n).astype(float)
+    expected = np.array(
+        [
+            sum(weight[j] for j in range(n)
+                if stratum[j] == stratum[i] and first[j] < first[i] and second[j] < second[i])
+            for i in range(n)
+        ]
+    )
+    np.testing.assert_allclose(_count_dominated(stratum, first, second, weight), expected)
+    np.testing.assert_allclose(_count_dominated(stratum, first, second, weight * 0.5) * 2, expected)

@@ -86,8 +86,51 @@ def _count_dominated(stratum: np.ndarray, first: np.ndarray, second: np.ndarray,
     sequence = _order_by(stratum, first, top - second)
     n_bits = max(1, top.bit_length())
     key = (stratum[sequence] << n_bits) | second[sequence]
-    w = np.asarray(weight, dtype=np.float64)[sequence]
-    ids = sequence
+    id_bits = max(1, int(n - 1).bit_length())
+    binary = bool(np.all((weight == 0) | (weight == 1)))
+    if binary and int(key.max()).bit_length() + id_bits + 1 <= 62:
+        return _wavelet_pass_packed(key, np.asarray(weight)[sequence].astype(np.int64), sequence, n_bits, id_bits)
+    return _wavelet_pass(key, np.asarray(weight, dtype=np.float64)[sequence], sequence, n_bits)
+
+
+def _wavelet_pass_packed(key, weight, ids, n_bits: int, id_bits: int) -> np.ndarray:
+    """:func:`_wavelet_pass` for 0/1 weights, moving one packed int64 (key, weight, id)."""
+    n = key.size
+    low = id_bits + 1
+    packed = (key << low) | (weight << id_bits) | ids
+    acc = np.zeros(n)
+    positions = np.arange(n)
+    for level in range(n_bits - 1, -1, -1):
+        bit = (packed >> (level + low)) & 1
+        group_start = _run_starts(packed >> (level + 1 + low))
+        starts = np.flatnonzero(group_start)
+        group_id = np.cumsum(group_start) - 1
+        is_zero = 1 - bit
+        zero_weight = ((packed >> id_bits) & 1) * is_zero
+        cumulative = np.cumsum(zero_weight)
+        before_group = (cumulative - zero_weight)[starts]
+        acc += bit * (cumulative - before_group[group_id])
+        zero_count = np.cumsum(is_zero)
+        zero_before_group = (zero_count - is_zero)[starts]
+        zeros_in_group = zero_count[np.append(starts[1:], n) - 1] - zero_before_group
+        start_of = starts[group_id]
+        zeros_before = zero_count - is_zero - zero_before_group[group_id]
+        destination = np.where(
+            bit, zeros_in_group[group_id] + positions - zeros_before, start_of + zeros_before
+        )
+        new_packed = np.empty_like(packed)
+        new_packed[destination] = packed
+        new_acc = np.empty_like(acc)
+        new_acc[destination] = acc
+        packed, acc = new_packed, new_acc
+    out = np.empty(n)
+    out[packed & ((1 << id_bits) - 1)] = acc
+    return out
+
+
+def _wavelet_pass(key, w, ids, n_bits: int) -> np.ndarray:
+    """Weighted count of earlier positions with a smaller key in the same high-bit group."""
+    n = key.size
     acc = np.zeros(n)
     positions = np.arange(n)
     for level in range(n_bits - 1, -1, -1):
