@@ -51,7 +51,7 @@ def _load(path: Path) -> dict:
 
 
 def _fit(fixture: dict):
-    data = pd.read_csv(ROOT / fixture["data"], float_precision="round_trip")
+    data = pd.read_csv(ROOT / fixture["data"], engine="pyarrow")
     for column, levels in (fixture.get("factors") or {}).items():
         data[column] = pd.Categorical(data[column], categories=levels)
     with warnings.catch_warnings(record=True) as caught:

@@ -34,7 +34,7 @@ def _fixture(case: str) -> dict:
 
 
 def _data(case: str) -> pd.DataFrame:
-    return pd.read_csv(FIXTURES / "km_inputs" / f"{case}.csv", float_precision="round_trip")
+    return pd.read_csv(FIXTURES / "km_inputs" / f"{case}.csv", engine="pyarrow")
 
 
 def _close(actual, expected, what: str) -> None:

@@ -36,7 +36,7 @@ def _entries():
 
 
 def _data(case: str) -> pd.DataFrame:
-    data = pd.read_csv(FIXTURES / "km_inputs" / f"{case}.csv", float_precision="round_trip")
+    data = pd.read_csv(FIXTURES / "km_inputs" / f"{case}.csv", engine="pyarrow")
     if "score" in data:
         data = data[data["score"].notna()]
     return data
