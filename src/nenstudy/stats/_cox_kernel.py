@@ -143,14 +143,17 @@ def build_layout(
     """
     n = time.size
     order = sort_order(time) if time_order is None else time_order
-    if n and not np.all(strata == strata[0]):
+    stratified = bool(n) and not np.all(strata == strata[0])
+    if stratified:
         order = order[sort_order(strata[order], stable=True)]
     sorted_time = time[order]
-    sorted_strata = strata[order]
+    sorted_strata = strata[order] if stratified else np.zeros(n, dtype=np.int64)
     is_start = np.empty(n, dtype=bool)
     if n:
         is_start[0] = True
-        is_start[1:] = (sorted_time[1:] != sorted_time[:-1]) | (sorted_strata[1:] != sorted_strata[:-1])
+        np.not_equal(sorted_time[1:], sorted_time[:-1], out=is_start[1:])
+        if stratified:
+            is_start[1:] |= sorted_strata[1:] != sorted_strata[:-1]
     group_start = np.flatnonzero(is_start)
     group_id = np.cumsum(is_start) - 1
     group_size = np.diff(np.append(group_start, n))
@@ -534,11 +537,12 @@ def newton_raphson(
     scale = np.ones(p)
     for j in range(p):
         column = rows[j]
-        in_set = np.zeros(column.size, dtype=bool)
-        for value in nocenter:
-            in_set |= column == value
-        if np.all(in_set):
-            continue
+        if column.min() >= min(nocenter) and column.max() <= max(nocenter):
+            in_set = np.zeros(column.size, dtype=bool)
+            for value in nocenter:
+                in_set |= column == value
+            if np.all(in_set):
+                continue
         means[j] = column.mean()
         column -= means[j]
         spread = np.abs(column).sum()

@@ -66,6 +66,14 @@ def _is_logical(column: pd.Series) -> bool:
     return False
 
 
+def _as_float(values: pd.Series) -> np.ndarray:
+    """Column as float64 (nullable extension types: missing values become NaN)."""
+    numeric = pd.to_numeric(values, errors="raise")
+    if isinstance(numeric.dtype, np.dtype):
+        return numeric.to_numpy(dtype=np.float64)
+    return numeric.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
 def _event_codes(values: pd.Series) -> np.ndarray:
     """Event indicator as R's Surv() reads it: logical, 0/1, or 1/2 (2 = event)."""
     if pd.api.types.is_bool_dtype(values.dtype):
@@ -186,7 +194,7 @@ def build_cox_design(
     def _keep(values: np.ndarray) -> np.ndarray:
         return values if all_complete else values[complete]
 
-    time = _keep(pd.to_numeric(data[duration], errors="raise").to_numpy(dtype=np.float64, na_value=np.nan))
+    time = _keep(_as_float(data[duration]))
     if not np.all(np.isfinite(time)):
         raise ValueError("duration must be finite")
     status = _event_codes(data[event] if all_complete else data[event][complete])
@@ -211,7 +219,7 @@ def build_cox_design(
                 blocks.append((values == level).astype(np.float64))
                 names.append(f"{name}{level}")
         else:
-            values = _keep(pd.to_numeric(column, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan))
+            values = _keep(_as_float(column))
             if not np.all(np.isfinite(values)):
                 raise ValueError(f"covariate {name!r} has infinite values")
             blocks.append(values)
