@@ -30,6 +30,8 @@ __all__ = [
 ]
 
 ISO_DATE_RE = r"\d{4}-\d{2}-\d{2}"
+ISO_DATE_GLOB = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]"
+"""The same set of strings as ``ISO_DATE_RE`` (ASCII digits), matched without a regex engine."""
 INT_RE = r"[+-]?\d{1,9}(\.0*)?"
 
 
@@ -58,13 +60,13 @@ def typed_expr(column: Column, source: str) -> str:
     if column.dtype == "string":
         return source
     if column.dtype == "date":
-        return (
-            f"CASE WHEN regexp_full_match({source}, '{ISO_DATE_RE}') "
-            f"THEN TRY_CAST({source} AS DATE) END"
-        )
+        return f"CASE WHEN {source} GLOB '{ISO_DATE_GLOB}' THEN TRY_CAST({source} AS DATE) END"
     if column.dtype == "int":
+        # One to three plain digits (the usual case) skip the regular expression.
         return (
-            f"CASE WHEN regexp_full_match({source}, '{INT_RE}') "
+            f"CASE WHEN {source} GLOB '[0-9]' OR {source} GLOB '[0-9][0-9]' "
+            f"OR {source} GLOB '[0-9][0-9][0-9]' THEN CAST({source} AS INTEGER) "
+            f"WHEN regexp_full_match({source}, '{INT_RE}') "
             f"THEN CAST(split_part({source}, '.', 1) AS INTEGER) END"
         )
     if column.dtype == "float":

@@ -20,7 +20,7 @@ from typing import Any, Iterable
 import duckdb
 import pandas as pd
 
-from nenstudy.registry.sources import ROW_CONVENTION, LoadedSource, load_source
+from nenstudy.registry.sources import ROW_CONVENTION, LoadedSource, load_source, trimmed_sql
 from nenstudy.registry import sql
 from nenstudy.registry.schema import (
     AGE_RANGE_YEARS,
@@ -191,22 +191,60 @@ class _RowCheck:
     value: str | None = None
 
 
+def _untrimmed(column: Column) -> bool:
+    """Whether the source text of ``column`` reaches the typed table as written (not trimmed)."""
+    return column.dtype not in ("string", "list")
+
+
+def _text(column: Column) -> str:
+    """SQL: the trimmed source text of ``column`` (evaluate it only on the rows that need it)."""
+    raw = sql.raw(column.name)
+    return trimmed_sql(raw) if _untrimmed(column) else raw
+
+
+def _present(column: Column) -> str:
+    """SQL: whether the cell of ``column`` holds a value (not empty or blank).
+
+    For typed columns the typed value answers for nearly every row; the text is trimmed only
+    where the value did not type.
+    """
+    raw = sql.raw(column.name)
+    if not _untrimmed(column):
+        return f"({raw} IS NOT NULL)"
+    c = sql.ident(column.name)
+    return (
+        f"(CASE WHEN {c} IS NOT NULL THEN true WHEN {raw} IS NULL THEN false "
+        f"ELSE {_text(column)} IS NOT NULL END)"
+    )
+
+
+def _typed(column: Column) -> str:
+    """SQL typing ``column`` from its text: as written first, trimmed only when that fails."""
+    raw = sql.raw(column.name)
+    if not _untrimmed(column):
+        return sql.typed_expr(column, raw)
+    return (
+        f"coalesce({sql.typed_expr(column, raw)}, CASE WHEN {raw} IS NOT NULL "
+        f"THEN {sql.typed_expr(column, '(' + _text(column) + ')')} END)"
+    )
+
+
 def _expected(values: Iterable[str]) -> str:
     return ", ".join(values)
 
 
 def _value_checks(column: Column) -> list[_RowCheck]:
     """Checks of the values of one column (required, type, codes, format, range)."""
-    c, r = sql.ident(column.name), sql.raw(column.name)
+    c, r = sql.ident(column.name), _text(column)
     checks: list[_RowCheck] = []
     if column.required:
-        checks.append(_RowCheck("error", column.name, "required", f"{r} IS NULL",
+        checks.append(_RowCheck("error", column.name, "required", f"NOT {_present(column)}",
                                 "'a value is required'"))
     if column.dtype not in ("string", "list"):
         checks.append(
             _RowCheck("error", column.name, f"type.{column.dtype}",
-                      f"{r} IS NOT NULL AND {c} IS NULL",
-                      sql.type_error_message(column, r))
+                      f"{c} IS NULL AND {_present(column)}",
+                      sql.type_error_message(column, f"({r})"))
         )
     if column.allowed is not None and column.dtype == "string":
         allowed = ", ".join(sql.literal(a) for a in column.allowed)
@@ -294,7 +332,8 @@ def _table_row_checks(table: Table) -> list[_RowCheck]:
                       "differentiation is well'"),
         ]
     elif table.name == "molecular_tests":
-        n_given = "((gene IS NOT NULL)::INT + (msi_status IS NOT NULL)::INT + (\"tmb$raw\" IS NOT NULL)::INT)"
+        tmb = _present(table.column("tmb"))
+        n_given = f"((gene IS NOT NULL)::INT + (msi_status IS NOT NULL)::INT + {tmb}::INT)"
         checks += [
             _RowCheck("error", None, "exactly_one_result", f"{n_given} <> 1",
                       f"'exactly one of gene, msi_status, tmb must be given per row (found ' || "
@@ -307,7 +346,8 @@ def _table_row_checks(table: Table) -> list[_RowCheck]:
         ]
     elif table.name == "treatments":
         checks += [
-            _RowCheck("error", "line", "required", "modality = 'systemic' AND \"line$raw\" IS NULL",
+            _RowCheck("error", "line", "required",
+                      f"modality = 'systemic' AND NOT {_present(table.column('line'))}",
                       "'line is required for systemic treatments'"),
             _RowCheck("error", "line", "line.not_systemic",
                       "modality <> 'systemic' AND line IS NOT NULL",
@@ -330,10 +370,10 @@ def _table_row_checks(table: Table) -> list[_RowCheck]:
     elif table.name == "follow_up":
         checks += [
             _RowCheck("error", "death_date", "required",
-                      "vital_status = 'dead' AND \"death_date$raw\" IS NULL",
+                      f"vital_status = 'dead' AND NOT {_present(table.column('death_date'))}",
                       "'death date is required when vital_status is dead'"),
             _RowCheck("error", "death_date", "death_date.alive",
-                      "vital_status = 'alive' AND \"death_date$raw\" IS NOT NULL",
+                      f"vital_status = 'alive' AND {_present(table.column('death_date'))}",
                       "'death date given but vital_status is alive'"),
             _RowCheck("error", "death_date", "date_order", "death_date > last_contact_date",
                       f"'death date after the last contact date ' || {_d('last_contact_date')}"),
@@ -373,7 +413,7 @@ def _store_expressions(table: Table) -> list[tuple[str, str]]:
 
 
 def typed_table_sql(table: Table, text_relation: str, target: str, row_column: bool = False) -> str:
-    """SQL creating ``target`` from a text relation: store columns typed, plus ``_problems``.
+    """SQL creating ``target`` and filling it from a text relation: store columns, ``_problems``.
 
     ``text_relation`` has one text column ``"<column>$raw"`` per schema column (and ``_row``
     when ``row_column``: rows not numbered by rowid). The statement reads it once: it types each value,
@@ -384,7 +424,7 @@ def typed_table_sql(table: Table, text_relation: str, target: str, row_column: b
     typed = [*row]
     for column in table.columns:
         typed.append(sql.raw(column.name))
-        typed.append(f"{sql.typed_expr(column, sql.raw(column.name))} AS {sql.ident(column.name)}")
+        typed.append(f"{_typed(column)} AS {sql.ident(column.name)}")
     relation = f"(SELECT {', '.join(typed)} FROM {text_relation})"
     if table.name == "diagnoses":
         who = sql.who_category_sql(
@@ -400,7 +440,7 @@ def typed_table_sql(table: Table, text_relation: str, target: str, row_column: b
     checks += _table_row_checks(table)
     structs = []
     for ch in checks:
-        value = ch.value or (sql.raw(ch.column) if ch.column else "NULL")
+        value = ch.value or (_text(table.column(ch.column)) if ch.column else "NULL")
         structs.append(
             f"CASE WHEN {ch.condition} THEN "
             f"{_problem_struct(ch.severity, ch.column, value, ch.rule, ch.message)} END"
@@ -413,7 +453,31 @@ def typed_table_sql(table: Table, text_relation: str, target: str, row_column: b
     columns = [*(f"d.{r}" for r in row)]
     columns += [f"{expr} AS {sql.ident(name)}" for name, expr in _store_expressions(table)]
     columns.append(f"{problems} AS _problems")
-    return f"CREATE TABLE {target} AS SELECT {', '.join(columns)} FROM {relation} AS d"
+    return (
+        f"CREATE TABLE {target} ({', '.join(_column_definitions(table, row_column))}); "
+        f"INSERT INTO {target} SELECT {', '.join(columns)} FROM {relation} AS d"
+    )
+
+
+_PROBLEM_TYPE = (
+    'STRUCT(severity VARCHAR, "column" VARCHAR, value VARCHAR, rule VARCHAR, message VARCHAR)[]'
+)
+
+
+def _column_definitions(table: Table, row_column: bool) -> list[str]:
+    """Column definitions of a typed table: key columns stored uncompressed.
+
+    Identifiers are random-looking strings: compressing them (DICT_FSST) halves their size but
+    costs about 40% of the time a table takes to write; every other column is left to DuckDB.
+    """
+    keys = set(table.key) | {fk.column for fk in table.foreign_keys}
+    types = dict(table.store_columns())
+    definitions = ["_row BIGINT"] if row_column else []
+    for name, _ in _store_expressions(table):
+        compression = " USING COMPRESSION uncompressed" if name in keys else ""
+        definitions.append(f"{sql.ident(name)} {types[name]}{compression}")
+    definitions.append(f"_problems {_PROBLEM_TYPE}")
+    return definitions
 
 
 def _empty_text_relation(table: Table) -> str:
@@ -448,37 +512,52 @@ def _insert(con: duckdb.DuckDBPyConnection, select: str) -> None:
 def _unique_key_checks(con: duckdb.DuckDBPyConnection, table: Table) -> None:
     key = table.key[0]
     k = sql.ident(key)
-    # Aggregate first (cheap); rows are listed only for the keys that repeat.
+    # Count per key first (no lists: nearly every key is unique); rows only for repeated keys.
     _insert(
         con,
         f"""
         WITH dup AS (
-            SELECT {k} AS key, count(*) AS n,
-                   list_sort(list(_row))[1:{_MAX_SHOWN_ROWS}] AS rows
-            FROM typed_{table.name} WHERE {k} IS NOT NULL
+            SELECT {k} AS key FROM typed_{table.name} WHERE {k} IS NOT NULL
             GROUP BY {k} HAVING count(*) > 1
+        ), hit AS (
+            SELECT t._file, t._row, t.{k} AS key FROM typed_{table.name} t SEMI JOIN dup
+            ON t.{k} = dup.key
+        ), listed AS (
+            SELECT key, count(*) AS n, list_sort(list(_row))[1:{_MAX_SHOWN_ROWS}] AS rows
+            FROM hit GROUP BY key
         )
-        SELECT 'error', t._file, t._row, {sql.literal(key)}, t.{k}, 'unique',
-               'duplicate {key}: ' || CAST(dup.n AS VARCHAR) || ' rows have this value (rows '
-               || array_to_string(dup.rows, ', ')
-               || CASE WHEN dup.n > {_MAX_SHOWN_ROWS} THEN ', ...' ELSE '' END || ')'
-        FROM typed_{table.name} t JOIN dup ON t.{k} = dup.key
+        SELECT 'error', h._file, h._row, {sql.literal(key)}, h.key, 'unique',
+               'duplicate {key}: ' || CAST(l.n AS VARCHAR) || ' rows have this value (rows '
+               || array_to_string(l.rows, ', ')
+               || CASE WHEN l.n > {_MAX_SHOWN_ROWS} THEN ', ...' ELSE '' END || ')'
+        FROM hit h JOIN listed l ON h.key = l.key
         """,
     )
 
 
-def _foreign_key_checks(con: duckdb.DuckDBPyConnection, table: Table, available: set[str]) -> None:
-    for fk in table.foreign_keys:
-        if fk.table not in available:
+def _foreign_key_checks(con: duckdb.DuckDBPyConnection, available: set[str]) -> None:
+    """Orphan rows: one anti join per referenced table (its keys hashed once for all children)."""
+    by_target: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for table in SCHEMA:
+        if table.name not in available:
             continue
-        c, t = sql.ident(fk.column), sql.ident(fk.target_column)
+        for fk in table.foreign_keys:
+            if fk.table in available:
+                by_target.setdefault((fk.table, fk.target_column), []).append(
+                    (table.name, fk.column)
+                )
+    for (target, target_column), children in by_target.items():
+        union = " UNION ALL ".join(
+            f"SELECT _file, _row, {sql.literal(column)} AS col, {sql.ident(column)} AS ref "
+            f"FROM typed_{child} WHERE {sql.ident(column)} IS NOT NULL"
+            for child, column in children
+        )
         _insert(
             con,
             f"""
-            SELECT 'error', s._file, s._row, {sql.literal(fk.column)}, s.{c}, 'foreign_key',
-                   'no row with this {fk.target_column} in {fk.table} (orphan row)'
-            FROM typed_{table.name} s ANTI JOIN typed_{fk.table} t ON s.{c} = t.{t}
-            WHERE s.{c} IS NOT NULL
+            SELECT 'error', s._file, s._row, s.col, s.ref, 'foreign_key',
+                   'no row with this {target_column} in {target} (orphan row)'
+            FROM ({union}) s ANTI JOIN typed_{target} t ON s.ref = t.{sql.ident(target_column)}
             """,
         )
 
@@ -766,9 +845,7 @@ def validate_into(
                 "WHERE _problems IS NOT NULL)",
             )
             _unique_key_checks(con, table)
-    for table in SCHEMA:
-        if table.name in available:
-            _foreign_key_checks(con, table, available)
+    _foreign_key_checks(con, available)
     _patient_level_checks(con, available)
     if "treatments" in available:
         _line_checks(con)
