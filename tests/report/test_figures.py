@@ -156,3 +156,17 @@ def test_saving_is_reproducible(tmp_path, results_dict):
             fig = km_figure([KMSeries("All", results_dict["os"])], xlabel="t", ylabel="s")
         outputs.append(save_figure(fig, tmp_path, "km").svg.read_text())
     assert outputs[0] == outputs[1]
+
+
+def test_stratified_legend_is_titled_with_the_grouping_label(results_dict):
+    groups = results_dict["stratified"]["os"]["ecog_group"]["groups"]
+    with figure_style():
+        fig = km_figure([KMSeries(k, v) for k, v in groups.items()], xlabel="t", ylabel="s", group_title="ECOG PS")
+    assert fig.axes[0].get_legend().get_title().get_text() == "ECOG PS"
+
+
+def test_stratified_risk_table_heading_names_the_grouping(results_dict):
+    groups = results_dict["stratified"]["os"]["ecog_group"]["groups"]
+    with figure_style():
+        fig = km_figure([KMSeries(k, v) for k, v in groups.items()], xlabel="t", ylabel="s", group_title="ECOG PS")
+    assert _risk_axes(fig).get_title(loc="left") == "Number at risk by ECOG PS"

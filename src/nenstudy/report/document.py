@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from .figures import FigureFile, KMSeries, figure_style, flow_figure, forest_figure, km_figure, oncoprint_figure
-from .figures import save_figure, swimmer_figure
-from .formatting import fmt_p
+from .figures import FigureFile, FigureJob, KMSeries, flow_figure, forest_figure, km_figure, oncoprint_figure
+from .figures import render_figures, swimmer_figure
+from .formatting import fmt_count, fmt_p
 from .narrative import followup_sentence, methods_paragraph, summary_paragraph, time_axis_label
 from .tables import ENDPOINT_LABELS, Table, grouping_label
 
-__all__ = ["ReportFigure", "Block", "Section", "make_figures", "make_sections"]
+__all__ = ["ReportFigure", "Block", "Section", "figure_jobs", "make_figures", "make_sections"]
 
 
 @dataclass(frozen=True)
@@ -50,50 +50,84 @@ def _origin(results: Mapping, endpoint: str) -> str | None:
     return results[endpoint].get("origin") or results["study"].get(f"{endpoint}_origin")
 
 
-def make_figures(results: Mapping, figures_dir: Path, suppress_below: int | None = None) -> dict[str, ReportFigure]:
-    """Draw and save every figure (PNG 300 dpi + SVG) into ``figures_dir``; return them by key."""
+def _axis_note(series: list[KMSeries], suppress_below: int | None) -> str:
+    """Say where the time axis ends and why, when follow-up runs beyond the numbers-at-risk table."""
+    last = float(series[0].block["risk_table"]["times"][-1])
+    longest = max((max(s.block["curve"]["time"], default=0.0) for s in series), default=0.0)
+    if longest <= last * 1.03:  # the axis (to 103% of the last risk time) already shows all follow-up
+        return ""
+    at_risk = sum(int(s.block["risk_table"]["n_risk"][-1]) for s in series)
+    return (f" The time axis ends at {last:g} months, the last time of the numbers-at-risk table set in the study "
+            f"file (risk_table_times), with {fmt_count(at_risk, suppress_below)} patients still at risk; the "
+            f"longest follow-up is {longest:.1f} months.")
+
+
+def figure_jobs(results: Mapping, suppress_below: int | None = None) -> list[tuple[FigureJob, str]]:
+    """Every figure of the report as a drawing job with its caption, in report order."""
     sup = suppress_below
-    made: dict[str, ReportFigure] = {}
+    jobs: list[tuple[FigureJob, str]] = []
 
-    def keep(key: str, fig, caption: str) -> None:
-        made[key] = ReportFigure(key, caption, save_figure(fig, figures_dir, key))
+    def add(key: str, draw, caption: str, **kwargs) -> None:
+        jobs.append((FigureJob(key, draw, kwargs), caption))
 
-    with figure_style():
-        keep("flow", flow_figure(results["attrition"], suppress_below=sup),
-             "Flow diagram of patient selection (STROBE): patients remaining after each step and those excluded.")
-        mol = results.get("molecular") or {}
-        if (mol.get("matrix") or {}).get("ids"):
-            keep("oncoprint", oncoprint_figure(mol, suppress_below=sup),
-                 "Molecular landscape of the profiled patients: alterations by gene (rows) and patient (columns); "
-                 "TMB (mut/Mb) above, MSI status below; white = not tested.")
-        if results.get("swimmer") and (sup is None or sup <= 1):
-            keep("swimmer", swimmer_figure(results["swimmer"], xlabel=time_axis_label(_origin(results, "os"))),
-                 "Lines of systemic therapy over time, one lane per treated patient, sorted by follow-up.")
-        for endpoint in ("os", "pfs"):
-            keep(f"km_{endpoint}", km_figure([KMSeries("All patients" if endpoint == "os" else "Treated",
-                                                       results[endpoint])],
-                                            xlabel=time_axis_label(_origin(results, endpoint)),
-                                            ylabel=_Y_LABELS[endpoint], suppress_below=sup),
-                 f"Kaplan-Meier estimate of {ENDPOINT_LABELS[endpoint].lower()} with its "
-                 f"{int(round(100 * results[endpoint].get('conf_level', 0.95)))}% confidence band "
-                 f"({results[endpoint].get('conf_type', '')} transform); tick marks are censored patients; the dashed "
-                 "line marks the median; numbers at risk below.")
-        for endpoint, groupings in (results.get("stratified") or {}).items():
-            for grouping, block in groupings.items():
-                label = grouping_label(grouping, results)
-                p_text = f"{block.get('test', 'Log-rank').capitalize()} p = {fmt_p(block.get('logrank_p'))}"
-                p_text = p_text.replace("= <", "< ")
-                fig = km_figure([KMSeries(level, g) for level, g in block["groups"].items()],
-                                xlabel=time_axis_label(_origin(results, endpoint)), ylabel=_Y_LABELS[endpoint],
-                                annotation=p_text, suppress_below=sup)
-                keep(f"km_{endpoint}_{grouping}", fig,
-                     f"{ENDPOINT_LABELS[endpoint]} by {label}; {p_text}.")
-        for endpoint, block in (results.get("cox") or {}).items():
-            if block.get("univariable") or block.get("multivariable"):
-                keep(f"forest_{endpoint}", forest_figure(block),
-                     f"Hazard ratios for {ENDPOINT_LABELS.get(endpoint, endpoint).lower()} (Cox regression, 95% CI, "
-                     "log scale): univariable (circles) and multivariable (squares).")
-    return made
+    add("flow", flow_figure,
+        "Flow diagram of patient selection (STROBE): patients remaining after each step and those excluded.",
+        attrition=results["attrition"], suppress_below=sup)
+    mol = results.get("molecular") or {}
+    if (mol.get("matrix") or {}).get("ids"):
+        add("oncoprint", oncoprint_figure,
+            "Molecular landscape of the profiled patients: alterations by gene (rows) and patient (columns); "
+            "TMB (mut/Mb) above, MSI status below; white = not tested.", molecular=mol, suppress_below=sup)
+    if results.get("swimmer") and (sup is None or sup <= 1):
+        add("swimmer", swimmer_figure,
+            "Lines of systemic therapy over time, one lane per treated patient, sorted by follow-up.",
+            swimmer=results["swimmer"], xlabel=time_axis_label(_origin(results, "os")))
+    for endpoint in ("os", "pfs"):
+        series = [KMSeries("All patients" if endpoint == "os" else "Treated", results[endpoint])]
+        add(f"km_{endpoint}", km_figure,
+            f"Kaplan-Meier estimate of {ENDPOINT_LABELS[endpoint].lower()} with its "
+            f"{int(round(100 * results[endpoint].get('conf_level', 0.95)))}% confidence band "
+            f"({results[endpoint].get('conf_type', '')} transform); tick marks are censored patients; the dashed "
+            "line marks the median; numbers at risk below." + _axis_note(series, sup),
+            series=series, xlabel=time_axis_label(_origin(results, endpoint)), ylabel=_Y_LABELS[endpoint],
+            suppress_below=sup)
+    for endpoint, groupings in (results.get("stratified") or {}).items():
+        for grouping, block in groupings.items():
+            label = block.get("label") or grouping_label(grouping, results)
+            p_text = f"{block.get('test', 'Log-rank').capitalize()} p = {fmt_p(block.get('logrank_p'))}"
+            p_text = p_text.replace("= <", "< ")
+            series = [KMSeries(level, g) for level, g in block["groups"].items()]
+            add(f"km_{endpoint}_{grouping}", km_figure,
+                f"{ENDPOINT_LABELS[endpoint]} by {label}; {p_text}." + _axis_note(series, sup),
+                series=series, xlabel=time_axis_label(_origin(results, endpoint)), ylabel=_Y_LABELS[endpoint],
+                annotation=p_text, group_title=label, suppress_below=sup)
+    for endpoint, block in (results.get("cox") or {}).items():
+        if block.get("univariable") or block.get("multivariable"):
+            add(f"forest_{endpoint}", forest_figure,
+                f"Hazard ratios for {ENDPOINT_LABELS.get(endpoint, endpoint).lower()} (Cox regression, 95% CI, "
+                "log scale): univariable (circles) and multivariable (squares).", models=block)
+    return jobs
+
+
+def make_figures(results: Mapping, figures_dir: Path, suppress_below: int | None = None, *,
+                 parallel: bool | None = None) -> dict[str, ReportFigure]:
+    """Draw and save every figure (PNG 300 dpi + SVG) into ``figures_dir``; return them by key.
+
+    Parameters
+    ----------
+    results : Mapping
+        The parsed results.json.
+    figures_dir : Path
+        Output folder of the figure files.
+    suppress_below : int, optional
+        Small-number suppression threshold for figure labels.
+    parallel : bool, optional
+        Passed to :func:`nenstudy.report.figures.render.render_figures` (``None``: use a helper
+        process when there is a spare core).
+    """
+    jobs = figure_jobs(results, suppress_below)
+    files = render_figures([job for job, _ in jobs], figures_dir, parallel=parallel)
+    return {job.key: ReportFigure(job.key, caption, files[job.key]) for job, caption in jobs}
 
 
 def _p(text: str) -> Block:

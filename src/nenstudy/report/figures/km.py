@@ -89,6 +89,7 @@ def km_figure(
     xlabel: str,
     ylabel: str,
     annotation: str | None = None,
+    group_title: str | None = None,
     suppress_below: int | None = None,
     width_in: float = 6.5,
     plot_height_in: float = 3.4,
@@ -106,6 +107,10 @@ def km_figure(
         Axis labels (the x label names the unit, months).
     annotation : str, optional
         Text in the upper right (e.g. the log-rank p-value).
+    group_title : str, optional
+        What the groups are (e.g. ``"ECOG PS"``): the legend's title and the heading of the
+        numbers-at-risk rows ("Number at risk by ECOG PS"), so bare levels such as ``"0-1"``
+        are never shown without their variable.
     suppress_below : int, optional
         Small-number suppression for the numbers at risk and the n in the legend.
     width_in, plot_height_in : float
@@ -156,7 +161,10 @@ def km_figure(
             text += f"\n{annotation}"
         ax.text(0.98, 0.97, text, transform=ax.transAxes, ha="right", va="top", fontsize=8)
     else:
-        ax.legend(loc="upper right", frameon=False, title=None)
+        legend = ax.legend(loc="upper right", frameon=False, title=group_title, alignment="left")
+        if group_title:
+            legend.get_title().set_fontweight("bold")
+            legend.get_title().set_fontsize(8)
         if annotation:
             ax.text(0.98, 0.62, annotation, transform=ax.transAxes, ha="right", va="top", fontsize=8)
 
@@ -174,6 +182,7 @@ def km_figure(
     ax_risk.tick_params(axis="x", which="both", bottom=False, labelbottom=False)
     for spine in ax_risk.spines.values():
         spine.set_visible(False)
-    ax_risk.set_title("Number at risk", loc="left", fontsize=8, fontweight="bold", pad=4,
+    heading = f"Number at risk by {group_title}" if group_title and not single else "Number at risk"
+    ax_risk.set_title(heading, loc="left", fontsize=8, fontweight="bold", pad=4,
                       x=-(left * width_in - 0.1) / ((right - left) * width_in))
     return fig

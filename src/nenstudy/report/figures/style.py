@@ -10,11 +10,15 @@ from pathlib import Path
 from typing import Iterator
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+
+from .png import encode_png  # noqa: E402
 
 __all__ = [
     "OKABE_ITO",
@@ -113,8 +117,23 @@ def _namespace_ids(svg: str, prefix: str) -> str:
     return _ID_REF.sub(lambda m: f"{m.group(1)}{prefix}-{m.group(2)}", svg)
 
 
+def _render_rgba(fig: Figure, dpi: float) -> np.ndarray:
+    """Draw the figure with Agg at ``dpi`` and return its pixels as a (height, width, 4) uint8 array."""
+    screen_dpi = fig.dpi
+    fig.set_dpi(dpi)
+    try:
+        raw, (width, height) = FigureCanvasAgg(fig).print_to_buffer()
+    finally:
+        fig.set_dpi(screen_dpi)
+    return np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 4)
+
+
 def save_figure(fig: Figure, figures_dir: Path, name: str) -> FigureFile:
     """Save a figure as PNG (300 dpi) and SVG, and return the SVG markup for inlining.
+
+    The figure is drawn once per format: once by Agg at 300 dpi (the raster is encoded by
+    :func:`~nenstudy.report.figures.png.encode_png`) and once by the SVG backend, whose text is
+    both the ``.svg`` file and the inline markup.
 
     SVG element ids are salted with the figure name so that several figures inlined in one HTML
     page never share an id, and the output is reproducible (no random salt, no date).
@@ -132,9 +151,10 @@ def save_figure(fig: Figure, figures_dir: Path, name: str) -> FigureFile:
     png = figures_dir / f"{name}.png"
     svg = figures_dir / f"{name}.svg"
     with plt.rc_context({**_RC, "svg.hashsalt": f"nenstudy-{name}"}):
-        fig.savefig(png, dpi=PNG_DPI, metadata={"Software": None})
+        rgba = _render_rgba(fig, PNG_DPI)
         buffer = io.StringIO()
         fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    png.write_bytes(encode_png(rgba, PNG_DPI))
     markup = buffer.getvalue()
     svg.write_text(markup, encoding="utf-8")
     inline = _namespace_ids(_XML_PROLOGUE.sub("", markup, count=1), name)

@@ -1,0 +1,41 @@
+"""Tests of the report's figure list: captions and labels taken from results.json."""
+
+from __future__ import annotations
+
+import copy
+
+from nenstudy.report.document import figure_jobs
+
+
+def _captions(results):
+    return {job.key: caption for job, caption in figure_jobs(results)}
+
+
+def test_caption_states_where_the_time_axis_ends_when_follow_up_runs_longer(results_dict):
+    results = copy.deepcopy(results_dict)
+    results["os"]["risk_table"] = {"times": [0, 6, 12, 18, 24], "n_risk": [173, 140, 100, 70, 41]}
+    caption = _captions(results)["km_os"]
+    longest = max(results["os"]["curve"]["time"])
+    assert "ends at 24 months" in caption and "41 patients still at risk" in caption
+    assert f"longest follow-up is {longest:.1f} months" in caption
+
+
+def test_caption_has_no_axis_note_when_the_axis_covers_all_follow_up(results_dict):
+    results = copy.deepcopy(results_dict)
+    last = max(results["os"]["curve"]["time"])
+    results["os"]["risk_table"] = {"times": [0, 12, last + 1], "n_risk": [173, 100, 0]}
+    assert "time axis ends" not in _captions(results)["km_os"]
+
+
+def test_axis_note_count_is_suppressed(results_dict):
+    results = copy.deepcopy(results_dict)
+    results["os"]["risk_table"] = {"times": [0, 6, 12, 18, 24], "n_risk": [173, 140, 100, 70, 3]}
+    caption = {job.key: c for job, c in figure_jobs(results, suppress_below=5)}["km_os"]
+    assert "<5 patients still at risk" in caption
+
+
+def test_stratified_figure_gets_the_grouping_label_from_results(results_dict):
+    results = copy.deepcopy(results_dict)
+    results["stratified"]["os"]["ecog_group"]["label"] = "ECOG PS"
+    job = next(job for job, _ in figure_jobs(results) if job.key == "km_os_ecog_group")
+    assert job.kwargs["group_title"] == "ECOG PS"
