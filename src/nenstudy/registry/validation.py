@@ -614,19 +614,26 @@ def _patient_level_checks(con: duckdb.DuckDBPyConnection, available: set[str]) -
                 SELECT patient_id, min(diagnosis_date) AS dx_date,
                        arg_min(primary_site, diagnosis_date) AS site
                 FROM typed_diagnoses WHERE diagnosis_date IS NOT NULL GROUP BY patient_id
-            ), sig AS (
+            ), sig AS MATERIALIZED (
                 SELECT p._file, p._row, p.patient_id, p.sex, p.birth_date, f.dx_date, f.site
                 FROM typed_patients p JOIN first_dx f ON p.patient_id = f.patient_id
                 WHERE p.sex IS NOT NULL AND p.birth_date IS NOT NULL
             ), repeated AS (
-                SELECT sex, birth_date, dx_date, site, list(_row) AS rows
-                FROM sig GROUP BY ALL HAVING count(DISTINCT patient_id) > 1
+                -- min <> max: more than one distinct patient_id, without a distinct count
+                SELECT sex, birth_date, dx_date, site
+                FROM sig GROUP BY ALL HAVING min(patient_id) <> max(patient_id)
+            ), hit AS (
+                SELECT s.* FROM sig s JOIN repeated r
+                  ON s.sex = r.sex AND s.birth_date = r.birth_date AND s.dx_date = r.dx_date
+                 AND s.site IS NOT DISTINCT FROM r.site
+            ), listed AS (
+                SELECT sex, birth_date, dx_date, site, list(_row) AS rows FROM hit GROUP BY ALL
             )
             SELECT 'warning', s._file, s._row, 'patient_id', s.patient_id, 'duplicate_patient',
                    'possibly the same person as patients row(s) '
                    || array_to_string(list_sort(list_filter(r.rows, lambda x: x <> s._row)), ', ')
                    || ' (same sex, birth date, first diagnosis date and primary site)'
-            FROM sig s JOIN repeated r
+            FROM hit s JOIN listed r
               ON s.sex = r.sex AND s.birth_date = r.birth_date AND s.dx_date = r.dx_date
              AND s.site IS NOT DISTINCT FROM r.site
             """,
@@ -734,42 +741,47 @@ def _patient_level_checks(con: duckdb.DuckDBPyConnection, available: set[str]) -
 
 
 def _line_checks(con: duckdb.DuckDBPyConnection) -> None:
-    """Lines of systemic therapy: 1, 2, 3 ... per patient, no gaps, no duplicates."""
+    """Lines of systemic therapy: 1, 2, 3 ... per patient, no gaps, no duplicates, in order.
+
+    One aggregation per (patient, line) answers all three for nearly every patient; rows are
+    ranked only for the patients whose lines are not exactly 1..k.
+    """
     _insert(
         con,
         """
-        WITH lines AS (
-            SELECT _file, _row, patient_id, line, start_date,
-                   count(*) OVER (PARTITION BY patient_id, line) AS n_same,
-                   dense_rank() OVER (PARTITION BY patient_id ORDER BY line) AS rank
-            FROM typed_treatments
+        WITH systemic AS (
+            SELECT _file, _row, patient_id, line, start_date FROM typed_treatments
             WHERE modality = 'systemic' AND line IS NOT NULL AND patient_id IS NOT NULL
-        )
-        SELECT 'error', _file, _row, 'line', CAST(line AS VARCHAR), 'line.duplicate',
-               'line ' || CAST(line AS VARCHAR) || ' appears ' || CAST(n_same AS VARCHAR)
-               || ' times for this patient'
-        FROM lines WHERE n_same > 1
-        UNION ALL
-        SELECT 'error', _file, _row, 'line', CAST(line AS VARCHAR), 'line.gap',
-               'line ' || CAST(line AS VARCHAR) || ' but the patient has no line '
-               || CAST(rank AS VARCHAR) || '; lines must be 1, 2, 3 ... without gaps'
-        FROM lines WHERE line <> rank AND line >= 1
-        """,
-    )
-    _insert(
-        con,
-        """
-        WITH per_line AS (
-            SELECT patient_id, line, min(start_date) AS start_date, arg_min(_row, start_date) AS r,
-                   any_value(_file) AS f
-            FROM typed_treatments
-            WHERE modality = 'systemic' AND line IS NOT NULL AND patient_id IS NOT NULL
-            GROUP BY patient_id, line
+        ), per_line AS MATERIALIZED (
+            SELECT patient_id, line, count(*) AS n, min(start_date) AS start_date,
+                   arg_min(_row, start_date) AS r, any_value(_file) AS f
+            FROM systemic GROUP BY patient_id, line
+        ), not_1_to_k AS (
+            SELECT patient_id FROM per_line GROUP BY patient_id
+            HAVING min(line) <> 1 OR max(line) <> count(*)
+        ), ranked AS (
+            SELECT line, dense_rank() OVER (PARTITION BY patient_id ORDER BY line) AS rank,
+                   _file, _row
+            FROM systemic SEMI JOIN not_1_to_k USING (patient_id)
         ), ordered AS (
             SELECT *, lag(start_date) OVER (PARTITION BY patient_id ORDER BY line) AS prev_start,
                       lag(line) OVER (PARTITION BY patient_id ORDER BY line) AS prev_line
             FROM per_line
+            WHERE patient_id IN (
+                SELECT patient_id FROM per_line GROUP BY patient_id HAVING count(*) > 1
+            )
         )
+        SELECT 'error', s._file, s._row, 'line', CAST(s.line AS VARCHAR), 'line.duplicate',
+               'line ' || CAST(s.line AS VARCHAR) || ' appears ' || CAST(d.n AS VARCHAR)
+               || ' times for this patient'
+        FROM systemic s JOIN (SELECT patient_id, line, n FROM per_line WHERE n > 1) d
+          ON s.patient_id = d.patient_id AND s.line = d.line
+        UNION ALL
+        SELECT 'error', _file, _row, 'line', CAST(line AS VARCHAR), 'line.gap',
+               'line ' || CAST(line AS VARCHAR) || ' but the patient has no line '
+               || CAST(rank AS VARCHAR) || '; lines must be 1, 2, 3 ... without gaps'
+        FROM ranked WHERE line <> rank AND line >= 1
+        UNION ALL
         SELECT 'warning', f, r, 'start_date', strftime(start_date, '%Y-%m-%d'), 'line.order',
                'line ' || CAST(line AS VARCHAR) || ' starts before line '
                || CAST(prev_line AS VARCHAR) || ' (' || strftime(prev_start, '%Y-%m-%d') || ')'
