@@ -73,3 +73,19 @@ def test_duplicate_figure_keys_are_refused(tmp_path, results_dict):
     job = _jobs(results_dict)[0]
     with pytest.raises(ValueError, match="unique"):
         render_figures([job, job], tmp_path, parallel=False)
+
+
+def test_caller_renders_everything_when_the_helper_dies(tmp_path, results_dict, monkeypatch):
+    import subprocess
+    import sys
+
+    from nenstudy.report.figures import render
+
+    def dead_helper():
+        return subprocess.Popen([sys.executable, "-c", "pass"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+    monkeypatch.setattr(render, "_start_helper", dead_helper)
+    jobs = _jobs(results_dict)
+    made = render_figures(jobs, tmp_path, parallel=True)
+    assert list(made) == [job.key for job in jobs]
+    assert all(f.png.stat().st_size > 0 and f.svg.stat().st_size > 0 for f in made.values())

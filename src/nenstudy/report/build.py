@@ -15,7 +15,7 @@ from .xlsx import write_xlsx
 __all__ = ["build_report"]
 
 
-def build_report(out_dir: Path, *, suppress_below: int | None = None) -> list[Path]:
+def build_report(out_dir: Path, *, suppress_below: int | None = None, parallel: bool | None = None) -> list[Path]:
     """Write report.html, report.docx, tables.xlsx and figures/*.png|svg from ``out_dir/results.json``.
 
     Nothing is recomputed: every number comes from results.json (the report never imports
@@ -28,6 +28,9 @@ def build_report(out_dir: Path, *, suppress_below: int | None = None) -> list[Pa
     suppress_below : int, optional
         Small-number suppression threshold K (>= 2): counts 1..K-1 are shown as ``"<K"`` in every
         table and figure label, and percentages derived from them are hidden. ``None``: off.
+    parallel : bool, optional
+        Whether figures are rendered with a helper process as well as in this one: ``None``
+        (default) when a second core is available, ``False`` never (the files are the same).
 
     Returns
     -------
@@ -49,7 +52,7 @@ def build_report(out_dir: Path, *, suppress_below: int | None = None) -> list[Pa
     if figures_dir.is_dir():  # figures of an earlier build (e.g. without suppression) must not linger
         for stale in [*figures_dir.glob("*.png"), *figures_dir.glob("*.svg")]:
             stale.unlink()
-    figures = make_figures(results, figures_dir, suppress_below)
+    figures = make_figures(results, figures_dir, suppress_below, parallel=parallel)
     tables = all_tables(results, suppress_below)
     sections = make_sections(results, tables, figures, suppress_below)
     written = [

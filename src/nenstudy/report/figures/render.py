@@ -184,6 +184,10 @@ def render_figures(jobs: Iterable[FigureJob], figures_dir: Path, *, parallel: bo
     helper.thread.start()
     try:
         render_from_back()
+    except BaseException:
+        with lock:  # stop the helper after its current figure
+            queue.clear()
+        raise
     finally:
         helper.close()
     if helper.error is not None:

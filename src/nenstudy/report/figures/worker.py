@@ -9,6 +9,7 @@ closes. Not meant to be run by hand.
 from __future__ import annotations
 
 import pickle
+import signal
 import sys
 
 from .render import render_figure
@@ -18,6 +19,7 @@ __all__ = ["serve"]
 
 def serve() -> None:
     """Answer figure jobs until stdin is closed (anything printed goes to stderr, not the answers)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's to handle; it then closes stdin
     requests, answers = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr
     while True:
