@@ -52,6 +52,16 @@ _WS = "' ' || chr(9) || chr(10) || chr(13) || chr(160)"
 _CSV_BUFFER_BYTES = 64 << 20
 """CSV read buffer: with large buffers an order-preserving read costs no more than an unordered one."""
 _XLSX_BATCH = 50_000
+_INTEGER_TYPES = frozenset(
+    {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
+)
+_NATIVE_TYPES: Mapping[str, frozenset[str]] = {
+    "date": frozenset({"DATE"}),
+    "int": _INTEGER_TYPES,
+    "float": _INTEGER_TYPES | {"FLOAT", "DOUBLE"},
+    "bool": frozenset({"BOOLEAN"}),
+}
+"""Parquet column types passed through untouched for a schema value type (no text round trip)."""
 _TRIMMED_DTYPES = ("string", "list")
 """Value types whose text is trimmed while reading; the others are typed as written first and
 trimmed only when that fails (see :func:`trimmed_sql`), which spares a scan of every cell."""
@@ -60,10 +70,14 @@ trimmed only when that fails (see :func:`trimmed_sql`), which spares a scan of e
 class TableBuilder(Protocol):
     """Where and how :func:`load_source` creates the table of each source file."""
 
-    def create_sql(self, table: Table, text_relation: str, row_column: bool) -> str:
-        """Return the statement creating ``table``'s target from the text relation.
+    def create_sql(
+        self, table: Table, text_relation: str, row_column: bool, native: frozenset[str]
+    ) -> str:
+        """Return the statement(s) creating ``table``'s target from the text relation.
 
-        ``row_column`` says whether the relation has a ``_row`` column (XLSX).
+        ``row_column`` says whether the relation has a ``_row`` column (XLSX); the columns in
+        ``native`` hold values already of their value type's family (typed Parquet columns:
+        DATE for dates, integers for int, numbers for float, BOOLEAN for bool), not text.
         """
 
     def target(self, table: Table) -> str:
@@ -276,6 +290,7 @@ def _stage_table(
     row_expr: str | None,
     build: "TableBuilder",
     problems: list[dict[str, Any]],
+    native: frozenset[str] = frozenset(),
 ) -> bool:
     """Create the table of one file from ``build``; return whether it was created.
 
@@ -316,7 +331,9 @@ def _stage_table(
     select = [] if row_expr is None else [f"{row_expr} AS _row"]
     for column in table.columns:
         raw = _quote_ident(f"{column.name}$raw")
-        if column.name in by_name:
+        if column.name in native:
+            select.append(f"{_quote_ident(by_name[column.name])} AS {raw}")
+        elif column.name in by_name:
             src = _quote_ident(by_name[column.name])
             text = f"CAST({src} AS VARCHAR)"
             if column.dtype in _TRIMMED_DTYPES:
@@ -327,7 +344,7 @@ def _stage_table(
         else:
             select.append(f"CAST(NULL AS VARCHAR) AS {raw}")
     text = f"(SELECT {', '.join(select)} FROM {relation})"
-    con.execute(build.create_sql(table, text, row_expr is not None))
+    con.execute(build.create_sql(table, text, row_expr is not None, native))
     return True
 
 
@@ -414,10 +431,16 @@ def _load_parquet(
     headers = [name for name, *_ in described]
     types = {name: dtype for name, dtype, *_ in described}
     converted = []
+    native: set[str] = set()
+    schema_columns = {c.name: c for c in table.columns}
     for name in headers:
         q = _quote_ident(name)
         dtype = types[name].upper()
-        if dtype.startswith("TIMESTAMP"):
+        column = schema_columns.get(_normalise_header(name))
+        if column is not None and dtype in _NATIVE_TYPES.get(column.dtype, ()):
+            expr = q
+            native.add(column.name)
+        elif dtype.startswith("TIMESTAMP"):
             expr = (
                 f"CASE WHEN CAST({q} AS TIME) = TIME '00:00:00' "
                 f"THEN strftime(CAST({q} AS DATE), '%Y-%m-%d') ELSE CAST({q} AS VARCHAR) END"
@@ -432,7 +455,9 @@ def _load_parquet(
     inner = f"(SELECT {', '.join(converted)} FROM {relation})"
     try:
         # An ordered scan: the created table's rowid follows the file's row order.
-        return _stage_table(con, table, file, inner, headers, None, build, problems)
+        return _stage_table(
+            con, table, file, inner, headers, None, build, problems, frozenset(native)
+        )
     except duckdb.Error as exc:
         build.discard(con, table)
         problems.append(

@@ -196,36 +196,50 @@ def _untrimmed(column: Column) -> bool:
     return column.dtype not in ("string", "list")
 
 
-def _text(column: Column) -> str:
+def _text(column: Column, native: frozenset[str]) -> str:
     """SQL: the trimmed source text of ``column`` (evaluate it only on the rows that need it)."""
     raw = sql.raw(column.name)
+    if column.name in native:
+        if column.dtype == "date":
+            return f"strftime({raw}, '%Y-%m-%d')"
+        return f"CAST({raw} AS VARCHAR)"
     return trimmed_sql(raw) if _untrimmed(column) else raw
 
 
-def _present(column: Column) -> str:
+def _present(column: Column, native: frozenset[str]) -> str:
     """SQL: whether the cell of ``column`` holds a value (not empty or blank).
 
     For typed columns the typed value answers for nearly every row; the text is trimmed only
     where the value did not type.
     """
     raw = sql.raw(column.name)
-    if not _untrimmed(column):
+    if not _untrimmed(column) or column.name in native:
         return f"({raw} IS NOT NULL)"
     c = sql.ident(column.name)
     return (
         f"(CASE WHEN {c} IS NOT NULL THEN true WHEN {raw} IS NULL THEN false "
-        f"ELSE {_text(column)} IS NOT NULL END)"
+        f"ELSE {_text(column, native)} IS NOT NULL END)"
     )
 
 
-def _typed(column: Column) -> str:
-    """SQL typing ``column`` from its text: as written first, trimmed only when that fails."""
+def _typed(column: Column, native: frozenset[str]) -> str:
+    """SQL typing ``column`` from its text: as written first, trimmed only when that fails.
+
+    Natively typed source values are taken as they are (numbers must be finite, integers must
+    fit the store's INTEGER; otherwise the value is a type error, as its text would be).
+    """
     raw = sql.raw(column.name)
+    if column.name in native:
+        if column.dtype == "float":
+            return f"CASE WHEN isfinite(CAST({raw} AS DOUBLE)) THEN CAST({raw} AS DOUBLE) END"
+        if column.dtype == "int":
+            return f"TRY_CAST({raw} AS INTEGER)"
+        return raw
     if not _untrimmed(column):
         return sql.typed_expr(column, raw)
     return (
         f"coalesce({sql.typed_expr(column, raw)}, CASE WHEN {raw} IS NOT NULL "
-        f"THEN {sql.typed_expr(column, '(' + _text(column) + ')')} END)"
+        f"THEN {sql.typed_expr(column, '(' + _text(column, native) + ')')} END)"
     )
 
 
@@ -233,17 +247,17 @@ def _expected(values: Iterable[str]) -> str:
     return ", ".join(values)
 
 
-def _value_checks(column: Column) -> list[_RowCheck]:
+def _value_checks(column: Column, native: frozenset[str]) -> list[_RowCheck]:
     """Checks of the values of one column (required, type, codes, format, range)."""
-    c, r = sql.ident(column.name), _text(column)
+    c, r = sql.ident(column.name), _text(column, native)
     checks: list[_RowCheck] = []
     if column.required:
-        checks.append(_RowCheck("error", column.name, "required", f"NOT {_present(column)}",
+        checks.append(_RowCheck("error", column.name, "required", f"NOT {_present(column, native)}",
                                 "'a value is required'"))
     if column.dtype not in ("string", "list"):
         checks.append(
             _RowCheck("error", column.name, f"type.{column.dtype}",
-                      f"{c} IS NULL AND {_present(column)}",
+                      f"{c} IS NULL AND {_present(column, native)}",
                       sql.type_error_message(column, f"({r})"))
         )
     if column.allowed is not None and column.dtype == "string":
@@ -295,7 +309,7 @@ def _d(name: str) -> str:
     return f"strftime({sql.ident(name)}, '%Y-%m-%d')"
 
 
-def _table_row_checks(table: Table) -> list[_RowCheck]:
+def _table_row_checks(table: Table, native: frozenset[str]) -> list[_RowCheck]:
     """Checks across the columns of one row, particular to each table."""
     checks: list[_RowCheck] = []
     if table.name == "diagnoses":
@@ -332,7 +346,7 @@ def _table_row_checks(table: Table) -> list[_RowCheck]:
                       "differentiation is well'"),
         ]
     elif table.name == "molecular_tests":
-        tmb = _present(table.column("tmb"))
+        tmb = _present(table.column("tmb"), native)
         n_given = f"((gene IS NOT NULL)::INT + (msi_status IS NOT NULL)::INT + {tmb}::INT)"
         checks += [
             _RowCheck("error", None, "exactly_one_result", f"{n_given} <> 1",
@@ -347,7 +361,7 @@ def _table_row_checks(table: Table) -> list[_RowCheck]:
     elif table.name == "treatments":
         checks += [
             _RowCheck("error", "line", "required",
-                      f"modality = 'systemic' AND NOT {_present(table.column('line'))}",
+                      f"modality = 'systemic' AND NOT {_present(table.column('line'), native)}",
                       "'line is required for systemic treatments'"),
             _RowCheck("error", "line", "line.not_systemic",
                       "modality <> 'systemic' AND line IS NOT NULL",
@@ -370,10 +384,10 @@ def _table_row_checks(table: Table) -> list[_RowCheck]:
     elif table.name == "follow_up":
         checks += [
             _RowCheck("error", "death_date", "required",
-                      f"vital_status = 'dead' AND NOT {_present(table.column('death_date'))}",
+                      f"vital_status = 'dead' AND NOT {_present(table.column('death_date'), native)}",
                       "'death date is required when vital_status is dead'"),
             _RowCheck("error", "death_date", "death_date.alive",
-                      f"vital_status = 'alive' AND {_present(table.column('death_date'))}",
+                      f"vital_status = 'alive' AND {_present(table.column('death_date'), native)}",
                       "'death date given but vital_status is alive'"),
             _RowCheck("error", "death_date", "date_order", "death_date > last_contact_date",
                       f"'death date after the last contact date ' || {_d('last_contact_date')}"),
@@ -412,11 +426,18 @@ def _store_expressions(table: Table) -> list[tuple[str, str]]:
     ]
 
 
-def typed_table_sql(table: Table, text_relation: str, target: str, row_column: bool = False) -> str:
+def typed_table_sql(
+    table: Table,
+    text_relation: str,
+    target: str,
+    row_column: bool = False,
+    native: frozenset[str] = frozenset(),
+) -> str:
     """SQL creating ``target`` and filling it from a text relation: store columns, ``_problems``.
 
     ``text_relation`` has one text column ``"<column>$raw"`` per schema column (and ``_row``
-    when ``row_column``: rows not numbered by rowid). The statement reads it once: it types each value,
+    when ``row_column``: rows not numbered by rowid); the columns in ``native`` hold natively
+    typed values instead of text (see :class:`nenstudy.registry.sources.TableBuilder`). The statement reads it once: it types each value,
     derives the diagnoses' columns, and evaluates every row-level check; ``_problems`` holds the
     list of a row's problems (severity, column, value, rule, message), NULL when there is none.
     """
@@ -424,7 +445,7 @@ def typed_table_sql(table: Table, text_relation: str, target: str, row_column: b
     typed = [*row]
     for column in table.columns:
         typed.append(sql.raw(column.name))
-        typed.append(f"{_typed(column)} AS {sql.ident(column.name)}")
+        typed.append(f"{_typed(column, native)} AS {sql.ident(column.name)}")
     relation = f"(SELECT {', '.join(typed)} FROM {text_relation})"
     if table.name == "diagnoses":
         who = sql.who_category_sql(
@@ -436,11 +457,11 @@ def typed_table_sql(table: Table, text_relation: str, target: str, row_column: b
             f"{sql.ecog_from_karnofsky_sql('karnofsky')} AS _ecog_from_karnofsky "
             f"FROM {relation})"
         )
-    checks = [ch for col in table.columns for ch in _value_checks(col)]
-    checks += _table_row_checks(table)
+    checks = [ch for col in table.columns for ch in _value_checks(col, native)]
+    checks += _table_row_checks(table, native)
     structs = []
     for ch in checks:
-        value = ch.value or (_text(table.column(ch.column)) if ch.column else "NULL")
+        value = ch.value or (_text(table.column(ch.column), native) if ch.column else "NULL")
         structs.append(
             f"CASE WHEN {ch.condition} THEN "
             f"{_problem_struct(ch.severity, ch.column, value, ch.rule, ch.message)} END"
@@ -494,8 +515,10 @@ class _Builder:
     def target(self, table: Table) -> str:
         return f"{sql.ident(self.catalog)}.{sql.ident(table.name)}"
 
-    def create_sql(self, table: Table, text_relation: str, row_column: bool) -> str:
-        return typed_table_sql(table, text_relation, self.target(table), row_column)
+    def create_sql(
+        self, table: Table, text_relation: str, row_column: bool, native: frozenset[str]
+    ) -> str:
+        return typed_table_sql(table, text_relation, self.target(table), row_column, native)
 
     def discard(self, con: duckdb.DuckDBPyConnection, table: Table) -> None:
         con.execute(f"DROP TABLE IF EXISTS {self.target(table)}")
