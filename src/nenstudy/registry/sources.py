@@ -49,8 +49,8 @@ SUPPORTED_SUFFIXES = (".csv", ".parquet", ".xlsx")
 """File suffixes recognised as registry tables."""
 
 _WS = "' ' || chr(9) || chr(10) || chr(13) || chr(160)"
-_CSV_BUFFER_BYTES = 64 << 20
-"""CSV read buffer: with large buffers an order-preserving read costs no more than an unordered one."""
+_CSV_BUFFER_BYTES = 16 << 20
+"""CSV read buffer (16 MB measured best for ordered reads of 30-170 MB files on 2 cores)."""
 _XLSX_BATCH = 50_000
 _INTEGER_TYPES = frozenset(
     {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}

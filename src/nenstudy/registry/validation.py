@@ -585,7 +585,27 @@ def _foreign_key_checks(con: duckdb.DuckDBPyConnection, available: set[str]) -> 
         )
 
 
+def _diagnoses_by_patient(con: duckdb.DuckDBPyConnection) -> None:
+    """One aggregation of diagnoses per patient, shared by the patient-level checks."""
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _dx_by_patient AS
+        SELECT patient_id,
+               min(diagnosis_date) AS first_dx,
+               arg_min(primary_site, diagnosis_date) FILTER (WHERE diagnosis_date IS NOT NULL)
+                   AS first_site,
+               max(diagnosis_date) AS last_dx,
+               arg_max(_row, diagnosis_date) FILTER (WHERE diagnosis_date IS NOT NULL)
+                   AS last_dx_row,
+               max(greatest(diagnosis_date, mdt_date)) AS latest_event
+        FROM typed_diagnoses GROUP BY patient_id
+        """
+    )
+
+
 def _patient_level_checks(con: duckdb.DuckDBPyConnection, available: set[str]) -> None:
+    if "diagnoses" in available:
+        _diagnoses_by_patient(con)
     if {"patients", "follow_up"} <= available:
         _insert(
             con,
@@ -634,9 +654,8 @@ def _patient_level_checks(con: duckdb.DuckDBPyConnection, available: set[str]) -
             con,
             """
             WITH first_dx AS (
-                SELECT patient_id, min(diagnosis_date) AS dx_date,
-                       arg_min(primary_site, diagnosis_date) AS site
-                FROM typed_diagnoses WHERE diagnosis_date IS NOT NULL GROUP BY patient_id
+                SELECT patient_id, first_dx AS dx_date, first_site AS site
+                FROM _dx_by_patient WHERE first_dx IS NOT NULL
             ), sig AS MATERIALIZED (
                 SELECT p._file, p._row, p.patient_id, p.sex, p.birth_date, f.dx_date, f.site
                 FROM typed_patients p JOIN first_dx f ON p.patient_id = f.patient_id
@@ -675,10 +694,7 @@ def _patient_level_checks(con: duckdb.DuckDBPyConnection, available: set[str]) -
         _insert(
             con,
             """
-            WITH first_dx AS (
-                SELECT patient_id, min(diagnosis_date) AS dx_date
-                FROM typed_diagnoses GROUP BY patient_id
-            )
+            WITH first_dx AS (SELECT patient_id, first_dx AS dx_date FROM _dx_by_patient)
             SELECT 'error', t._file, t._row, 'start_date', strftime(t.start_date, '%Y-%m-%d'), 'date_order',
                    'start date before the diagnosis date '
                    || strftime(coalesce(d.diagnosis_date, f.dx_date), '%Y-%m-%d')
@@ -694,8 +710,7 @@ def _patient_level_checks(con: duckdb.DuckDBPyConnection, available: set[str]) -
             con,
             """
             WITH last_dx AS (
-                SELECT patient_id, max(diagnosis_date) AS dx_date, arg_max(_row, diagnosis_date) AS r
-                FROM typed_diagnoses GROUP BY patient_id
+                SELECT patient_id, last_dx AS dx_date, last_dx_row AS r FROM _dx_by_patient
             )
             SELECT 'error', f._file, f._row, 'death_date', strftime(f.death_date, '%Y-%m-%d'), 'date_order',
                    'death date before the diagnosis date ' || strftime(l.dx_date, '%Y-%m-%d')
@@ -724,6 +739,8 @@ def _patient_level_checks(con: duckdb.DuckDBPyConnection, available: set[str]) -
             for t, c in events:
                 by_table.setdefault(t, []).append(sql.ident(c))
             per_table = " UNION ALL ".join(
+                "SELECT patient_id, latest_event AS event_date FROM _dx_by_patient"
+                if t == "diagnoses" else
                 f"SELECT patient_id, max(greatest({', '.join(cs)})) AS event_date "
                 f"FROM typed_{t} GROUP BY patient_id"
                 for t, cs in by_table.items()
