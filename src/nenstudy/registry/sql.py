@@ -77,9 +77,14 @@ def typed_expr(column: Column, source: str) -> str:
     if column.dtype == "bool":
         return f"CASE lower({source}) WHEN 'true' THEN true WHEN 'false' THEN false END"
     if column.dtype == "list":
+        sep = LIST_SEPARATOR
+        # Without spaces or empty tokens the split alone gives the same list, lambdas unneeded.
         return (
-            f"list_filter(list_transform(string_split({source}, '{LIST_SEPARATOR}'), "
-            f"lambda t: trim(t)), lambda t: t <> '')"
+            f"CASE WHEN contains({source}, ' ') OR contains({source}, '{sep}{sep}') "
+            f"OR prefix({source}, '{sep}') OR suffix({source}, '{sep}') "
+            f"THEN list_filter(list_transform(string_split({source}, '{sep}'), "
+            f"lambda t: trim(t)), lambda t: t <> '') "
+            f"ELSE string_split({source}, '{sep}') END"
         )
     raise ValueError(column.dtype)
 
