@@ -123,3 +123,81 @@ def test_parquet_nan_number_is_a_type_error(good_registry: Path) -> None:
     _diagnoses_parquet(good_registry, ki67_pct=[80.0, float("nan"), 90.0])
     hit = validate_source(good_registry).problems.query("rule == 'type.float'")
     assert list(zip(hit["row"], hit["column"], hit["value"])) == [(3, "ki67_pct", "nan")]
+
+
+def _many_patients(folder: Path, n: int) -> list[str]:
+    """Write ``n`` patients with a diagnosis and follow-up; return the ids in file order."""
+    ids = [f"P{(i * 7919) % 1_000_003:07d}" for i in range(n)]  # not sorted: order is visible
+    with open(folder / "patients.csv", "w", encoding="utf-8") as out:
+        out.write("patient_id,sex,birth_date\n")
+        out.writelines(
+            f"{p},F,{dt.date(1930, 1, 1) + dt.timedelta(days=i % 20_000)}\n"
+            for i, p in enumerate(ids)
+        )
+    with open(folder / "follow_up.csv", "w", encoding="utf-8") as out:
+        out.write("patient_id,last_contact_date,vital_status,death_date\n")
+        out.writelines(f"{p},2022-01-01,alive,\n" for p in ids)
+    with open(folder / "diagnoses.csv", "w", encoding="utf-8") as out:
+        out.write("diagnosis_id,patient_id,diagnosis_date,mdt_date,primary_site,who_category,"
+                  "stage\n")
+        out.writelines(f"D{p},{p},2020-01-01,2020-01-02,C25.9,NEC,localized\n" for p in ids)
+    for table in ("molecular_tests", "treatments"):
+        header = ",".join(TABLES[table].column_names)
+        (folder / f"{table}.csv").write_text(header + "\n", encoding="utf-8")
+    return ids
+
+
+def test_store_rows_and_row_numbers_follow_the_file_across_many_read_buffers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nenstudy.registry import sources
+
+    monkeypatch.setattr(sources, "_CSV_BUFFER_BYTES", 64 << 10)  # ~40 buffers, read in parallel
+    folder = tmp_path / "registry"
+    folder.mkdir()
+    ids = _many_patients(folder, 60_000)
+    lines = (folder / "patients.csv").read_text().splitlines()
+    lines[45_001] = lines[45_001].replace(",F,", ",X,")  # data row 45001 = spreadsheet row 45002
+    (folder / "patients.csv").write_text("\n".join(lines) + "\n")
+    hit = validate_source(folder).problems.query("rule == 'allowed'")
+    assert list(zip(hit["file"], hit["row"], hit["column"])) == [("patients.csv", 45_002, "sex")]
+    lines[45_001] = lines[45_001].replace(",X,", ",F,")
+    (folder / "patients.csv").write_text("\n".join(lines) + "\n")
+    db = tmp_path / "store.duckdb"
+    import_registry(folder, db)
+    con = open_store(db)
+    try:
+        stored = [r[0] for r in con.execute("SELECT patient_id FROM patients ORDER BY rowid")
+                  .fetchall()]
+    finally:
+        con.close()
+    assert stored == ids
+
+
+def test_reading_statements_hold_no_join() -> None:
+    """A join in the statement that reads a file would lose the file order (the row numbers)."""
+    from nenstudy.registry.validation import connect_work_db, typed_table_sql
+
+    con = connect_work_db()
+    for table in TABLES.values():
+        text = ", ".join(f"CAST(NULL AS VARCHAR) AS {sql.raw(c.name)}" for c in table.columns)
+        create, insert = typed_table_sql(
+            table, f"(SELECT {text})", table.name
+        ).split("; INSERT INTO ", 1)
+        con.execute(create)
+        plan = con.execute("EXPLAIN INSERT INTO " + insert).fetchall()[0][1]
+        assert "JOIN" not in plan.upper(), table.name
+
+
+def test_a_large_group_of_possible_duplicates_lists_a_few_rows_each(tmp_path: Path) -> None:
+    folder = tmp_path / "registry"
+    folder.mkdir()
+    ids = _many_patients(folder, 3_000)
+    lines = (folder / "patients.csv").read_text().splitlines()
+    same = [line.rsplit(",", 1)[0] + ",1950-01-01" for line in lines[1:]]
+    (folder / "patients.csv").write_text("\n".join([lines[0], *same]) + "\n")
+    hit = validate_source(folder).problems.query("rule == 'duplicate_patient'")
+    assert len(hit) == len(ids)
+    assert hit["message"].iloc[0].startswith(
+        "possibly the same person as patients row(s) 3, 4, 5, 6, 7, ... ("
+    )

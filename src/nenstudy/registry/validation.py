@@ -152,13 +152,16 @@ def connect_work_db(
     """Open the in-memory DuckDB database validation works in (spills to ``temp_dir``).
 
     Insertion order is preserved (the rowid of a table read from a file follows the file's rows,
-    which gives the spreadsheet row of every record without a row-number column). FSST string
+    which gives the spreadsheet row of every record without a row-number column). That holds
+    only while the reading statement has no join, so the optimizer rule that turns a long
+    ``IN (...)`` list into a join is disabled: the lists of allowed codes are short. FSST string
     compression is disabled for the tables written: its analysis dominated the write time, and
     the registry's strings (random identifiers, short codes) gain nothing from it (dictionary
     compression still applies).
     """
     config: dict[str, Any] = {
         "preserve_insertion_order": True,
+        "disabled_optimizers": "in_clause",
         "disabled_compression_methods": "fsst",
     }
     if threads:
@@ -338,7 +341,8 @@ def _table_row_checks(table: Table, native: frozenset[str]) -> list[_RowCheck]:
                       "stage = 'metastatic' AND coalesce(len(metastatic_sites), 0) = 0",
                       "'stage is metastatic but no metastatic site is given'"),
             _RowCheck("warning", "metastatic_sites", "metastatic_sites.stage",
-                      "stage IN ('localized', 'locally_advanced') AND len(metastatic_sites) > 0",
+                      "(stage = 'localized' OR stage = 'locally_advanced') "
+                      "AND len(metastatic_sites) > 0",
                       "'metastatic sites given but stage is ' || stage"),
             _RowCheck("warning", "cell_type", "cell_type.differentiation",
                       "cell_type IS NOT NULL AND differentiation = 'well'",
@@ -652,7 +656,7 @@ def _patient_level_checks(con: duckdb.DuckDBPyConnection, available: set[str]) -
         )
         _insert(
             con,
-            """
+            f"""
             WITH first_dx AS (
                 SELECT patient_id, first_dx AS dx_date, first_site AS site
                 FROM _dx_by_patient WHERE first_dx IS NOT NULL
@@ -669,11 +673,16 @@ def _patient_level_checks(con: duckdb.DuckDBPyConnection, available: set[str]) -
                   ON s.sex = r.sex AND s.birth_date = r.birth_date AND s.dx_date = r.dx_date
                  AND s.site IS NOT DISTINCT FROM r.site
             ), listed AS (
-                SELECT sex, birth_date, dx_date, site, list(_row) AS rows FROM hit GROUP BY ALL
+                -- the first rows of each group: a large group must not list itself per row
+                SELECT sex, birth_date, dx_date, site, count(*) AS n,
+                       list_sort(list(_row))[1:{_MAX_SHOWN_ROWS + 1}] AS rows
+                FROM hit GROUP BY ALL
             )
             SELECT 'warning', s._file, s._row, 'patient_id', s.patient_id, 'duplicate_patient',
                    'possibly the same person as patients row(s) '
-                   || array_to_string(list_sort(list_filter(r.rows, lambda x: x <> s._row)), ', ')
+                   || array_to_string(list_filter(r.rows, lambda x: x <> s._row)[1:{_MAX_SHOWN_ROWS}],
+                                      ', ')
+                   || CASE WHEN r.n - 1 > {_MAX_SHOWN_ROWS} THEN ', ...' ELSE '' END
                    || ' (same sex, birth date, first diagnosis date and primary site)'
             FROM hit s JOIN listed r
               ON s.sex = r.sex AND s.birth_date = r.birth_date AND s.dx_date = r.dx_date
