@@ -126,13 +126,14 @@ def import_(source: Path, db_path: Path, problems_csv: Path | None, show_identif
 
 
 def _run_study_and_report(registry: Path, study: Path, out_dir: Path, *, seed: int | None,
-                          suppress_below: int | None) -> dict:
+                          suppress_below: int | None, show_identifiers: bool = False) -> dict:
     """Run a study and build its report, with a progress display."""
     from nenstudy.report import build_report
     from nenstudy.study.runner import run_study
 
     with _progress() as progress:
-        results = run_study(registry, study, out_dir, seed=seed, progress=progress)
+        results = run_study(registry, study, out_dir, seed=seed, progress=progress,
+                            show_identifiers=show_identifiers)
         task = progress.add_task("Writing the report (HTML, DOCX, XLSX, figures)", total=1)
         build_report(out_dir, suppress_below=suppress_below)
         progress.update(task, completed=1)
@@ -164,13 +165,17 @@ def _print_headline(results: dict, out_dir: Path) -> None:
               help="Output folder.")
 @click.option("--suppress-below", type=click.IntRange(min=2), default=None,
               help="Show counts below this number as '<K' in the report (for sharing outside the center).")
-def run(registry: Path, study: Path, out_dir: Path, suppress_below: int | None) -> None:
+@click.option("--show-identifiers", is_flag=True, default=False,
+              help="Add the registry patient_id (SUBJID) to the analysis datasets and show identifiers in "
+                   "validation problems (off by default: outputs are pseudonymous).")
+def run(registry: Path, study: Path, out_dir: Path, suppress_below: int | None, show_identifiers: bool) -> None:
     """Run a study on a registry: results.json, analysis datasets and the report."""
     from nenstudy.registry.validation import ValidationError
     from nenstudy.study.definition import StudyDefinitionError
 
     try:
-        results = _run_study_and_report(registry, study, out_dir, seed=None, suppress_below=suppress_below)
+        results = _run_study_and_report(registry, study, out_dir, seed=None, suppress_below=suppress_below,
+                                        show_identifiers=show_identifiers)
     except ValidationError as exc:
         _report_problems(exc.report, None)
         _console.print("[red]The registry did not pass validation; nothing was run.[/red]")

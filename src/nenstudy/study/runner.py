@@ -98,7 +98,7 @@ class _Steps:
 
 
 @contextmanager
-def _store_for(registry: Path) -> Iterator[Path]:
+def _store_for(registry: Path, *, show_identifiers: bool = False) -> Iterator[Path]:
     """Yield a store path: the file itself, or a temporary import of a registry folder."""
     registry = Path(registry)
     if registry.is_dir():
@@ -106,7 +106,7 @@ def _store_for(registry: Path) -> Iterator[Path]:
 
         with tempfile.TemporaryDirectory(prefix="nenstudy-") as tmp:
             store = Path(tmp) / "registry.duckdb"
-            import_registry(registry, store)
+            import_registry(registry, store, show_identifiers=show_identifiers)
             yield store
     elif registry.is_file():
         yield registry
@@ -348,7 +348,7 @@ def run_study(
     steps = _Steps(progress)
     steps.start("registry")
     registry_hash = registry_sha256(registry) if registry.exists() else None
-    with _store_for(registry) as store:
+    with _store_for(registry, show_identifiers=show_identifiers) as store:
         con = open_store(store)
         steps.done()
         try:
