@@ -30,8 +30,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
-import tracemalloc
 import warnings
 from pathlib import Path
 
@@ -39,6 +37,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import make_survival_data  # noqa: E402
+from _timing import best_seconds, peak_mb  # noqa: E402
 
 from nenstudy.stats import cox_ph  # noqa: E402
 
@@ -57,24 +56,6 @@ t <- min(sapply(seq_len(rep), function(i) system.time(
 cat("R", t, "\n")
 cat("coef", sprintf("%.10g", coef(fit)), "\n")
 """
-
-
-def _best(fn, repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
-def _peak_mb(fn) -> float:
-    tracemalloc.start()
-    tracemalloc.reset_peak()
-    fn()
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return peak / 2**20
 
 
 def numpy_floor(time_: np.ndarray, event: np.ndarray, x: np.ndarray, iters: int = 30) -> np.ndarray:
@@ -186,29 +167,29 @@ def main(argv: list[str] | None = None) -> int:
         times: dict[str, float | None] = {}
 
         fit = cox_ph(frame, "time", "event", COVARIATES)
-        times["nenstudy"] = _best(lambda: cox_ph(frame, "time", "event", COVARIATES), args.repeat)
+        times["nenstudy"] = best_seconds(lambda: cox_ph(frame, "time", "event", COVARIATES), args.repeat)
 
         def full():
             result = cox_ph(frame, "time", "event", COVARIATES)
             _ = result.concordance
             _ = result.ph_test()
 
-        times["nenstudy+C+zph"] = _best(full, 1)
-        peak = _peak_mb(lambda: cox_ph(frame, "time", "event", COVARIATES))
+        times["nenstudy+C+zph"] = best_seconds(full, 1)
+        peak = peak_mb(lambda: cox_ph(frame, "time", "event", COVARIATES))
 
         x = frame[COVARIATES].to_numpy()
         t_np, e_np = frame["time"].to_numpy(), frame["event"].to_numpy()
         floor_beta = numpy_floor(t_np, e_np, x)
-        times["numpy"] = _best(lambda: numpy_floor(t_np, e_np, x), args.repeat)
+        times["numpy"] = best_seconds(lambda: numpy_floor(t_np, e_np, x), args.repeat)
         agreement = float(np.max(np.abs(floor_beta - fit.params["coef"].to_numpy())))
 
         if CoxPHFitter is not None and not args.no_lifelines:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                times["lifelines"] = _best(
+                times["lifelines"] = best_seconds(
                     lambda: CoxPHFitter().fit(frame, "time", "event"), slow_repeat
                 )
-                times["lifelines_batch"] = _best(
+                times["lifelines_batch"] = best_seconds(
                     lambda: CoxPHFitter().fit(frame, "time", "event", batch_mode=True), fast_peer_repeat
                 )
         if CoxPHSurvivalAnalysis is not None and not args.no_sksurv:
@@ -222,13 +203,13 @@ def main(argv: list[str] | None = None) -> int:
                 times["sksurv"] = None
             else:
                 y = Surv.from_arrays(event=e_np.astype(bool), time=t_np)
-                times["sksurv"] = _best(
+                times["sksurv"] = best_seconds(
                     lambda: CoxPHSurvivalAnalysis(ties="efron").fit(x, y), slow_repeat
                 )
                 last_sksurv = (n, times["sksurv"])
         times["R"] = None if args.no_r else r_time(frame, fast_peer_repeat)
         times["nenstudy"] = min(
-            times["nenstudy"], _best(lambda: cox_ph(frame, "time", "event", COVARIATES), args.repeat)
+            times["nenstudy"], best_seconds(lambda: cox_ph(frame, "time", "event", COVARIATES), args.repeat)
         )
         rows.append((n, times, peak, agreement, fit.iterations))
 

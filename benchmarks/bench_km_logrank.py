@@ -21,14 +21,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import make_survival_data  # noqa: E402
+from _timing import best_seconds, peak_mb  # noqa: E402
 
 from nenstudy.stats import kaplan_meier, logrank_test  # noqa: E402
 
@@ -54,24 +53,6 @@ t_slr <- min(sapply(seq_len(rep), function(i) system.time(
   survdiff(Surv(time, event) ~ group + strata(stratum)))[["elapsed"]]))
 cat("km_median_ci", t_km, "\n"); cat("logrank", t_lr, "\n"); cat("logrank_stratified", t_slr, "\n")
 """
-
-
-def _best(fn, repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
-def _peak_mb(fn) -> float:
-    tracemalloc.start()
-    tracemalloc.reset_peak()
-    fn()
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return peak / 2**20
 
 
 # -- the tools ---------------------------------------------------------------------------
@@ -219,11 +200,11 @@ def main(argv: list[str] | None = None) -> int:
         reps = args.repeat if n < 10**7 else min(args.repeat, 3)  # the same best-of-k for every tool
         r = {} if args.no_r else r_times(d, reps)
         for task in TASKS:
-            t_ours = _best(ours[task], reps)
-            t_life = _best(life[task], reps) if task in life else None
-            t_floor = _best(floor[task], reps)
+            t_ours = best_seconds(ours[task], reps)
+            t_life = best_seconds(life[task], reps) if task in life else None
+            t_floor = best_seconds(floor[task], reps)
             t_r = r.get(task)
-            peak = _peak_mb(ours[task])
+            peak = peak_mb(ours[task])
             print(
                 f"{n:>9} {task:<19} {_fmt(t_ours)} {_fmt(t_life)} {_fmt(t_r)} {_fmt(t_floor)} "
                 f"{_ratio(t_life, t_ours):>9} {_ratio(t_r, t_ours):>8} {_ratio(t_ours, t_floor):>9} {peak:8.1f}"
