@@ -168,10 +168,10 @@ class CoxResult:
             fit.estimable_terms,
         )
 
-    def summary(self) -> str:
-        """Plain-text summary in the layout of R's ``summary(coxph)``."""
+    def _labelled_params(self) -> pd.DataFrame:
+        """Coefficient table with the clinical column labels (HR, CI level, p)."""
         level = f"{100 * self.conf_level:g}%"
-        table = self.params.rename(
+        return self.params.rename(
             columns={
                 "hazard_ratio": "HR",
                 "lower": f"lower {level}",
@@ -179,6 +179,10 @@ class CoxResult:
                 "p_value": "p",
             }
         )
+
+    def summary(self) -> str:
+        """Plain-text summary in the layout of R's ``summary(coxph)``."""
+        table = self._labelled_params()
         strata = f"; strata: {', '.join(self.strata)}" if self.strata else ""
         lines = [
             f"Cox proportional hazards (ties = {self.ties}{strata})",
@@ -206,15 +210,7 @@ class CoxResult:
         return self.summary()
 
     def _repr_html_(self) -> str:
-        level = f"{100 * self.conf_level:g}%"
-        table = self.params.rename(
-            columns={
-                "hazard_ratio": "HR",
-                "lower": f"lower {level}",
-                "upper": f"upper {level}",
-                "p_value": "p",
-            }
-        ).to_html(float_format=lambda v: f"{v:.4g}", border=0)
+        table = self._labelled_params().to_html(float_format=lambda v: f"{v:.4g}", border=0)
         strata = f"; strata: {html.escape(', '.join(self.strata))}" if self.strata else ""
         tests = "".join(
             f"<li>{name}: {t.statistic:.4g} on {t.df} df, p = {t.p_value:.3g}</li>"
