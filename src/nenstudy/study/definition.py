@@ -320,11 +320,17 @@ class _Table:
     def has(self, name: str) -> bool:
         return name in self.data
 
-    def get(self, name: str, default: Any = ..., *, kinds: tuple[type, ...], expected: str) -> Any:
+    def _present(self, name: str, default: Any, expected: str) -> bool:
+        """Mark ``name`` as read; whether it is given (missing with no default fails)."""
         self.used.add(name)
-        if name not in self.data:
-            if default is ...:
-                self.fail(self.full(name), f"missing; expected {expected}")
+        if name in self.data:
+            return True
+        if default is ...:
+            self.fail(self.full(name), f"missing; expected {expected}")
+        return False
+
+    def get(self, name: str, default: Any = ..., *, kinds: tuple[type, ...], expected: str) -> Any:
+        if not self._present(name, default, expected):
             return default
         value = self.data[name]
         if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
@@ -384,19 +390,13 @@ class _Table:
         return tuple(float(v) for v in value)
 
     def table(self, name: str, default: Any = ...) -> Any:
-        self.used.add(name)
-        if name not in self.data:
-            if default is ...:
-                self.fail(self.full(name), f"missing; expected a table [{self.full(name)}]")
+        if not self._present(name, default, f"a table [{self.full(name)}]"):
             return default
         return _Table(self.path, self.full(name), self.data[name])
 
     def tables(self, name: str, default: Any = ...) -> Any:
         """An array of tables ([[name]])."""
-        self.used.add(name)
-        if name not in self.data:
-            if default is ...:
-                self.fail(self.full(name), f"missing; expected one or more [[{self.full(name)}]] tables")
+        if not self._present(name, default, f"one or more [[{self.full(name)}]] tables"):
             return default
         value = self.data[name]
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
