@@ -12,13 +12,16 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pandas as pd
 from scipy.special import ndtri
 
 from ._counting import as_survival_arrays, distinct_time_counts
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 __all__ = [
     "CONF_TYPES",
@@ -245,7 +248,7 @@ class KaplanMeierResult:
         return (self._median.lower, self._median.upper)
 
     # -- survival at given times ----------------------------------------------------------
-    def survival_at(self, times, extend: bool = False) -> pd.DataFrame:
+    def survival_at(self, times: ArrayLike, extend: bool = False) -> pd.DataFrame:
         """Survival at given times, as R ``summary(fit, times=, extend=)``.
 
         Parameters
@@ -387,7 +390,9 @@ def _freeze(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def kaplan_meier(time, event, conf_type: str = "log-log", conf_level: float = 0.95) -> KaplanMeierResult:
+def kaplan_meier(
+    time: ArrayLike, event: ArrayLike, conf_type: str = "log-log", conf_level: float = 0.95
+) -> KaplanMeierResult:
     """Kaplan-Meier estimate of the survival function with Greenwood variance.
 
     Parameters
@@ -458,7 +463,9 @@ def _kaplan_meier_arrays(
     )
 
 
-def median_follow_up(time, event, conf_type: str = "log-log", conf_level: float = 0.95) -> FollowUp:
+def median_follow_up(
+    time: ArrayLike, event: ArrayLike, conf_type: str = "log-log", conf_level: float = 0.95
+) -> FollowUp:
     """Median follow-up by the reverse Kaplan-Meier method.
 
     The Kaplan-Meier estimator is applied with the event indicator reversed
@@ -492,7 +499,7 @@ def median_follow_up(time, event, conf_type: str = "log-log", conf_level: float 
     return FollowUp(q.estimate, q.lower, q.upper)
 
 
-def number_at_risk(time, at) -> np.ndarray:
+def number_at_risk(time: ArrayLike, at: ArrayLike) -> np.ndarray:
     """Number of subjects still at risk (time >= t) at each of the times ``at``.
 
     This is the "numbers at risk" row printed under Kaplan-Meier plots and equals

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,9 @@ from ._counting import (
     grid_cell_counts,
     grouped_event_counts,
 )
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 __all__ = ["LogRankResult", "TrendTestResult", "logrank_test", "logrank_trend_test"]
 
@@ -232,7 +236,9 @@ def _prepare(time, event, group, strata, group_name: str):
     return t, e, group_codes, group_levels, strata_codes, strata_levels
 
 
-def logrank_test(time, event, group, strata=None, rho: float = 0.0) -> LogRankResult:
+def logrank_test(
+    time: ArrayLike, event: ArrayLike, group: ArrayLike, strata: ArrayLike | None = None, rho: float = 0.0
+) -> LogRankResult:
     """Compare survival between k groups with the log-rank / G-rho test, as R ``survdiff``.
 
     Parameters
@@ -306,7 +312,13 @@ def logrank_test(time, event, group, strata=None, rho: float = 0.0) -> LogRankRe
     )
 
 
-def logrank_trend_test(time, event, group_scores, strata=None, rho: float = 0.0) -> TrendTestResult:
+def logrank_trend_test(
+    time: ArrayLike,
+    event: ArrayLike,
+    group_scores: ArrayLike,
+    strata: ArrayLike | None = None,
+    rho: float = 0.0,
+) -> TrendTestResult:
     """Log-rank test for trend across ordered groups (chi-square on 1 df).
 
     Each distinct value of ``group_scores`` is a group and also its score ``s_g``

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import stats as _sps
 from scipy.special import gammaln
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 __all__ = [
     "TestResult",
@@ -258,7 +262,7 @@ def _fisher_rxc_pvalue(table: np.ndarray) -> float:
     return min(1.0, p_value)
 
 
-def fisher_exact_test(table) -> TestResult:
+def fisher_exact_test(table: ArrayLike) -> TestResult:
     """Fisher's exact test of independence for an r x c contingency table.
 
     Parameters
@@ -298,7 +302,7 @@ def fisher_exact_test(table) -> TestResult:
     )
 
 
-def chi_square_test(table, correction: bool = False) -> TestResult:
+def chi_square_test(table: ArrayLike, correction: bool = False) -> TestResult:
     """Pearson's chi-square test of independence (never switches to another test).
 
     Parameters
@@ -329,7 +333,7 @@ def chi_square_test(table, correction: bool = False) -> TestResult:
     return TestResult(name, float(res.statistic), float(res.pvalue), float(res.dof), method)
 
 
-def wilcoxon_rank_sum_test(x, y, method: str = "auto") -> TestResult:
+def wilcoxon_rank_sum_test(x: ArrayLike, y: ArrayLike, method: str = "auto") -> TestResult:
     """Wilcoxon rank-sum (Mann-Whitney) test, two-sided, as R ``wilcox.test(x, y)``.
 
     Parameters
@@ -366,7 +370,7 @@ def wilcoxon_rank_sum_test(x, y, method: str = "auto") -> TestResult:
     return TestResult("Wilcoxon rank-sum test", float(res.statistic), float(res.pvalue), None, how)
 
 
-def kruskal_wallis_test(*samples) -> TestResult:
+def kruskal_wallis_test(*samples: ArrayLike) -> TestResult:
     """Kruskal-Wallis rank-sum test (tie-corrected, chi-square approximation), as R ``kruskal.test``.
 
     Parameters
