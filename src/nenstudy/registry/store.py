@@ -78,9 +78,12 @@ def _finish_store_tables(con: duckdb.DuckDBPyConnection, loaded: LoadedSource) -
     """Turn the validated tables of ``store`` into the store tables; return rows per table.
 
     Drops the check columns (a catalogue change: no data is rewritten) and adds
-    ``age_at_diagnosis`` from the patients' birth dates.
+    ``age_at_diagnosis`` from the patients' birth dates. The tables are checkpointed first: the
+    update of the new column is then about three times cheaper than on the rows the ordered
+    inserts left to write.
     """
     drop_views(con)
+    con.execute("CHECKPOINT store")
     rows: dict[str, int] = {}
     for table in SCHEMA:
         con.execute(f"ALTER TABLE store.{table.name} DROP COLUMN _problems")
