@@ -11,14 +11,10 @@ from typing import Iterator
 
 import matplotlib
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from .png import encode_png  # noqa: E402
+from .png import encode_png
 
 __all__ = [
     "OKABE_ITO",
@@ -85,7 +81,7 @@ def group_colours(n: int) -> list[str]:
 @contextmanager
 def figure_style() -> Iterator[None]:
     """Apply the house rcParams for the duration of a ``with`` block."""
-    with plt.rc_context(_RC):
+    with matplotlib.rc_context(_RC):
         yield
 
 
@@ -150,7 +146,7 @@ def save_figure(fig: Figure, figures_dir: Path, name: str) -> FigureFile:
     figures_dir.mkdir(parents=True, exist_ok=True)
     png = figures_dir / f"{name}.png"
     svg = figures_dir / f"{name}.svg"
-    with plt.rc_context({**_RC, "svg.hashsalt": f"nenstudy-{name}"}):
+    with matplotlib.rc_context({**_RC, "svg.hashsalt": f"nenstudy-{name}"}):
         rgba = _render_rgba(fig, PNG_DPI)
         buffer = io.StringIO()
         fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
