@@ -3,15 +3,12 @@
 import re
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _readme_commands() -> list[str]:
     readme = ROOT / "README.md"
-    if not readme.exists():
-        pytest.skip("not running from a source tree")
+    assert readme.is_file(), f"{readme} is missing: the tests run from the source tree"
     blocks = re.findall(r"```bash\n(.*?)```", readme.read_text(encoding="utf-8"), flags=re.S)
     return [line.strip() for block in blocks for line in block.splitlines() if line.strip()]
 

@@ -1,4 +1,4 @@
-"""The report built from a real study run (synthetic registry -> EP-NEC study), when the study engine is present."""
+"""The report built from a real study run (synthetic registry -> EP-NEC study)."""
 
 from __future__ import annotations
 
@@ -8,21 +8,20 @@ import pytest
 from docx import Document
 from openpyxl import load_workbook
 
+from nenstudy import synth
+from nenstudy.paths import default_study
 from nenstudy.report import build_report
 from nenstudy.report.formatting import fmt_median_ci, fmt_rate_ci
+from nenstudy.study.runner import run_study
 
 from .htmltext import read_report
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    runner = pytest.importorskip("nenstudy.study.runner", reason="study engine not available")
-    synth = pytest.importorskip("nenstudy.synth")
-    from nenstudy.paths import default_study
-
     root = tmp_path_factory.mktemp("demo")
     synth.write_registry(root / "registry", seed=2022)
-    runner.run_study(root / "registry", default_study(), root / "out", seed=2022)
+    run_study(root / "registry", default_study(), root / "out", seed=2022)
     written = build_report(root / "out")
     results = json.loads((root / "out" / "results.json").read_text())
     html = (root / "out" / "report.html").read_text(encoding="utf-8")
