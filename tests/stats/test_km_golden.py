@@ -48,6 +48,11 @@ def _exact(actual, expected, what: str) -> None:
     np.testing.assert_array_equal(np.asarray(actual, dtype=float), np.asarray(expected, dtype=float), err_msg=what)
 
 
+def test_every_km_input_has_an_r_fixture():
+    inputs = {p.stem for p in (FIXTURES / "km_inputs").glob("*.csv")}
+    assert CASES and set(CASES) == inputs
+
+
 @pytest.fixture(params=[(c, ct) for c in CASES for ct in CONF_TYPES], ids=lambda p: f"{p[0]}-{p[1]}")
 def case(request):
     name, conf_type = request.param

@@ -54,6 +54,12 @@ def _run(case, entry):
     return data, logrank_test(data["time"], data["status"], data["group"], strata=strata, rho=entry["rho"])
 
 
+def test_logrank_fixtures_are_present_with_their_inputs():
+    entries = _entries()
+    assert entries
+    assert all((FIXTURES / "km_inputs" / f"{p.values[0]}.csv").is_file() for p in entries)
+
+
 @pytest.mark.parametrize(("case", "entry"), _entries())
 def test_logrank_observed_expected_variance_match_r_survdiff(case, entry):
     _, lr = _run(case, entry)
