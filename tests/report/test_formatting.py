@@ -1,6 +1,6 @@
 """Tests of the number formats shared by the report's tables, figures and text."""
 
-from nenstudy.report.formatting import fmt_hr_ci, fmt_median_ci, fmt_p, fmt_pct, fmt_rate_ci
+from nenstudy.report.formatting import fmt_hr_ci, fmt_level, fmt_median_ci, fmt_p, fmt_pct, fmt_rate_ci
 
 
 def test_p_below_one_in_a_thousand_is_bounded():
@@ -33,3 +33,7 @@ def test_hazard_ratio_two_decimals():
 
 def test_percentage_of_fraction():
     assert fmt_pct(0.595) == "59.5%"
+
+
+def test_confidence_level_is_a_whole_percentage():
+    assert (fmt_level(0.9), fmt_level(0.95), fmt_level(None)) == ("90%", "95%", "95%")

@@ -1,8 +1,20 @@
 """Tests of the tidy report tables (the single source for HTML, DOCX and XLSX)."""
 
+import copy
+
 import pytest
 
-from nenstudy.report.tables import Cell, Column, Row, Table, all_tables, baseline_table, response_table
+from nenstudy.report.tables import (
+    Cell,
+    Column,
+    Row,
+    Table,
+    all_tables,
+    baseline_table,
+    cox_table,
+    response_table,
+    survival_table,
+)
 
 
 def _row(table, first_text):
@@ -18,7 +30,7 @@ def test_table1_shows_counts_and_percentages_from_results(results_dict):
 
 def test_table1_has_overall_each_group_and_p_columns(results_dict):
     headers = [c.header for c in baseline_table(results_dict).columns]
-    assert headers[1].startswith("Overall (n = 173)")
+    assert headers[1].startswith(f"Overall (n = {results_dict['baseline']['n']})")
     assert len(headers) == 2 + len(results_dict["baseline"]["groups"]) + 1
     assert headers[-1] == "p-value"
 
@@ -72,3 +84,30 @@ def test_a_row_with_the_wrong_number_of_cells_is_refused():
 def test_tables_cover_every_section(results_dict):
     assert set(all_tables(results_dict)) >= {"comparison", "attrition", "table1", "molecular", "lines", "regimens",
                                             "response", "survival", "stratified", "cox_os", "cox_pfs", "provenance"}
+
+
+def _with_conf_level(results: dict, conf_level: float) -> dict:
+    changed = copy.deepcopy(results)
+    changed["study"]["conf_level"] = conf_level
+    for block in (changed["os"], changed["pfs"], changed["orr_first_line"], *changed["cox"].values()):
+        block["conf_level"] = conf_level
+    return changed
+
+
+def test_survival_table_has_one_column_per_reported_rate_time(results_dict):
+    changed = copy.deepcopy(results_dict)
+    for key in ("os", "pfs"):
+        rates = changed[key]["rates"]
+        changed[key]["rates"] = {"6": rates["12"], **rates, "36": rates["24"]}
+    headers = [c.header for c in survival_table(changed).columns]
+    assert [h.split(" months")[0] for h in headers[4:]] == ["6", "12", "24", "36"]
+    assert all(len(r.cells) == len(headers) for r in survival_table(changed).rows)
+
+
+def test_ci_headers_follow_the_study_confidence_level(results_dict):
+    changed = _with_conf_level(results_dict, 0.9)
+    headers = [c.header for c in survival_table(changed).columns]
+    headers += [c.header for c in cox_table(changed, next(iter(changed["cox"]))).columns]
+    headers += [c.cells[0].text for c in response_table(changed).rows]
+    ci_headers = [h for h in headers if " CI)" in h]
+    assert ci_headers and all("(90% CI)" in h for h in ci_headers)

@@ -8,7 +8,7 @@ from typing import Mapping
 
 from .figures import FigureFile, FigureJob, KMSeries, flow_figure, forest_figure, km_figure, oncoprint_figure
 from .figures import render_figures, swimmer_figure
-from .formatting import fmt_count, fmt_p
+from .formatting import fmt_count, fmt_level, fmt_p
 from .narrative import followup_sentence, methods_paragraph, summary_paragraph, time_axis_label
 from .tables import ENDPOINT_LABELS, Table, grouping_label
 
@@ -86,7 +86,7 @@ def figure_jobs(results: Mapping, suppress_below: int | None = None) -> list[tup
         series = [KMSeries("All patients" if endpoint == "os" else "Treated", results[endpoint])]
         add(f"km_{endpoint}", km_figure,
             f"Kaplan-Meier estimate of {ENDPOINT_LABELS[endpoint].lower()} with its "
-            f"{int(round(100 * results[endpoint].get('conf_level', 0.95)))}% confidence band "
+            f"{fmt_level(results[endpoint].get('conf_level'))} confidence band "
             f"({results[endpoint].get('conf_type', '')} transform); tick marks are censored patients; the dashed "
             "line marks the median; numbers at risk below." + _axis_note(series, sup),
             series=series, xlabel=time_axis_label(_origin(results, endpoint)), ylabel=_Y_LABELS[endpoint],
@@ -104,7 +104,8 @@ def figure_jobs(results: Mapping, suppress_below: int | None = None) -> list[tup
     for endpoint, block in (results.get("cox") or {}).items():
         if block.get("univariable") or block.get("multivariable"):
             add(f"forest_{endpoint}", forest_figure,
-                f"Hazard ratios for {ENDPOINT_LABELS.get(endpoint, endpoint).lower()} (Cox regression, 95% CI, "
+                f"Hazard ratios for {ENDPOINT_LABELS.get(endpoint, endpoint).lower()} (Cox regression, "
+                f"{fmt_level(block.get('conf_level') or results['study'].get('conf_level'))} CI, "
                 "log scale): univariable (circles) and multivariable (squares).", models=block)
     return jobs
 

@@ -21,6 +21,7 @@ __all__ = [
     "fmt_hr_ci",
     "fmt_ratio",
     "fmt_rate_ci",
+    "fmt_level",
 ]
 
 #: Text for a number that results.json gives as null (not available).
@@ -138,6 +139,11 @@ def fmt_rate_ci(rate: float | None, lower: float | None, upper: float | None, di
     if _is_missing(rate):
         return MISSING
     return f"{fmt_pct(rate, digits)} ({fmt_num(_x100(lower), digits)}{DASH}{fmt_pct(upper, digits)})"
+
+
+def fmt_level(conf_level: float | None) -> str:
+    """Format a confidence level as a whole percentage, e.g. ``0.95 -> '95%'`` (``None``: 95%)."""
+    return f"{round(100 * float(0.95 if conf_level is None else conf_level))}%"
 
 
 def _x100(x: float | None) -> float | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from .formatting import fmt_count, fmt_median_ci, fmt_rate_ci, fmt_ratio
+from .formatting import fmt_count, fmt_level, fmt_median_ci, fmt_rate_ci, fmt_ratio
 from .suppression import is_suppressed
 from .tables import grouping_label
 
@@ -52,7 +52,7 @@ def methods_paragraph(results: Mapping) -> str:
     denominators and CI method, software versions) is stated as results.json records it.
     """
     study, methods = results["study"], results.get("methods") or {}
-    level = int(round(100 * float(study.get("conf_level", 0.95))))
+    level = fmt_level(study.get("conf_level"))
     dpm = study.get("days_per_month", 30.4375)
     tests = sorted({v["test"] for v in results["baseline"]["variables"] if v.get("test")})
     by = results["baseline"].get("by")
@@ -66,7 +66,7 @@ def methods_paragraph(results: Mapping) -> str:
         f"{ORIGIN_LABELS.get(study.get('pfs_origin'), study.get('pfs_origin'))} to progression or death; patients "
         f"without the event were censored at their last contact or assessment. Times are in months "
         f"(days / {dpm}).",
-        f"Survival was estimated with the Kaplan-Meier method ({methods.get('km', 'Greenwood variance')}); pointwise {level}% confidence "
+        f"Survival was estimated with the Kaplan-Meier method ({methods.get('km', 'Greenwood variance')}); pointwise {level} confidence "
         f"intervals use the {study.get('conf_type', 'log-log')} transform, and CIs of median survival the "
         f"{methods.get('median_ci', 'Brookmeyer-Crowley')} method. Median follow-up was estimated by the "
         f"{results['followup'].get('method', 'reverse Kaplan-Meier')} method.",
@@ -94,7 +94,7 @@ def methods_paragraph(results: Mapping) -> str:
         f"Best response to first-line therapy was assessed by RECIST 1.1; the objective response rate (CR + PR) is "
         f"reported over all treated patients"
         + (" and over response-evaluable patients" if ev else "")
-        + f", with {methods.get('binomial', orr.get('ci_method', 'exact'))} {level}% confidence intervals.")
+        + f", with {methods.get('binomial', orr.get('ci_method', 'exact'))} {level} confidence intervals.")
     if software:
         sentences.append("Software: " + ", ".join(f"{k} {v}" for k, v in software.items()) + ".")
     return " ".join(sentences)

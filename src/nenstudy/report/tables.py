@@ -12,6 +12,7 @@ from .formatting import (
     fmt_count,
     fmt_count_pct,
     fmt_hr_ci,
+    fmt_level,
     fmt_median_ci,
     fmt_num,
     fmt_p,
@@ -403,7 +404,7 @@ def response_table(results: Mapping, sup: int | None = None) -> Table:
     ev = orr.get("evaluable") or {}
     r_hidden = is_suppressed(orr.get("responders"), sup)
     ci, ev_ci = orr.get("ci") or (None, None), ev.get("ci") or (None, None)
-    rows.append(Row((_text("Objective response rate (CR + PR), % (95% CI)"), _count(orr.get("responders"), sup),
+    rows.append(Row((_text(f"Objective response rate (CR + PR), % ({fmt_level(orr.get('conf_level'))} CI)"), _count(orr.get("responders"), sup),
                      _rate_ci(orr.get("rate"), ci[0], ci[1], r_hidden or t_hidden),
                      _rate_ci(ev.get("rate"), ev_ci[0], ev_ci[1], r_hidden or e_hidden) if ev else _blank())))
     method = orr.get("ci_method") or "exact"
@@ -417,27 +418,28 @@ def response_table(results: Mapping, sup: int | None = None) -> Table:
 
 
 def survival_table(results: Mapping, sup: int | None = None) -> Table:
-    """OS and PFS: n, events, median (95% CI), 12- and 24-month survival; median follow-up."""
-    level = int(round(100 * float(results["os"].get("conf_level", 0.95))))
+    """OS and PFS: n, events, median with CI, survival at the study's ``rates_at`` times; median follow-up."""
+    level = fmt_level(results["os"].get("conf_level"))
+    rate_times = list(results["os"].get("rates") or {})
     rows = []
     for key in ("os", "pfs"):
         block = results[key]
         rates = block.get("rates") or {}
         cells = [_text(ENDPOINT_LABELS[key]), _count(block.get("n"), sup), _count(block.get("events"), sup),
                  _median_ci(block.get("median"), block.get("ci"))]
-        for t in ("12", "24"):
+        for t in rate_times:
             r = rates.get(t)
             cells.append(_rate_ci(r.get("survival"), r.get("lower"), r.get("upper")) if r else
                          Cell(MISSING, (None, None, None), ("pct", "pct", "pct")))
         rows.append(Row(tuple(cells)))
     fu = results["followup"]
     rows.append(Row((_text(f"Follow-up ({fu.get('method', 'reverse Kaplan-Meier')})"), _blank(), _blank(),
-                     _median_ci(fu.get("median"), fu.get("ci")), Cell("", (None,) * 3, ("pct",) * 3),
-                     Cell("", (None,) * 3, ("pct",) * 3))))
+                     _median_ci(fu.get("median"), fu.get("ci")),
+                     *(Cell("", (None,) * 3, ("pct",) * 3) for _ in rate_times))))
     parts = ("estimate", "lower", "upper")
     return Table("survival", "Survival and follow-up",
-                 (Column("Endpoint"), Column("n"), Column("Events"), Column(f"Median, months ({level}% CI)", parts),
-                  Column(f"12 months, % ({level}% CI)", parts), Column(f"24 months, % ({level}% CI)", parts)),
+                 (Column("Endpoint"), Column("n"), Column("Events"), Column(f"Median, months ({level} CI)", parts),
+                  *(Column(f"{t} months, % ({level} CI)", parts) for t in rate_times)),
                  tuple(rows),
                  (f"{NOT_REACHED}: not reached. Times in months (days / "
                   f"{results['study'].get('days_per_month', 30.4375)}).",))
@@ -456,7 +458,8 @@ def stratified_table(results: Mapping, sup: int | None = None) -> Table:
                                  _p(block.get("logrank_p")) if i == 0 else _blank())))
     return Table("stratified", "Survival by group",
                  (Column("Endpoint"), Column("Grouping"), Column("Group"), Column("n"), Column("Events"),
-                  Column("Median, months (95% CI)", ("estimate", "lower", "upper")), Column("Log-rank p")),
+                  Column(f"Median, months ({fmt_level(results['study'].get('conf_level'))} CI)",
+                         ("estimate", "lower", "upper")), Column("Log-rank p")),
                  tuple(rows), (f"{NOT_REACHED}: not reached. p-values from the log-rank test.",))
 
 
@@ -481,7 +484,8 @@ def cox_table(results: Mapping, endpoint: str, sup: int | None = None) -> Table:
              if block.get("multivariable") else "No multivariable model."]
     ties = block.get("ties") or results["study"].get("ties")
     conc = block.get("concordance")
-    extra = f"Ties: {ties}. Wald 95% CIs."
+    level = fmt_level(block.get("conf_level") or results["study"].get("conf_level"))
+    extra = f"Ties: {ties}. Wald {level} CIs."
     if conc:
         extra += f" Concordance {fmt_num(conc[0], 2)} (SE {fmt_num(conc[1], 2)})."
     notes.append(extra)
@@ -490,8 +494,8 @@ def cox_table(results: Mapping, endpoint: str, sup: int | None = None) -> Table:
         notes.append(f"Proportional hazards (Grambsch-Therneau), global test p = {fmt_p(glob[0].get('p_value'))}.")
     parts = ("HR", "lower", "upper")
     return Table(f"cox_{endpoint}", f"Cox regression: {ENDPOINT_LABELS.get(endpoint, endpoint).lower()}",
-                 (Column("Variable"), Column("n (events)", ("n", "events")), Column("Univariable HR (95% CI)", parts),
-                  Column("p"), Column("Multivariable HR (95% CI)", parts), Column("p")),
+                 (Column("Variable"), Column("n (events)", ("n", "events")), Column(f"Univariable HR ({level} CI)", parts),
+                  Column("p"), Column(f"Multivariable HR ({level} CI)", parts), Column("p")),
                  tuple(rows), tuple(notes))
 
 

@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, NullLocator
 
-from ..formatting import fmt_hr_ci
+from ..formatting import fmt_hr_ci, fmt_level
 from .style import GREY, OKABE_ITO, new_figure
 
 __all__ = ["forest_figure"]
@@ -28,13 +28,13 @@ def _terms_in_order(models: Mapping[str, Sequence[Mapping]]) -> list[tuple[str, 
 
 
 def forest_figure(models: Mapping[str, Sequence[Mapping]], *, title: str | None = None) -> Figure:
-    """Draw hazard ratios with 95% CIs for each term, one row per term, both models on one axis.
+    """Draw hazard ratios with their CIs for each term, one row per term, both models on one axis.
 
     Parameters
     ----------
     models : Mapping
         A results.json ``cox.<endpoint>`` block: ``univariable`` and ``multivariable`` lists of rows
-        with ``term``, ``label``, ``hr``, ``lower``, ``upper``.
+        with ``term``, ``label``, ``hr``, ``lower``, ``upper``, and the ``conf_level`` of the CIs.
     title : str, optional
         Axes title.
 
@@ -66,7 +66,8 @@ def forest_figure(models: Mapping[str, Sequence[Mapping]], *, title: str | None 
         for r, yy in zip(rows, y):
             ax.text(x_text, yy, fmt_hr_ci(r["hr"], r["lower"], r["upper"]), transform=ax.get_yaxis_transform(),
                     va="center", ha="left", fontsize=7.5, color=colour)
-        ax.text(x_text, -0.9, f"{name}\nHR (95% CI)", transform=ax.get_yaxis_transform(), ha="left",
+        heading = f"{name}\nHR ({fmt_level(models.get('conf_level'))} CI)"
+        ax.text(x_text, -0.9, heading, transform=ax.get_yaxis_transform(), ha="left",
                 va="bottom", fontsize=7.5, fontweight="bold", color=colour)
     ax.axvline(1.0, color=GREY, linewidth=0.8, linestyle=(0, (3, 2)))
     ax.set_xscale("log")
