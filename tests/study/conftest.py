@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
+from nenstudy.paths import default_study
+from nenstudy.study.cohort import select_cohort
+from nenstudy.study.definition import StudyDefinition, load_study
+from nenstudy.study.endpoints import build_endpoints, build_study_base, build_treatment_lines
+from nenstudy.study.sources import open_store
+from nenstudy.study.variables import build_analysis_variables
 
-from study_builders import RegistryBuilder  # noqa: E402
-
-from nenstudy.paths import default_study  # noqa: E402
-from nenstudy.study.cohort import select_cohort  # noqa: E402
-from nenstudy.study.definition import StudyDefinition, load_study  # noqa: E402
-from nenstudy.study.endpoints import build_endpoints, build_study_base, build_treatment_lines  # noqa: E402
-from nenstudy.study.sources import open_store  # noqa: E402
-from nenstudy.study.variables import build_analysis_variables  # noqa: E402
+from .study_builders import RegistryBuilder
 
 
 @pytest.fixture

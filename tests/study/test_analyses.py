@@ -128,7 +128,7 @@ def test_baseline_continuous_and_categorical_rows(registry, derive, epnec):
 
 
 def test_baseline_categorical_rule_can_force_chi_square(registry, derive):
-    from study_builders import epnec_variant
+    from .study_builders import epnec_variant
 
     study = epnec_variant({'categorical_test = "auto"': 'categorical_test = "chi-square"'})
     for ki67, sex in ((30, "F"), (40, "M"), (60, "F"), (80, "M")):

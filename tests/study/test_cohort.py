@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from study_builders import epnec_variant
 
 from nenstudy.study.definition import StudyDefinitionError
+
+from .study_builders import epnec_variant
 
 
 def _steps(selection):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from study_builders import epnec_variant
 
 from nenstudy.study.endpoints import DAYS_PER_MONTH
+
+from .study_builders import epnec_variant
 
 
 def _tte(con, paramcd):

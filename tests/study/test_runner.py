@@ -256,7 +256,7 @@ def test_treatment_before_diagnosis_is_rejected_by_registry_validation(synthetic
 
 
 def test_empty_registry_runs_and_reports_empty_results(tmp_path):
-    from study_builders import RegistryBuilder
+    from .study_builders import RegistryBuilder
 
     store = RegistryBuilder().write(tmp_path / "empty.duckdb")
     results = run_study(store, default_study(), tmp_path / "out")
@@ -265,7 +265,7 @@ def test_empty_registry_runs_and_reports_empty_results(tmp_path):
 
 
 def test_tiny_registry_keeps_cox_warnings_visible(tmp_path):
-    from study_builders import RegistryBuilder
+    from .study_builders import RegistryBuilder
 
     registry = RegistryBuilder()
     for i in range(6):
