@@ -102,7 +102,19 @@ def write_analysis_datasets(con: duckdb.DuckDBPyConnection, study: StudyDefiniti
     """Write ``adsl.csv`` and ``adtte.csv`` into ``folder`` (created if needed).
 
     Floats are written with full round-trip precision, so re-reading ``AVAL`` gives the exact
-    numbers the study analysed. ``show_identifiers`` adds the registry patient_id (``SUBJID``).
+    numbers the study analysed.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Connection holding the study's derived tables (cohort, variables, time-to-event rows).
+    study : StudyDefinition
+        The study whose datasets are written.
+    folder : Path
+        Output folder.
+    show_identifiers : bool, default False
+        Only when the user explicitly asks: add the registry patient_id (``SUBJID``) after
+        ``USUBJID``.
 
     Returns
     -------

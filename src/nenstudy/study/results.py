@@ -187,6 +187,11 @@ def results_schema() -> dict[str, Any]:
 def validate_results(results: dict[str, Any]) -> None:
     """Check results against the schema.
 
+    Parameters
+    ----------
+    results : dict
+        A results.json document (as built by the study engine or read back from the file).
+
     Raises
     ------
     ResultsSchemaError

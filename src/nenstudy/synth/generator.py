@@ -36,7 +36,25 @@ FORMATS = ("csv", "parquet")
 
 
 def n_patients(scale: float, params: ParameterSet | None = None) -> int:
-    """Number of simulated patients at ``scale`` (``centre.patients_per_unit_scale`` x scale)."""
+    """Number of simulated patients at ``scale`` (``centre.patients_per_unit_scale`` x scale).
+
+    Parameters
+    ----------
+    scale : float
+        Size relative to the reference centre (> 0).
+    params : ParameterSet, optional
+        Simulation parameters; the bundled ones when omitted.
+
+    Returns
+    -------
+    int
+        At least 1.
+
+    Raises
+    ------
+    ValueError
+        When ``scale`` is not a positive finite number.
+    """
     params = params or load_parameters()
     if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
         raise ValueError(f"scale must be a positive number, got {scale!r}")
@@ -83,6 +101,15 @@ def iter_blocks(
 
 def generate_registry(seed: int = 2022, scale: float = 1.0, params: ParameterSet | None = None) -> dict[str, pa.Table]:
     """Simulate the registry in memory (for small scales).
+
+    Parameters
+    ----------
+    seed : int, default 2022
+        Seed of the simulation; the same seed, scale and parameters give the same registry.
+    scale : float, default 1.0
+        Size relative to the reference centre (see :func:`n_patients`).
+    params : ParameterSet, optional
+        Simulation parameters; the bundled ones when omitted.
 
     Returns
     -------
