@@ -86,3 +86,17 @@ def test_existing_store_untouched(corrupted: Path, tmp_path: Path) -> None:
     assert _found(caught.value.report) == EXPECTED
     assert hashlib.sha256(db.read_bytes()).hexdigest() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["corrupted", "good", "store.duckdb"]
+
+
+def test_problem_listing_is_sorted_and_the_same_every_time(corrupted: Path) -> None:
+    """Cross-table checks run unordered; the listing must still be one fixed, sorted order."""
+    first = validate_source(corrupted).problems
+    again = validate_source(corrupted).problems
+    assert first.equals(again)
+    keys = first.astype(object).where(first.notna(), None)
+    order = [
+        (f, -1 if r is None else r, c or "", rule, s, m)
+        for f, r, c, rule, s, m in zip(keys["file"], keys["row"], keys["column"], keys["rule"],
+                                       keys["severity"], keys["message"])
+    ]
+    assert order == sorted(order)

@@ -151,8 +151,9 @@ def connect_work_db(
 ) -> duckdb.DuckDBPyConnection:
     """Open the in-memory DuckDB database validation works in (spills to ``temp_dir``).
 
-    Insertion order is preserved (the rowid of a table read from a file follows the file's rows,
-    which gives the spreadsheet row of every record without a row-number column). That holds
+    Insertion order is preserved while the files are read (the rowid of a table read from a file
+    follows the file's rows, which gives the spreadsheet row of every record without a row-number
+    column); :func:`validate_into` turns it off once every file is read. That holds
     only while the reading statement has no join, so the optimizer rule that turns a long
     ``IN (...)`` list into a join is disabled: the lists of allowed codes are short. FSST string
     compression is disabled for the tables written: its analysis dominated the write time, and
