@@ -91,8 +91,8 @@ def methods_paragraph(results: Mapping) -> str:
         sentences.append(f"Ki-67 cut-points: {', '.join(f'{c:g}%' for c in cut)}.")
     ev = orr.get("evaluable") or {}
     sentences.append(
-        f"Best response to first-line therapy was assessed by RECIST 1.1; the objective response rate (CR + PR) is "
-        f"reported over all treated patients"
+        "Best response to first-line therapy was assessed by RECIST 1.1; the objective response rate (CR + PR) is "
+        "reported over all treated patients"
         + (" and over response-evaluable patients" if ev else "")
         + f", with {methods.get('binomial', orr.get('ci_method', 'exact'))} {level} confidence intervals.")
     if software:

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 import duckdb
-import numpy as np
 import pandas as pd
 
 import nenstudy
