@@ -201,3 +201,48 @@ def test_a_large_group_of_possible_duplicates_lists_a_few_rows_each(tmp_path: Pa
     assert hit["message"].iloc[0].startswith(
         "possibly the same person as patients row(s) 3, 4, 5, 6, 7, ... ("
     )
+
+
+@pytest.mark.parametrize("text", [" F", "F ", "  F  ", " ", "", "F", "a b"])
+def test_spaces_only_trimming_matches_full_trimming_on_space_padded_text(text: str) -> None:
+    from nenstudy.registry.sources import trimmed_sql
+
+    con = duckdb.connect()
+    assert _value(con, trimmed_sql("x", spaces_only=True), text) == _value(
+        con, trimmed_sql("x"), text
+    )
+
+
+@pytest.mark.parametrize(
+    "content, plain",
+    [
+        (b"a,b\n x ,y \n", True),
+        (b"a,b\n\tx,y\n", False),
+        (b"a,b\nx,y\r\n", False),
+        (b'a,b\n"x\ny",z\n', False),
+        ("a,b\nx\u00a0,y\n".encode("utf-8"), False),
+        ("a,b\nx\u00a0,y\n".encode("latin-1"), False),
+    ],
+)
+def test_only_plain_spaces_spots_tabs_line_breaks_quotes_and_no_break_spaces(
+    tmp_path: Path, content: bytes, plain: bool
+) -> None:
+    from nenstudy.registry.sources import _only_plain_spaces
+
+    path = tmp_path / "t.csv"
+    path.write_bytes(content)
+    assert _only_plain_spaces(path) is plain
+
+
+def test_space_padded_codes_in_a_plain_file_are_trimmed(good_registry: Path) -> None:
+    path = good_registry / "patients.csv"
+    path.write_text(path.read_text().replace("P001,F,", "P001, F ,"), encoding="utf-8")
+    assert "P001, F ," in path.read_text()
+    assert validate_source(good_registry).ok
+
+
+def test_tab_padded_codes_are_trimmed(good_registry: Path) -> None:
+    path = good_registry / "patients.csv"
+    path.write_text(path.read_text().replace("P001,F,", "P001,\tF\u00a0,"), encoding="utf-8")
+    assert "P001,\tF\u00a0," in path.read_text()
+    assert validate_source(good_registry).ok

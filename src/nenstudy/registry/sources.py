@@ -271,17 +271,41 @@ def _file_is_blank(path: Path) -> bool:
     return not data.strip()
 
 
-def trimmed_sql(value: str) -> str:
+def trimmed_sql(value: str, *, spaces_only: bool = False) -> str:
     """SQL: ``value`` without surrounding whitespace (incl. tab, no-break space), '' as NULL.
 
     ``trim`` runs only on cells that may need it: it is slow on every cell of a large file.
+    With ``spaces_only`` (the text is known to hold no tab, line break or no-break space, see
+    :func:`_only_plain_spaces`) a cell needs it only when it starts or ends with a space, which
+    is two cheap tests instead of six.
     """
+    if spaces_only:
+        return (
+            f"CASE WHEN prefix({value}, ' ') OR suffix({value}, ' ') "
+            f"THEN NULLIF(trim({value}, {_WS}), '') ELSE NULLIF({value}, '') END"
+        )
     return (
         f"CASE WHEN prefix({value}, ' ') OR suffix({value}, ' ') OR contains({value}, chr(9)) "
         f"OR contains({value}, chr(160)) OR contains({value}, chr(10)) "
         f"OR contains({value}, chr(13)) THEN NULLIF(trim({value}, {_WS}), '') "
         f"ELSE NULLIF({value}, '') END"
     )
+
+
+def _only_plain_spaces(path: Path) -> bool:
+    """Whether a file's bytes hold no tab, carriage return, quote or byte 0xA0.
+
+    Then no cell of the CSV file holds a tab, a line break (it would need quotes) or a no-break
+    space (U+00A0 holds byte 0xA0 in UTF-8 and in Latin-1): only spaces can surround a value.
+    Each test is a byte search (``memchr``): about 0.1 s for the 490 MB of 10^6 patients,
+    against about 1 CPU-s of per-cell tests it spares. Any other byte 0xA0 (a UTF-8 continuation
+    byte, as in "à") only makes the answer a cautious no.
+    """
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(_CSV_BUFFER_BYTES), b""):
+            if b"\t" in block or b"\r" in block or b'"' in block or b"\xa0" in block:
+                return False
+    return True
 
 
 def _stage_table(
@@ -294,6 +318,7 @@ def _stage_table(
     build: "TableBuilder",
     problems: list[dict[str, Any]],
     native: frozenset[str] = frozenset(),
+    spaces_only: bool = False,
 ) -> bool:
     """Create the table of one file from ``build``; return whether it was created.
 
@@ -302,6 +327,7 @@ def _stage_table(
     lacks an optional column; empty cells NULL; trimmed for string and list columns, as written
     for the other types, whose builder trims with :func:`trimmed_sql` only what fails to type) and, when ``row_expr`` is given, ``_row``; otherwise the
     spreadsheet row is ``rowid + 2`` of the created table (an ordered scan keeps file order).
+    ``spaces_only``: the text holds no tab, line break or no-break space (cheaper trimming).
     """
     by_name: dict[str, str] = {}
     for header in headers:
@@ -340,7 +366,7 @@ def _stage_table(
             src = _quote_ident(by_name[column.name])
             text = f"CAST({src} AS VARCHAR)"
             if column.dtype in _TRIMMED_DTYPES:
-                text = trimmed_sql(text)
+                text = trimmed_sql(text, spaces_only=spaces_only)
             else:
                 text = f"NULLIF({text}, '')"
             select.append(f"{text} AS {raw}")
@@ -368,13 +394,15 @@ def _load_csv(
         )
         return False, None
     renamed = ", ".join(f"c{i} AS {_quote_ident(h)}" for i, h in enumerate(headers))
+    spaces_only = _only_plain_spaces(file)
     encoding = "utf-8"
     for attempt in ("utf-8", "latin-1"):
         encoding = attempt
         relation = f"(SELECT {renamed} FROM {_csv_relation(file, encoding, len(headers))})"
         try:
             # The file is read once, straight into the typed table; its rowid follows file order.
-            created = _stage_table(con, table, file, relation, headers, None, build, problems)
+            created = _stage_table(con, table, file, relation, headers, None, build, problems,
+                                   spaces_only=spaces_only)
         except duckdb.Error as exc:
             build.discard(con, table)
             if attempt == "utf-8" and "utf-8" in str(exc).lower():
