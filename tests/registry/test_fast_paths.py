@@ -246,3 +246,23 @@ def test_tab_padded_codes_are_trimmed(good_registry: Path) -> None:
     path.write_text(path.read_text().replace("P001,F,", "P001,\tF\u00a0,"), encoding="utf-8")
     assert "P001,\tF\u00a0," in path.read_text()
     assert validate_source(good_registry).ok
+
+
+def test_files_read_two_at_a_time_are_listed_in_schema_order(good_registry: Path) -> None:
+    from nenstudy.registry.schema import SCHEMA
+    from nenstudy.registry.validation import validate_source
+
+    # The largest file is read first; the listing must not follow the reading order.
+    path = good_registry / "follow_up.csv"
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines + [lines[-1]] * 2_000) + "\n")
+    report = validate_source(good_registry)
+    assert [name for name, _, _ in report.files] == [t.name for t in SCHEMA]
+
+
+def test_file_level_problems_of_several_tables_are_all_reported(good_registry: Path) -> None:
+    (good_registry / "molecular_tests.csv").unlink()
+    (good_registry / "treatments.csv").write_text("")
+    problems = validate_source(good_registry).problems
+    found = set(zip(problems["file"], problems["rule"]))
+    assert {("molecular_tests.csv", "file.missing"), ("treatments.csv", "file.empty")} <= found
