@@ -6,7 +6,6 @@ import datetime as dt
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from .conftest import GOOD_ROWS, good_rows, write_registry, write_table
 from nenstudy.registry.schema import TABLES

@@ -321,7 +321,7 @@ def _table_row_checks(table: Table, native: frozenset[str]) -> list[_RowCheck]:
             _RowCheck("error", "mdt_date", "date_order", "mdt_date < diagnosis_date",
                       f"'MDT date before the diagnosis date ' || {_d('diagnosis_date')}"),
             _RowCheck("error", "who_category", "who_category.missing",
-                      f"who_category IS NULL AND _who_derived IS NULL",
+                      "who_category IS NULL AND _who_derived IS NULL",
                       "'no WHO category: none typed in and the pathology elements "
                       "(differentiation, cell type, Ki-67, mitoses, non-NE component) do not "
                       "determine one'"),
