@@ -8,7 +8,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["CoxDesign", "build_cox_design", "merge_near_ties"]
+__all__ = ["CoxDesign", "build_cox_design"]
 
 
 @dataclass(frozen=True)
@@ -88,51 +88,6 @@ def _event_codes(values: pd.Series) -> np.ndarray:
             f"found {np.unique(numeric[bad])[:5].tolist()}"
         )
     return numeric.astype(np.int8)
-
-
-def merge_near_ties(
-    time: np.ndarray,
-    tolerance: float = float(np.sqrt(np.finfo(float).eps)),
-    order: np.ndarray | None = None,
-) -> np.ndarray:
-    """Replace times that differ only by floating-point noise by one value.
-
-    Mirrors R's ``aeqSurv`` (applied by ``coxph`` when ``timefix = TRUE``): among the sorted
-    distinct finite times, a gap no larger than ``tolerance`` in absolute terms or relative to
-    the mean absolute time is treated as a tie and the later value is mapped to the earlier.
-
-    Parameters
-    ----------
-    time : ndarray
-        Follow-up times.
-    tolerance : float
-        Tie tolerance; R's default is ``sqrt(.Machine$double.eps)``.
-    order : ndarray, optional
-        A permutation sorting ``time``; the merged times keep that order.
-
-    Returns
-    -------
-    ndarray
-        Times with near-ties merged (the input itself when there are none).
-
-    References
-    ----------
-    Therneau T. survival: ``aeqSurv`` and ``coxph.control(timefix = TRUE)``, R package 3.5.
-    """
-    if order is None:
-        distinct = np.unique(time[np.isfinite(time)])
-    else:
-        ordered = time[order]
-        ordered = ordered[np.isfinite(ordered)]
-        distinct = ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if ordered.size else ordered
-    if distinct.size < 2:
-        return time
-    gaps = np.diff(distinct)
-    tied = (gaps <= tolerance) | (gaps / np.mean(np.abs(distinct)) <= tolerance)
-    if not np.any(tied):
-        return time
-    cuts = distinct[np.concatenate(([True], ~tied))]
-    return cuts[np.searchsorted(cuts, time, side="right") - 1]
 
 
 def build_cox_design(

@@ -19,7 +19,8 @@ from ._cox_kernel import (
     newton_raphson,
     sort_order,
 )
-from ._design import build_cox_design, merge_near_ties
+from ._design import build_cox_design
+from ._timefix import merge_near_ties
 from .concordance import Concordance, concordance_index
 from .zph import proportional_hazards_test
 
