@@ -25,12 +25,22 @@ def test_grid_count_matches_unique_counts_across_chunks():
     np.testing.assert_array_equal(grid.cells[present, 0, 1], np.bincount(np.unique(t, return_inverse=True)[1], weights=e))
 
 
-def test_time_one_ulp_off_the_grid_is_kept_distinct():
+def test_time_one_ulp_off_the_grid_is_kept_distinct_without_timefix():
     t, e = _days_in_months(2 * _CHUNK)
     t[-1] = np.nextafter(t[-1], np.inf)  # in the last chunk
     assert grid_cell_counts(t, e.astype(bool)) is None
-    fit = kaplan_meier(t, e)
+    fit = kaplan_meier(t, e, timefix=False)
     assert fit.time.shape[0] == np.unique(t).shape[0]
+
+
+def test_time_one_ulp_off_the_grid_is_merged_back_by_timefix():
+    t, e = _days_in_months(2 * _CHUNK)
+    on_grid = kaplan_meier(t, e)
+    t[-1] = np.nextafter(t[-1], np.inf)  # sort path now; R's aeqSurv merges it back
+    merged = kaplan_meier(t, e)
+    np.testing.assert_array_equal(merged.time, on_grid.time)
+    np.testing.assert_array_equal(merged.n_event, on_grid.n_event)
+    np.testing.assert_array_equal(merged.survival, on_grid.survival)
 
 
 @pytest.mark.parametrize("bad", [-1.0, np.nan, np.inf])

@@ -16,6 +16,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from ._timefix import grid_may_hold_near_ties, near_tie_run_starts
+
 __all__ = [
     "GRID_SCALES",
     "DistinctTimeCounts",
@@ -269,7 +271,7 @@ def small_int_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     return lookup[shifted], (present + lo).astype(values.dtype)
 
 
-def distinct_time_counts(t: np.ndarray, e: np.ndarray) -> DistinctTimeCounts:
+def distinct_time_counts(t: np.ndarray, e: np.ndarray, timefix: bool = True) -> DistinctTimeCounts:
     """Per distinct time: number at risk (time >= t), events and censorings at t.
 
     Parameters
@@ -278,10 +280,14 @@ def distinct_time_counts(t: np.ndarray, e: np.ndarray) -> DistinctTimeCounts:
         Times; checked here (finite, >= 0) unless a grid count proves them valid.
     e : ndarray of bool
         Validated event indicators (see :func:`as_survival_arrays`).
+    timefix : bool, default True
+        Merge times that differ only by floating-point noise as R's ``aeqSurv`` (see
+        :mod:`._timefix`); each run of near-ties is counted at its smallest time.  Only the
+        sort path can meet near-ties: a grid count is used only when its size rules them out.
     """
     n = t.shape[0]
     grid = grid_cell_counts(t, e)
-    if grid is not None:
+    if grid is not None and not (timefix and grid_may_hold_near_ties(grid.cells.shape[0] - 1)):
         cells = grid.cells[:, 0, :]
         at_time = cells.sum(axis=1)
         present = np.flatnonzero(at_time)
@@ -292,10 +298,15 @@ def distinct_time_counts(t: np.ndarray, e: np.ndarray) -> DistinctTimeCounts:
     check_times(t)
     sorted_time = np.sort(t)
     times, starts = _sorted_distinct(sorted_time)
+    keep = near_tie_run_starts(times) if timefix else None
+    sorted_event_time = np.sort(t[e])
+    if keep is None:
+        n_event = _counts_at(sorted_event_time, times)
+    else:  # a merged time counts every event in [its time, the next merged time)
+        times, starts = times[keep], starts[keep]
+        n_event = np.diff(np.searchsorted(sorted_event_time, times, side="left"), append=sorted_event_time.shape[0])
     n_risk = n - starts
     at_time = np.diff(np.append(starts, n))
-    sorted_event_time = np.sort(t[e])
-    n_event = _counts_at(sorted_event_time, times)
     return DistinctTimeCounts(times, n_risk, n_event, at_time - n_event)
 
 

@@ -391,7 +391,11 @@ def _freeze(a: np.ndarray) -> np.ndarray:
 
 
 def kaplan_meier(
-    time: ArrayLike, event: ArrayLike, conf_type: str = "log-log", conf_level: float = 0.95
+    time: ArrayLike,
+    event: ArrayLike,
+    conf_type: str = "log-log",
+    conf_level: float = 0.95,
+    timefix: bool = True,
 ) -> KaplanMeierResult:
     """Kaplan-Meier estimate of the survival function with Greenwood variance.
 
@@ -407,6 +411,11 @@ def kaplan_meier(
         clipped to [0, 1] as R does.  The choice also determines the median CI.
     conf_level : float, default 0.95
         Confidence level.
+    timefix : bool, default True
+        As R's ``survfit(timefix = TRUE)``: times whose gap to the next distinct time is at
+        most ``sqrt(machine eps)`` (~1.49e-8) absolute or relative to the mean distinct time
+        (R's ``aeqSurv``) are one time, reported as the smallest of the run; so
+        ``0.1 + 0.2`` and ``0.3`` are tied.  False keeps every distinct float apart.
 
     Returns
     -------
@@ -420,8 +429,11 @@ def kaplan_meier(
     Computed from aggregates per distinct time: when the times lie on a whole-unit grid
     (days, months of 30.4375 days, ...; checked exactly) one chunked counting pass,
     otherwise one sort of ``time``, plus work proportional to the number of distinct times.  Matches
-    R survival 3.5 ``survfit(Surv(time, event) ~ 1, conf.type=...)`` to rounding, except
-    that R's ``timefix`` (merging times that differ by ~1e-8 relative) is not applied.
+    R survival 3.5 ``survfit(Surv(time, event) ~ 1, conf.type=...)`` to rounding, including
+    R's default ``timefix`` merge of near-equal times (``timefix=False`` matches
+    ``survfit(..., timefix = FALSE)``).  Times on a whole-unit grid cannot be near-equal
+    (distinct grid times are at least one unit apart, see ``_timefix``), so only the sort
+    path merges.
 
     References
     ----------
@@ -433,13 +445,13 @@ def kaplan_meier(
     """
     z = _check_options(conf_type, conf_level)
     t, e = as_survival_arrays(time, event, check_time=False)  # checked while counting
-    return _kaplan_meier_arrays(t, e, conf_type, float(conf_level), z)
+    return _kaplan_meier_arrays(t, e, conf_type, float(conf_level), z, timefix)
 
 
 def _kaplan_meier_arrays(
-    t: np.ndarray, e: np.ndarray, conf_type: str, conf_level: float, z: float
+    t: np.ndarray, e: np.ndarray, conf_type: str, conf_level: float, z: float, timefix: bool
 ) -> KaplanMeierResult:
-    counts = distinct_time_counts(t, e)
+    counts = distinct_time_counts(t, e, timefix)
     n_risk = counts.n_risk.astype(np.float64)
     n_event = counts.n_event.astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -464,7 +476,11 @@ def _kaplan_meier_arrays(
 
 
 def median_follow_up(
-    time: ArrayLike, event: ArrayLike, conf_type: str = "log-log", conf_level: float = 0.95
+    time: ArrayLike,
+    event: ArrayLike,
+    conf_type: str = "log-log",
+    conf_level: float = 0.95,
+    timefix: bool = True,
 ) -> FollowUp:
     """Median follow-up by the reverse Kaplan-Meier method.
 
@@ -481,6 +497,8 @@ def median_follow_up(
         CI transform, as for :func:`kaplan_meier`.
     conf_level : float, default 0.95
         Confidence level.
+    timefix : bool, default True
+        Merge near-equal times as R's ``survfit`` does by default; see :func:`kaplan_meier`.
 
     Returns
     -------
@@ -494,7 +512,7 @@ def median_follow_up(
     """
     z = _check_options(conf_type, conf_level)
     t, e = as_survival_arrays(time, event, check_time=False)  # checked while counting
-    reverse = _kaplan_meier_arrays(t, ~e, conf_type, float(conf_level), z)
+    reverse = _kaplan_meier_arrays(t, ~e, conf_type, float(conf_level), z, timefix)
     q = reverse._median
     return FollowUp(q.estimate, q.lower, q.upper)
 

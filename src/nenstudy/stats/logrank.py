@@ -31,6 +31,7 @@ from ._counting import (
     grid_cell_counts,
     grouped_event_counts,
 )
+from ._timefix import grid_may_hold_near_ties, merge_near_ties
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -153,8 +154,13 @@ def _observed_expected_variance(
     strata_codes: np.ndarray | None,
     n_strata: int,
     rho: float,
+    timefix: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sum over strata of R survdiff's O, E and V (loops over strata and groups only)."""
+    """Sum over strata of R survdiff's O, E and V (loops over strata and groups only).
+
+    With ``timefix`` the near-equal times are merged over the whole sample before the
+    strata are split, as R's ``aeqSurv`` in ``survdiff``; a grid count needs no merge.
+    """
     n = t.shape[0]
     if strata_codes is None:
         offsets = group_codes
@@ -162,10 +168,12 @@ def _observed_expected_variance(
         offsets = strata_codes * n_groups
         offsets += group_codes
     grid = grid_cell_counts(t, e, offsets, n_strata * n_groups, max_cells=max(8 * n, 4_000_000))
-    if grid is not None:
+    if grid is not None and not (timefix and grid_may_hold_near_ties(grid.cells.shape[0] - 1)):
         cells = grid.cells.reshape(grid.cells.shape[0], n_strata, n_groups, 2)
         return _grid_observed_expected_variance(cells, rho)
     check_times(t)
+    if timefix:
+        t = merge_near_ties(t)
     observed = np.zeros(n_groups)
     expected = np.zeros(n_groups)
     variance = np.zeros((n_groups, n_groups))
@@ -237,7 +245,12 @@ def _prepare(time, event, group, strata, group_name: str):
 
 
 def logrank_test(
-    time: ArrayLike, event: ArrayLike, group: ArrayLike, strata: ArrayLike | None = None, rho: float = 0.0
+    time: ArrayLike,
+    event: ArrayLike,
+    group: ArrayLike,
+    strata: ArrayLike | None = None,
+    rho: float = 0.0,
+    timefix: bool = True,
 ) -> LogRankResult:
     """Compare survival between k groups with the log-rank / G-rho test, as R ``survdiff``.
 
@@ -255,6 +268,11 @@ def logrank_test(
         G-rho weight ``S(t-)^rho`` with S the pooled left-continuous Kaplan-Meier
         estimate within the stratum: 0 is the log-rank test, 1 the Peto-Peto
         (Peto & Peto modification of the Gehan-Wilcoxon) test.
+    timefix : bool, default True
+        As R's ``survdiff(timefix = TRUE)``: times whose gap to the next distinct time is at
+        most ``sqrt(machine eps)`` (~1.49e-8) absolute or relative to the mean distinct time
+        (R's ``aeqSurv``, over the whole sample) are one time.  False keeps every distinct
+        float apart.
 
     Returns
     -------
@@ -264,8 +282,9 @@ def logrank_test(
 
     Notes
     -----
-    Agrees with R survival 3.5 ``survdiff`` (except for R's ``timefix`` merging of
-    nearly equal times).  For rho != 0 the reported observed and expected counts are
+    Agrees with R survival 3.5 ``survdiff``, including its default ``timefix`` merge of
+    nearly equal times (only the sort path merges: times on a whole-unit grid cannot be
+    near-equal).  For rho != 0 the reported observed and expected counts are
     weighted, as R's.
 
     References
@@ -283,7 +302,9 @@ def logrank_test(
     if k < 2:
         raise ValueError("group has only one level: at least two groups are needed for a log-rank test")
     n_strata = 1 if slevels is None else len(slevels)
-    observed, expected, variance = _observed_expected_variance(t, e, gcodes, k, scodes, n_strata, float(rho))
+    observed, expected, variance = _observed_expected_variance(
+        t, e, gcodes, k, scodes, n_strata, float(rho), timefix
+    )
     usable = expected > 0
     if usable.sum() < 2:
         statistic, df, p_value = 0.0, 0, float("nan")
@@ -318,6 +339,7 @@ def logrank_trend_test(
     group_scores: ArrayLike,
     strata: ArrayLike | None = None,
     rho: float = 0.0,
+    timefix: bool = True,
 ) -> TrendTestResult:
     """Log-rank test for trend across ordered groups (chi-square on 1 df).
 
@@ -337,6 +359,8 @@ def logrank_trend_test(
         Stratification labels, as for :func:`logrank_test`.
     rho : float, default 0.0
         G-rho weight, as for :func:`logrank_test`.
+    timefix : bool, default True
+        Merge near-equal times, as for :func:`logrank_test`.
 
     Returns
     -------
@@ -353,7 +377,7 @@ def logrank_trend_test(
         raise ValueError("group_scores must be numeric")
     if not np.isfinite(scores.astype(float)).all():
         raise ValueError("group_scores contains NaN or infinite values")
-    lr = logrank_test(time, event, scores, strata=strata, rho=rho)
+    lr = logrank_test(time, event, scores, strata=strata, rho=rho, timefix=timefix)
     s = lr.observed.index.to_numpy(dtype=float)
     u = float(s @ (lr.observed.to_numpy() - lr.expected.to_numpy()))
     v = float(s @ lr.variance.to_numpy() @ s)

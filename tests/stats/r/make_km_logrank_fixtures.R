@@ -61,7 +61,35 @@ export(data.frame(time = p$time, status = as.integer(p$status == 2), group = p$t
 a <- survival::aml
 export(data.frame(time = a$time, status = a$status, group = as.character(a$x)), "aml")
 
-cases <- c("veteran", "lung", "ovarian", "colon", "pbc", "aml", "tieheavy",
+# ---- near-tied times (R's timefix / aeqSurv merges them) -------------------------------
+# Written with 17 significant digits (write.csv keeps 15, which would erase the near-ties).
+export17 <- function(df, name) {
+  df$time <- sprintf("%.17g", df$time)
+  write.csv(df, file.path(inputs, paste0(name, ".csv")), row.names = FALSE, quote = FALSE)
+}
+# veteran's days as months by two arithmetics: days / 30.4375 and days / 365.25 * 12
+# (they differ in the last bit for 29 of the 101 distinct days)
+v <- survival::veteran
+months <- ifelse(seq_len(nrow(v)) %% 2 == 0, v$time / 30.4375, v$time / 365.25 * 12)
+export17(data.frame(time = months, status = v$status, group = v$trt, strata = v$celltype,
+                    score = as.integer(cut(v$karno, c(0, 40, 60, 80, 100)))), "nearties_months")
+# tenths as a running sum of 0.1 (0.1 + 0.2 != 0.3) or as k / 10
+set.seed(20240611)
+k <- sample(1:25, 120, replace = TRUE)
+summed <- vapply(k, function(j) { s <- 0; for (i in seq_len(j)) s <- s + 0.1; s }, 0)
+export17(data.frame(time = ifelse(seq_along(k) %% 3 == 0, k / 10, summed),
+                    status = rbinom(120, 1, 0.7), group = sample(c("a", "b", "c"), 120, TRUE),
+                    strata = sample(1:2, 120, TRUE), score = sample(1:3, 120, TRUE)),
+         "nearties_tenths")
+# a chain of relative gaps of 1e-8 (each a tie, the run spans 5e-8), an absolute near-tie at
+# zero (0 and 1e-9) and a gap of 1e-7 relative that is not a tie
+chain <- c(0, 1e-9, 2, 2, 5, 5 * (1 + 1e-8), 5 * (1 + 2e-8), 5 * (1 + 3e-8), 5 * (1 + 4e-8),
+           7, 7 * (1 + 1e-7), 9, 11, 11 + 1e-12, 13, 15)
+chain <- rep(chain, 3)
+export17(data.frame(time = chain, status = rep(c(1, 0, 1, 1, 0, 1), 8),
+                    group = rep(c(1, 2), 24), strata = rep(1:3, each = 16)), "nearties_chain")
+
+cases <- c("nearties_months", "nearties_tenths", "nearties_chain", "veteran", "lung", "ovarian", "colon", "pbc", "aml", "tieheavy",
            "ties_event_censor", "all_censored", "one_event", "median_not_reached",
            "flat_half_midpoint", "flat_half_to_end", "group_no_events", "n1_event",
            "n1_censored", "time_zero", "all_events")
