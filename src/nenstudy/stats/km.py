@@ -19,6 +19,7 @@ import pandas as pd
 from scipy.special import ndtri
 
 from ._counting import as_survival_arrays, distinct_time_counts
+from ._timefix import merge_near_ties
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -517,7 +518,7 @@ def median_follow_up(
     return FollowUp(q.estimate, q.lower, q.upper)
 
 
-def number_at_risk(time: ArrayLike, at: ArrayLike) -> np.ndarray:
+def number_at_risk(time: ArrayLike, at: ArrayLike, timefix: bool = True) -> np.ndarray:
     """Number of subjects still at risk (time >= t) at each of the times ``at``.
 
     This is the "numbers at risk" row printed under Kaplan-Meier plots and equals
@@ -529,6 +530,9 @@ def number_at_risk(time: ArrayLike, at: ArrayLike) -> np.ndarray:
         Follow-up times (finite, >= 0).
     at : array_like
         Times at which to count; any order.
+    timefix : bool, default True
+        Merge near-equal follow-up times first, as R's ``survfit`` (see :func:`kaplan_meier`);
+        the ``at`` times are used as given, as R's ``summary``.
 
     Returns
     -------
@@ -542,5 +546,7 @@ def number_at_risk(time: ArrayLike, at: ArrayLike) -> np.ndarray:
     """
     t, _ = as_survival_arrays(time, np.zeros(np.shape(time), dtype=bool))
     sorted_time = np.sort(t)
+    if timefix:
+        sorted_time = merge_near_ties(sorted_time)  # stays sorted: runs map to their first value
     points = np.asarray(at, dtype=np.float64)
     return sorted_time.shape[0] - np.searchsorted(sorted_time, points, side="left")
