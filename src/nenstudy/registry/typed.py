@@ -1,0 +1,355 @@
+"""SQL that types one source table and checks each of its rows, in a single statement.
+
+:func:`typed_table_sql` builds the statement that reads a table's text relation once: it types
+every value (as written first, trimmed only when that fails), derives the diagnoses' columns, and
+evaluates every row-level check (required fields, types and formats, allowed codes, ranges, date
+order within the row). A row's problems land in a ``_problems`` list column, NULL for sound rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+from nenstudy.registry import sql
+from nenstudy.registry.schema import Column, Table
+from nenstudy.registry.sources import trimmed_sql
+
+__all__ = ["typed_table_sql", "empty_text_relation"]
+
+
+def _problem_struct(severity: str, column: str | None, value: str, rule: str, message: str) -> str:
+    col = "CAST(NULL AS VARCHAR)" if column is None else sql.literal(column)
+    return (
+        f"{{'severity': {sql.literal(severity)}, 'column': {col}, "
+        f"'value': CAST({value} AS VARCHAR), 'rule': {sql.literal(rule)}, "
+        f"'message': CAST({message} AS VARCHAR)}}"
+    )
+
+
+@dataclass(frozen=True)
+class _RowCheck:
+    """A check of one row: ``condition`` true means a problem (SQL over the typed table)."""
+
+    severity: str
+    column: str | None
+    rule: str
+    condition: str
+    message: str
+    value: str | None = None
+
+
+def _untrimmed(column: Column) -> bool:
+    """Whether the source text of ``column`` reaches the typed table as written (not trimmed)."""
+    return column.dtype not in ("string", "list")
+
+
+def _text(column: Column, native: frozenset[str]) -> str:
+    """SQL: the trimmed source text of ``column`` (evaluate it only on the rows that need it)."""
+    raw = sql.raw(column.name)
+    if column.name in native:
+        if column.dtype == "date":
+            return f"strftime({raw}, '%Y-%m-%d')"
+        return f"CAST({raw} AS VARCHAR)"
+    return trimmed_sql(raw) if _untrimmed(column) else raw
+
+
+def _present(column: Column, native: frozenset[str]) -> str:
+    """SQL: whether the cell of ``column`` holds a value (not empty or blank).
+
+    For typed columns the typed value answers for nearly every row; the text is trimmed only
+    where the value did not type.
+    """
+    raw = sql.raw(column.name)
+    if not _untrimmed(column) or column.name in native:
+        return f"({raw} IS NOT NULL)"
+    c = sql.ident(column.name)
+    return (
+        f"(CASE WHEN {c} IS NOT NULL THEN true WHEN {raw} IS NULL THEN false "
+        f"ELSE {_text(column, native)} IS NOT NULL END)"
+    )
+
+
+def _typed(column: Column, native: frozenset[str]) -> str:
+    """SQL typing ``column`` from its text: as written first, trimmed only when that fails.
+
+    Natively typed source values are taken as they are (numbers must be finite, integers must
+    fit the store's INTEGER; otherwise the value is a type error, as its text would be).
+    """
+    raw = sql.raw(column.name)
+    if column.name in native:
+        if column.dtype == "float":
+            return f"CASE WHEN isfinite(CAST({raw} AS DOUBLE)) THEN CAST({raw} AS DOUBLE) END"
+        if column.dtype == "int":
+            return f"TRY_CAST({raw} AS INTEGER)"
+        return raw
+    if not _untrimmed(column):
+        return sql.typed_expr(column, raw)
+    return (
+        f"coalesce({sql.typed_expr(column, raw)}, CASE WHEN {raw} IS NOT NULL "
+        f"THEN {sql.typed_expr(column, '(' + _text(column, native) + ')')} END)"
+    )
+
+
+def _expected(values: Iterable[str]) -> str:
+    return ", ".join(values)
+
+
+def _value_checks(column: Column, native: frozenset[str]) -> list[_RowCheck]:
+    """Checks of the values of one column (required, type, codes, format, range)."""
+    c, r = sql.ident(column.name), _text(column, native)
+    checks: list[_RowCheck] = []
+    if column.required:
+        checks.append(_RowCheck("error", column.name, "required", f"NOT {_present(column, native)}",
+                                "'a value is required'"))
+    if column.dtype not in ("string", "list"):
+        checks.append(
+            _RowCheck("error", column.name, f"type.{column.dtype}",
+                      f"{c} IS NULL AND {_present(column, native)}",
+                      sql.type_error_message(column, f"({r})"))
+        )
+    if column.allowed is not None and column.dtype == "string":
+        allowed = ", ".join(sql.literal(a) for a in column.allowed)
+        checks.append(
+            _RowCheck("error", column.name, "allowed", f"{c} NOT IN ({allowed})",
+                      sql.literal(f"unknown code; expected one of: {_expected(column.allowed)}"))
+        )
+    if column.allowed is not None and column.dtype == "list":
+        allowed = ", ".join(sql.literal(a) for a in column.allowed)
+        bad = f"list_filter({c}, lambda t: t NOT IN ({allowed}))"
+        checks.append(
+            _RowCheck("error", column.name, "allowed", f"len({bad}) > 0",
+                      f"'unknown token(s) ' || array_to_string({bad}, ', ') || "
+                      + sql.literal(
+                          f"; expected ';'-separated tokens from: {_expected(column.allowed)}"
+                      ))
+        )
+    if column.pattern is not None:
+        checks.append(
+            _RowCheck("error", column.name, "format",
+                      f"NOT regexp_full_match({c}, {sql.literal(column.pattern)})",
+                      sql.literal(f"expected {column.pattern_hint or column.pattern}"))
+        )
+    unit = f" {column.unit}" if column.unit else ""
+    if column.minimum is not None or column.maximum is not None:
+        bounds = []
+        if column.minimum is not None:
+            bounds.append(f"{c} < {column.minimum}")
+        if column.maximum is not None:
+            bounds.append(f"{c} > {column.maximum}")
+        if column.minimum is not None and column.maximum is not None:
+            text = f"outside the range {column.minimum:g}-{column.maximum:g}{unit}"
+        elif column.minimum is not None:
+            text = f"below the minimum {column.minimum:g}{unit}"
+        else:
+            text = f"above the maximum {column.maximum:g}{unit}"
+        checks.append(_RowCheck("error", column.name, "range", " OR ".join(bounds),
+                                sql.literal(text)))
+    if column.multiple_of is not None:
+        checks.append(
+            _RowCheck("error", column.name, "range", f"{c} % {column.multiple_of} <> 0",
+                      sql.literal(f"expected a multiple of {column.multiple_of}"))
+        )
+    return checks
+
+
+def _d(name: str) -> str:
+    return f"strftime({sql.ident(name)}, '%Y-%m-%d')"
+
+
+def _table_row_checks(table: Table, native: frozenset[str]) -> list[_RowCheck]:
+    """Checks across the columns of one row, particular to each table."""
+    checks: list[_RowCheck] = []
+    if table.name == "diagnoses":
+        checks += [
+            _RowCheck("error", "mdt_date", "date_order", "mdt_date < diagnosis_date",
+                      f"'MDT date before the diagnosis date ' || {_d('diagnosis_date')}"),
+            _RowCheck("error", "who_category", "who_category.missing",
+                      "who_category IS NULL AND _who_derived IS NULL",
+                      "'no WHO category: none typed in and the pathology elements "
+                      "(differentiation, cell type, Ki-67, mitoses, non-NE component) do not "
+                      "determine one'"),
+            _RowCheck("warning", "who_category", "who_category.conflict",
+                      "_who_derived IS NOT NULL AND who_category <> _who_derived",
+                      "'typed-in WHO category differs from the one derived from the pathology "
+                      "elements (' || _who_derived || '); the derived one is stored'"),
+            _RowCheck("warning", "site_group", "site_group.conflict",
+                      "_site_group_derived IS NOT NULL AND site_group <> _site_group_derived",
+                      "'typed-in site group differs from the one derived from primary_site (' || "
+                      "_site_group_derived || '); the derived one is stored'"),
+            _RowCheck("warning", "karnofsky", "ecog.conflict",
+                      "ecog_ps IS NOT NULL AND _ecog_from_karnofsky IS NOT NULL "
+                      "AND ecog_ps <> _ecog_from_karnofsky",
+                      "'Karnofsky maps to ECOG ' || CAST(_ecog_from_karnofsky AS VARCHAR) || "
+                      "' but ecog_ps is ' || CAST(ecog_ps AS VARCHAR) || '; ecog_ps is stored'"),
+            _RowCheck("warning", "metastatic_sites", "metastatic_sites.missing",
+                      "stage = 'metastatic' AND coalesce(len(metastatic_sites), 0) = 0",
+                      "'stage is metastatic but no metastatic site is given'"),
+            _RowCheck("warning", "metastatic_sites", "metastatic_sites.stage",
+                      "(stage = 'localized' OR stage = 'locally_advanced') "
+                      "AND len(metastatic_sites) > 0",
+                      "'metastatic sites given but stage is ' || stage"),
+            _RowCheck("warning", "cell_type", "cell_type.differentiation",
+                      "cell_type IS NOT NULL AND differentiation = 'well'",
+                      "'a small/large cell type is for poorly differentiated NEC, but "
+                      "differentiation is well'"),
+        ]
+    elif table.name == "molecular_tests":
+        tmb = _present(table.column("tmb"), native)
+        n_given = f"((gene IS NOT NULL)::INT + (msi_status IS NOT NULL)::INT + {tmb}::INT)"
+        checks += [
+            _RowCheck("error", None, "exactly_one_result", f"{n_given} <> 1",
+                      f"'exactly one of gene, msi_status, tmb must be given per row (found ' || "
+                      f"CAST({n_given} AS VARCHAR) || ')'"),
+            _RowCheck("error", "alteration", "required", "gene IS NOT NULL AND alteration IS NULL",
+                      "'alteration is required when a gene is given'"),
+            _RowCheck("error", "alteration", "alteration.without_gene",
+                      "gene IS NULL AND alteration IS NOT NULL",
+                      "'alteration given without a gene'"),
+        ]
+    elif table.name == "treatments":
+        checks += [
+            _RowCheck("error", "line", "required",
+                      f"modality = 'systemic' AND NOT {_present(table.column('line'), native)}",
+                      "'line is required for systemic treatments'"),
+            _RowCheck("error", "line", "line.not_systemic",
+                      "modality <> 'systemic' AND line IS NOT NULL",
+                      "'line numbers are for systemic treatments only (modality is ' || modality "
+                      "|| ')'"),
+            _RowCheck("error", "agents", "required",
+                      "modality = 'systemic' AND \"agents$raw\" IS NULL",
+                      "'agents are required for systemic treatments'"),
+            _RowCheck("error", "end_date", "date_order", "end_date < start_date",
+                      f"'end date before the start date ' || {_d('start_date')}"),
+            _RowCheck("error", "progression_date", "date_order", "progression_date < start_date",
+                      f"'progression date before the start date ' || {_d('start_date')}"),
+            _RowCheck("error", "last_assessment_date", "date_order",
+                      "last_assessment_date < start_date",
+                      f"'last assessment date before the start date ' || {_d('start_date')}"),
+            _RowCheck("warning", "ne_reason", "ne_reason.response",
+                      "ne_reason IS NOT NULL AND best_response IS DISTINCT FROM 'NE'",
+                      "'a reason for not evaluable is given but best_response is not NE'"),
+        ]
+    elif table.name == "follow_up":
+        checks += [
+            _RowCheck("error", "death_date", "required",
+                      f"vital_status = 'dead' AND NOT {_present(table.column('death_date'), native)}",
+                      "'death date is required when vital_status is dead'"),
+            _RowCheck("error", "death_date", "death_date.alive",
+                      f"vital_status = 'alive' AND {_present(table.column('death_date'), native)}",
+                      "'death date given but vital_status is alive'"),
+            _RowCheck("error", "death_date", "date_order", "death_date > last_contact_date",
+                      f"'death date after the last contact date ' || {_d('last_contact_date')}"),
+        ]
+    return checks
+
+
+def _store_expressions(table: Table) -> list[tuple[str, str]]:
+    """(name, SQL) of the store columns of ``table`` over the typed relation ``d``.
+
+    ``age_at_diagnosis`` needs the patients table and is added by the importer once validation
+    has passed (see :func:`nenstudy.registry.store.import_registry`).
+    """
+    derived = {}
+    if table.name == "diagnoses":
+        derived = {
+            "site_group": "d._site_group_derived",
+            "who_category": "coalesce(d._who_derived, d.who_category)",
+            "ecog_ps": "coalesce(d.ecog_ps, d._ecog_from_karnofsky)",
+            "site_group_reported": "d.site_group",
+            "who_category_reported": "d.who_category",
+            "pure_histology": (
+                "coalesce(d.non_ne_component_pct, 0) = 0 "
+                "AND coalesce(d._who_derived, d.who_category) <> 'MiNEN'"
+            ),
+            "advanced": (
+                "d.stage = 'metastatic' OR (d.stage = 'locally_advanced' "
+                "AND d.resectable IS DISTINCT FROM true)"
+            ),
+            "metastatic": "d.stage = 'metastatic'",
+        }
+    return [
+        (name, derived.get(name, "d." + sql.ident(name)))
+        for name, _ in table.store_columns()
+        if name != "age_at_diagnosis"
+    ]
+
+
+def typed_table_sql(
+    table: Table,
+    text_relation: str,
+    target: str,
+    row_column: bool = False,
+    native: frozenset[str] = frozenset(),
+) -> str:
+    """SQL creating ``target`` and filling it from a text relation: store columns, ``_problems``.
+
+    ``text_relation`` has one text column ``"<column>$raw"`` per schema column (and ``_row``
+    when ``row_column``: rows not numbered by rowid); the columns in ``native`` hold natively
+    typed values instead of text (see :class:`nenstudy.registry.sources.TableBuilder`). The statement reads it once: it types each value,
+    derives the diagnoses' columns, and evaluates every row-level check; ``_problems`` holds the
+    list of a row's problems (severity, column, value, rule, message), NULL when there is none.
+    """
+    row = ["_row"] if row_column else []
+    typed = [*row]
+    for column in table.columns:
+        typed.append(sql.raw(column.name))
+        typed.append(f"{_typed(column, native)} AS {sql.ident(column.name)}")
+    relation = f"(SELECT {', '.join(typed)} FROM {text_relation})"
+    if table.name == "diagnoses":
+        who = sql.who_category_sql(
+            "differentiation", "cell_type", "ki67_pct", "mitoses_per_2mm2", "non_ne_component_pct"
+        )
+        relation = (
+            f"(SELECT *, {sql.site_group_sql('primary_site')} AS _site_group_derived, "
+            f"{who} AS _who_derived, "
+            f"{sql.ecog_from_karnofsky_sql('karnofsky')} AS _ecog_from_karnofsky "
+            f"FROM {relation})"
+        )
+    checks = [ch for col in table.columns for ch in _value_checks(col, native)]
+    checks += _table_row_checks(table, native)
+    structs = []
+    for ch in checks:
+        value = ch.value or (_text(table.column(ch.column), native) if ch.column else "NULL")
+        structs.append(
+            f"CASE WHEN {ch.condition} THEN "
+            f"{_problem_struct(ch.severity, ch.column, value, ch.rule, ch.message)} END"
+        )
+    any_problem = " OR ".join(f"coalesce({ch.condition}, false)" for ch in checks)
+    problems = (
+        f"CASE WHEN {any_problem} THEN list_filter([{', '.join(structs)}], "
+        "lambda x: x IS NOT NULL) END"
+    )
+    columns = [*(f"d.{r}" for r in row)]
+    columns += [f"{expr} AS {sql.ident(name)}" for name, expr in _store_expressions(table)]
+    columns.append(f"{problems} AS _problems")
+    return (
+        f"CREATE TABLE {target} ({', '.join(_column_definitions(table, row_column))}); "
+        f"INSERT INTO {target} SELECT {', '.join(columns)} FROM {relation} AS d"
+    )
+
+
+_PROBLEM_TYPE = (
+    'STRUCT(severity VARCHAR, "column" VARCHAR, value VARCHAR, rule VARCHAR, message VARCHAR)[]'
+)
+
+
+def _column_definitions(table: Table, row_column: bool) -> list[str]:
+    """Column definitions of a typed table: key columns stored uncompressed.
+
+    Identifiers are random-looking strings: compressing them (DICT_FSST) halves their size but
+    costs about 40% of the time a table takes to write; every other column is left to DuckDB.
+    """
+    keys = set(table.key) | {fk.column for fk in table.foreign_keys}
+    types = dict(table.store_columns())
+    definitions = ["_row BIGINT"] if row_column else []
+    for name, _ in _store_expressions(table):
+        compression = " USING COMPRESSION uncompressed" if name in keys else ""
+        definitions.append(f"{sql.ident(name)} {types[name]}{compression}")
+    definitions.append(f"_problems {_PROBLEM_TYPE}")
+    return definitions
+
+
+def empty_text_relation(table: Table) -> str:
+    cols = ", ".join(f"CAST(NULL AS VARCHAR) AS {sql.raw(c.name)}" for c in table.columns)
+    return f"(SELECT {cols} LIMIT 0)"
