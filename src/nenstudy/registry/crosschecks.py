@@ -3,6 +3,14 @@
 They run on the views ``typed_<table>`` that :func:`nenstudy.registry.validation.validate_into`
 makes over the typed tables, and insert what they find into the temporary table ``_problems``
 (severity, file, row, column, value, rule, message).
+
+Most checks are about one patient's rows across tables. One aggregation per patient over all five
+tables (:func:`_patient_facts`) and one join of treatments to their diagnoses
+(:func:`_treatment_facts`) count, per check, the patients (or treatments) that may break it;
+the query that lists a check's problems row by row runs only when that count is not zero. A clean
+registry therefore costs two passes instead of a dozen joins, and a registry with problems gets
+exactly the listing each check's own query gives. Each count is a superset condition: it is zero
+only when the check's own query would find nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +29,119 @@ MAX_SHOWN_ROWS = 5
 def insert_problems(con: duckdb.DuckDBPyConnection, select: str) -> None:
     """Insert problems selected as (severity, _file, _row, column, value, rule, message)."""
     con.execute(f"INSERT INTO _problems {select}")
+
+
+# --------------------------------------------------------------------------- gates
+
+
+def _patient_facts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Aggregate every table per patient; return, per check, how many patients may break it.
+
+    Creates the temporary table ``_by_patient`` (one row per non-NULL patient_id found in any
+    table) and the view ``_dx_by_patient`` over it (first and last diagnosis, first primary site,
+    latest diagnosis or MDT date) that the listing queries use. Tables whose file was not read are
+    empty views, so the union always has five parts.
+    """
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _by_patient AS
+        WITH rows AS (
+            SELECT patient_id, 1 AS is_patient, birth_date, sex
+            FROM typed_patients WHERE patient_id IS NOT NULL
+            UNION ALL BY NAME
+            SELECT patient_id, 1 AS is_diagnosis, diagnosis_date AS dx, _row AS dx_row,
+                   greatest(diagnosis_date, mdt_date) AS dx_event, primary_site AS site,
+                   (diagnosis_date - DATE '1970-01-01') * 4294967296 + _row AS dx_then_row,
+                   (diagnosis_date - DATE '1970-01-01') * 4294967296 - _row AS dx_then_first_row
+            FROM typed_diagnoses WHERE patient_id IS NOT NULL
+            UNION ALL BY NAME
+            SELECT patient_id,
+                   greatest(start_date, end_date, progression_date, last_assessment_date) AS event
+            FROM typed_treatments WHERE patient_id IS NOT NULL
+            UNION ALL BY NAME
+            SELECT patient_id, test_date AS event
+            FROM typed_molecular_tests WHERE patient_id IS NOT NULL
+            UNION ALL BY NAME
+            SELECT patient_id, 1 AS is_follow_up, last_contact_date, death_date
+            FROM typed_follow_up WHERE patient_id IS NOT NULL
+        )
+        -- One column per table's value (NULL in the other tables' rows) rather than FILTER
+        -- clauses: the aggregates skip NULLs, which is cheaper than a filter per aggregate.
+        SELECT patient_id,
+               count(is_patient) AS n_patient_rows,
+               count(is_diagnosis) AS n_diagnoses,
+               count(is_follow_up) AS n_follow_up_rows,
+               count(*) - count(is_patient) AS n_child_rows,
+               any_value(birth_date) AS birth_date,
+               any_value(sex) AS sex,
+               min(dx) AS first_dx,
+               -- date and row in one integer: ties on a date go to the first row, every run
+               arg_min(site, dx_then_row) AS first_site,
+               max(dx) AS last_dx,
+               arg_max(dx_row, dx_then_first_row) AS last_dx_row,
+               max(dx_event) AS latest_dx_event,
+               greatest(max(dx_event), max(event)) AS latest_event,
+               any_value(last_contact_date) AS last_contact_date,
+               any_value(death_date) AS death_date
+        FROM rows GROUP BY patient_id
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP VIEW _dx_by_patient AS
+        SELECT patient_id, first_dx, first_site, last_dx, last_dx_row,
+               latest_dx_event AS latest_event
+        FROM _by_patient WHERE n_diagnoses > 0
+        """
+    )
+    lo, hi = AGE_RANGE_YEARS
+    age = f"datediff('day', birth_date, {{}}) / {DAYS_PER_YEAR}"
+    # With a repeated patient or follow-up row, any_value picked one of them: the checks that
+    # read those values are then always listed by their own queries.
+    counts = con.execute(
+        f"""
+        SELECT count(*) FILTER (WHERE n_patient_rows = 0 AND n_child_rows > 0),
+               count(*) FILTER (WHERE n_patient_rows > 1),
+               count(*) FILTER (WHERE n_follow_up_rows > 1),
+               count(*) FILTER (WHERE n_patient_rows > 0 AND n_follow_up_rows = 0),
+               count(*) FILTER (WHERE n_patient_rows > 0 AND n_diagnoses = 0),
+               count(*) FILTER (WHERE n_patient_rows > 0 AND (
+                   first_dx <= birth_date OR {age.format('first_dx')} < {lo}
+                   OR {age.format('last_dx')} > {hi})),
+               count(*) FILTER (WHERE death_date < last_dx),
+               count(*) FILTER (WHERE last_contact_date < latest_event)
+        FROM _by_patient
+        """
+    ).fetchone()
+    assert counts is not None
+    names = ("orphans", "repeated_patients", "repeated_follow_up", "follow_up_missing",
+             "diagnosis_missing", "diagnosis_vs_birth", "death_before_diagnosis",
+             "late_last_contact")
+    return dict(zip(names, (int(c) for c in counts)))
+
+
+def _treatment_facts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Join treatments to their diagnoses once; count the treatments each check may flag."""
+    counts = con.execute(
+        """
+        SELECT count(*) FILTER (WHERE t.diagnosis_id IS NOT NULL AND d.hit IS NULL),
+               count(*) FILTER (WHERE t.patient_id <> d.patient_id),
+               count(*) FILTER (WHERE d.patient_id = t.patient_id
+                                AND t.start_date < d.diagnosis_date),
+               count(*) FILTER (WHERE t.start_date IS NOT NULL
+                                AND (d.hit IS NULL OR d.diagnosis_date IS NULL
+                                     OR d.patient_id IS DISTINCT FROM t.patient_id))
+        FROM typed_treatments t
+        LEFT JOIN (SELECT diagnosis_id, patient_id, diagnosis_date, true AS hit
+                   FROM typed_diagnoses) d ON t.diagnosis_id = d.diagnosis_id
+        """
+    ).fetchone()
+    assert counts is not None
+    names = ("orphan_diagnosis_ids", "other_patient", "early_start", "start_without_own_dx")
+    return dict(zip(names, (int(c) for c in counts)))
+
+
+# --------------------------------------------------------------------------- listings
 
 
 def _unique_key_checks(con: duckdb.DuckDBPyConnection, table: Table) -> None:
@@ -49,231 +170,250 @@ def _unique_key_checks(con: duckdb.DuckDBPyConnection, table: Table) -> None:
     )
 
 
-def _foreign_key_checks(con: duckdb.DuckDBPyConnection, available: set[str]) -> None:
-    """Orphan rows: one anti join per referenced table (its keys hashed once for all children)."""
-    by_target: dict[tuple[str, str], list[tuple[str, str]]] = {}
-    for table in SCHEMA:
-        if table.name not in available:
-            continue
-        for fk in table.foreign_keys:
-            if fk.table in available:
-                by_target.setdefault((fk.table, fk.target_column), []).append(
-                    (table.name, fk.column)
-                )
-    for (target, target_column), children in by_target.items():
-        union = " UNION ALL ".join(
-            f"SELECT _file, _row, {sql.literal(column)} AS col, {sql.ident(column)} AS ref "
-            f"FROM typed_{child} WHERE {sql.ident(column)} IS NOT NULL"
-            for child, column in children
-        )
-        insert_problems(
-            con,
-            f"""
-            SELECT 'error', s._file, s._row, s.col, s.ref, 'foreign_key',
-                   'no row with this {target_column} in {target} (orphan row)'
-            FROM ({union}) s ANTI JOIN typed_{target} t ON s.ref = t.{sql.ident(target_column)}
-            """,
-        )
+def _orphan_rows(
+    con: duckdb.DuckDBPyConnection, target: str, target_column: str,
+    children: list[tuple[str, str]],
+) -> None:
+    """Rows of ``children`` (table, column) whose value is not a ``target_column`` of ``target``.
 
-
-def _diagnoses_by_patient(con: duckdb.DuckDBPyConnection) -> None:
-    """One aggregation of diagnoses per patient, shared by the patient-level checks."""
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE _dx_by_patient AS
-        SELECT patient_id,
-               min(diagnosis_date) AS first_dx,
-               arg_min(primary_site, diagnosis_date) FILTER (WHERE diagnosis_date IS NOT NULL)
-                   AS first_site,
-               max(diagnosis_date) AS last_dx,
-               arg_max(_row, diagnosis_date) FILTER (WHERE diagnosis_date IS NOT NULL)
-                   AS last_dx_row,
-               max(greatest(diagnosis_date, mdt_date)) AS latest_event
-        FROM typed_diagnoses GROUP BY patient_id
-        """
+    One anti join for all children: the target's keys are hashed once.
+    """
+    union = " UNION ALL ".join(
+        f"SELECT _file, _row, {sql.literal(column)} AS col, {sql.ident(column)} AS ref "
+        f"FROM typed_{child} WHERE {sql.ident(column)} IS NOT NULL"
+        for child, column in children
+    )
+    insert_problems(
+        con,
+        f"""
+        SELECT 'error', s._file, s._row, s.col, s.ref, 'foreign_key',
+               'no row with this {target_column} in {target} (orphan row)'
+        FROM ({union}) s ANTI JOIN typed_{target} t ON s.ref = t.{sql.ident(target_column)}
+        """,
     )
 
 
-def _patient_level_checks(con: duckdb.DuckDBPyConnection, available: set[str]) -> None:
-    if "diagnoses" in available:
-        _diagnoses_by_patient(con)
-    if {"patients", "follow_up"} <= available:
-        insert_problems(
-            con,
-            """
-            SELECT 'error', p._file, p._row, 'patient_id', p.patient_id, 'follow_up.missing',
-                   'the patient has no row in follow_up (exactly one is required)'
-            FROM typed_patients p ANTI JOIN typed_follow_up f ON p.patient_id = f.patient_id
-            WHERE p.patient_id IS NOT NULL
-            """,
-        )
-    if {"patients", "diagnoses"} <= available:
-        insert_problems(
-            con,
-            """
-            SELECT 'warning', p._file, p._row, 'patient_id', p.patient_id, 'diagnosis.missing',
-                   'the patient has no diagnosis'
-            FROM typed_patients p ANTI JOIN typed_diagnoses d ON p.patient_id = d.patient_id
-            WHERE p.patient_id IS NOT NULL
-            """,
-        )
-        lo, hi = AGE_RANGE_YEARS
-        insert_problems(
-            con,
-            f"""
-            SELECT 'error', d._file, d._row, 'diagnosis_date', strftime(d.diagnosis_date, '%Y-%m-%d'),
-                   'date_order', 'diagnosis date not after the birth date '
-                   || strftime(p.birth_date, '%Y-%m-%d') || ' (patients row '
-                   || CAST(p._row AS VARCHAR) || ')'
+def _follow_up_missing(con: duckdb.DuckDBPyConnection) -> None:
+    insert_problems(
+        con,
+        """
+        SELECT 'error', p._file, p._row, 'patient_id', p.patient_id, 'follow_up.missing',
+               'the patient has no row in follow_up (exactly one is required)'
+        FROM typed_patients p ANTI JOIN typed_follow_up f ON p.patient_id = f.patient_id
+        WHERE p.patient_id IS NOT NULL
+        """,
+    )
+
+
+def _diagnosis_missing(con: duckdb.DuckDBPyConnection) -> None:
+    insert_problems(
+        con,
+        """
+        SELECT 'warning', p._file, p._row, 'patient_id', p.patient_id, 'diagnosis.missing',
+               'the patient has no diagnosis'
+        FROM typed_patients p ANTI JOIN typed_diagnoses d ON p.patient_id = d.patient_id
+        WHERE p.patient_id IS NOT NULL
+        """,
+    )
+
+
+def _diagnosis_vs_birth(con: duckdb.DuckDBPyConnection) -> None:
+    """Diagnosis on or before the birth date; age at diagnosis outside the plausible range."""
+    lo, hi = AGE_RANGE_YEARS
+    insert_problems(
+        con,
+        f"""
+        SELECT 'error', d._file, d._row, 'diagnosis_date', strftime(d.diagnosis_date, '%Y-%m-%d'),
+               'date_order', 'diagnosis date not after the birth date '
+               || strftime(p.birth_date, '%Y-%m-%d') || ' (patients row '
+               || CAST(p._row AS VARCHAR) || ')'
+        FROM typed_diagnoses d JOIN typed_patients p ON d.patient_id = p.patient_id
+        WHERE d.diagnosis_date <= p.birth_date
+        UNION ALL
+        SELECT 'error', d._file, d._row, 'diagnosis_date', strftime(d.diagnosis_date, '%Y-%m-%d'),
+               'range', 'age at diagnosis ' || CAST(round(age, 1) AS VARCHAR)
+               || ' years is outside {lo:g}-{hi:g} (birth date in patients row '
+               || CAST(p_row AS VARCHAR) || ')'
+        FROM (
+            SELECT d.*, p._row AS p_row,
+                   datediff('day', p.birth_date, d.diagnosis_date) / {DAYS_PER_YEAR} AS age
             FROM typed_diagnoses d JOIN typed_patients p ON d.patient_id = p.patient_id
-            WHERE d.diagnosis_date <= p.birth_date
-            UNION ALL
-            SELECT 'error', d._file, d._row, 'diagnosis_date', strftime(d.diagnosis_date, '%Y-%m-%d'),
-                   'range', 'age at diagnosis ' || CAST(round(age, 1) AS VARCHAR)
-                   || ' years is outside {lo:g}-{hi:g} (birth date in patients row '
-                   || CAST(p_row AS VARCHAR) || ')'
-            FROM (
-                SELECT d.*, p._row AS p_row,
-                       datediff('day', p.birth_date, d.diagnosis_date) / {DAYS_PER_YEAR} AS age
-                FROM typed_diagnoses d JOIN typed_patients p ON d.patient_id = p.patient_id
-                WHERE d.diagnosis_date > p.birth_date
-            ) d
-            WHERE age < {lo} OR age > {hi}
-            """,
-        )
-        insert_problems(
-            con,
-            f"""
-            WITH first_dx AS (
-                SELECT patient_id, first_dx AS dx_date, first_site AS site
-                FROM _dx_by_patient WHERE first_dx IS NOT NULL
-            ), sig AS MATERIALIZED (
-                SELECT p._file, p._row, p.patient_id, p.sex, p.birth_date, f.dx_date, f.site
-                FROM typed_patients p JOIN first_dx f ON p.patient_id = f.patient_id
-                WHERE p.sex IS NOT NULL AND p.birth_date IS NOT NULL
-            ), repeated AS (
-                -- min <> max: more than one distinct patient_id, without a distinct count
-                SELECT sex, birth_date, dx_date, site
-                FROM sig GROUP BY ALL HAVING min(patient_id) <> max(patient_id)
-            ), hit AS (
-                SELECT s.* FROM sig s JOIN repeated r
-                  ON s.sex = r.sex AND s.birth_date = r.birth_date AND s.dx_date = r.dx_date
-                 AND s.site IS NOT DISTINCT FROM r.site
-            ), listed AS (
-                -- the first rows of each group: a large group must not list itself per row
-                SELECT sex, birth_date, dx_date, site, count(*) AS n,
-                       list_sort(list(_row))[1:{MAX_SHOWN_ROWS + 1}] AS rows
-                FROM hit GROUP BY ALL
+            WHERE d.diagnosis_date > p.birth_date
+        ) d
+        WHERE age < {lo} OR age > {hi}
+        """,
+    )
+
+
+def _duplicate_patients(con: duckdb.DuckDBPyConnection, *, every_patient: bool) -> None:
+    """Different patient_ids with the same sex, birth date, first diagnosis date and site.
+
+    Unless ``every_patient``, only patients whose signature hash is shared are compared (the
+    exact comparison below then drops hash collisions): with one row per patient the signature
+    of ``_by_patient`` is the one compared here.
+    """
+    candidates = ""
+    if not every_patient:
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE _signature_candidates AS
+            WITH signed AS (
+                SELECT patient_id, hash(sex, birth_date, first_dx, first_site) AS h
+                FROM _by_patient
+                WHERE n_patient_rows = 1 AND sex IS NOT NULL AND birth_date IS NOT NULL
+                  AND first_dx IS NOT NULL
             )
-            SELECT 'warning', s._file, s._row, 'patient_id', s.patient_id, 'duplicate_patient',
-                   'possibly the same person as patients row(s) '
-                   || array_to_string(list_filter(r.rows, lambda x: x <> s._row)[1:{MAX_SHOWN_ROWS}],
-                                      ', ')
-                   || CASE WHEN r.n - 1 > {MAX_SHOWN_ROWS} THEN ', ...' ELSE '' END
-                   || ' (same sex, birth date, first diagnosis date and primary site)'
-            FROM hit s JOIN listed r
+            SELECT patient_id FROM signed
+            WHERE h IN (SELECT h FROM signed GROUP BY h HAVING count(*) > 1)
+            """
+        )
+        candidates = "SEMI JOIN _signature_candidates c ON p.patient_id = c.patient_id"
+    insert_problems(
+        con,
+        f"""
+        WITH first_dx AS (
+            SELECT patient_id, first_dx AS dx_date, first_site AS site
+            FROM _dx_by_patient WHERE first_dx IS NOT NULL
+        ), sig AS MATERIALIZED (
+            SELECT p._file, p._row, p.patient_id, p.sex, p.birth_date, f.dx_date, f.site
+            FROM typed_patients p {candidates}
+            JOIN first_dx f ON p.patient_id = f.patient_id
+            WHERE p.sex IS NOT NULL AND p.birth_date IS NOT NULL
+        ), repeated AS (
+            -- min <> max: more than one distinct patient_id, without a distinct count
+            SELECT sex, birth_date, dx_date, site
+            FROM sig GROUP BY ALL HAVING min(patient_id) <> max(patient_id)
+        ), hit AS (
+            SELECT s.* FROM sig s JOIN repeated r
               ON s.sex = r.sex AND s.birth_date = r.birth_date AND s.dx_date = r.dx_date
              AND s.site IS NOT DISTINCT FROM r.site
-            """,
+        ), listed AS (
+            -- the first rows of each group: a large group must not list itself per row
+            SELECT sex, birth_date, dx_date, site, count(*) AS n,
+                   list_sort(list(_row))[1:{MAX_SHOWN_ROWS + 1}] AS rows
+            FROM hit GROUP BY ALL
         )
-    if {"diagnoses", "treatments"} <= available:
-        insert_problems(
-            con,
-            """
-            SELECT 'error', t._file, t._row, 'diagnosis_id', t.diagnosis_id, 'foreign_key',
-                   'the diagnosis belongs to another patient (diagnoses row '
-                   || CAST(d._row AS VARCHAR) || ')'
-            FROM typed_treatments t JOIN typed_diagnoses d ON t.diagnosis_id = d.diagnosis_id
-            WHERE t.patient_id <> d.patient_id
-            """,
+        SELECT 'warning', s._file, s._row, 'patient_id', s.patient_id, 'duplicate_patient',
+               'possibly the same person as patients row(s) '
+               || array_to_string(list_filter(r.rows, lambda x: x <> s._row)[1:{MAX_SHOWN_ROWS}],
+                                  ', ')
+               || CASE WHEN r.n - 1 > {MAX_SHOWN_ROWS} THEN ', ...' ELSE '' END
+               || ' (same sex, birth date, first diagnosis date and primary site)'
+        FROM hit s JOIN listed r
+          ON s.sex = r.sex AND s.birth_date = r.birth_date AND s.dx_date = r.dx_date
+         AND s.site IS NOT DISTINCT FROM r.site
+        """,
+    )
+
+
+def _treatment_of_other_patient(con: duckdb.DuckDBPyConnection) -> None:
+    insert_problems(
+        con,
+        """
+        SELECT 'error', t._file, t._row, 'diagnosis_id', t.diagnosis_id, 'foreign_key',
+               'the diagnosis belongs to another patient (diagnoses row '
+               || CAST(d._row AS VARCHAR) || ')'
+        FROM typed_treatments t JOIN typed_diagnoses d ON t.diagnosis_id = d.diagnosis_id
+        WHERE t.patient_id <> d.patient_id
+        """,
+    )
+
+
+def _treatment_before_diagnosis(con: duckdb.DuckDBPyConnection) -> None:
+    """Start before the treated diagnosis (or, without one, before the first diagnosis)."""
+    insert_problems(
+        con,
+        """
+        WITH first_dx AS (SELECT patient_id, first_dx AS dx_date FROM _dx_by_patient)
+        SELECT 'error', t._file, t._row, 'start_date', strftime(t.start_date, '%Y-%m-%d'), 'date_order',
+               'start date before the diagnosis date '
+               || strftime(coalesce(d.diagnosis_date, f.dx_date), '%Y-%m-%d')
+        FROM typed_treatments t
+        LEFT JOIN typed_diagnoses d ON t.diagnosis_id = d.diagnosis_id
+                                   AND t.patient_id = d.patient_id
+        LEFT JOIN first_dx f ON t.patient_id = f.patient_id
+        WHERE t.start_date < coalesce(d.diagnosis_date, f.dx_date)
+        """,
+    )
+
+
+def _death_before_diagnosis(con: duckdb.DuckDBPyConnection) -> None:
+    insert_problems(
+        con,
+        """
+        WITH last_dx AS (
+            SELECT patient_id, last_dx AS dx_date, last_dx_row AS r FROM _dx_by_patient
         )
-        insert_problems(
-            con,
-            """
-            WITH first_dx AS (SELECT patient_id, first_dx AS dx_date FROM _dx_by_patient)
-            SELECT 'error', t._file, t._row, 'start_date', strftime(t.start_date, '%Y-%m-%d'), 'date_order',
-                   'start date before the diagnosis date '
-                   || strftime(coalesce(d.diagnosis_date, f.dx_date), '%Y-%m-%d')
-            FROM typed_treatments t
-            LEFT JOIN typed_diagnoses d ON t.diagnosis_id = d.diagnosis_id
-                                       AND t.patient_id = d.patient_id
-            LEFT JOIN first_dx f ON t.patient_id = f.patient_id
-            WHERE t.start_date < coalesce(d.diagnosis_date, f.dx_date)
-            """,
+        SELECT 'error', f._file, f._row, 'death_date', strftime(f.death_date, '%Y-%m-%d'), 'date_order',
+               'death date before the diagnosis date ' || strftime(l.dx_date, '%Y-%m-%d')
+               || ' (diagnoses row ' || CAST(l.r AS VARCHAR) || ')'
+        FROM typed_follow_up f JOIN last_dx l ON f.patient_id = l.patient_id
+        WHERE f.death_date < l.dx_date
+        """,
+    )
+
+
+def _late_last_contact(con: duckdb.DuckDBPyConnection, available: set[str]) -> None:
+    """Last contact before another dated event of the patient (named with its file and row)."""
+    events = []
+    if "diagnoses" in available:
+        events += [("diagnoses", "diagnosis_date"), ("diagnoses", "mdt_date")]
+    if "treatments" in available:
+        events += [("treatments", c) for c in
+                   ("start_date", "end_date", "progression_date", "last_assessment_date")]
+    if "molecular_tests" in available:
+        events += [("molecular_tests", "test_date")]
+    if not events:
+        return
+    union = " UNION ALL ".join(
+        f"SELECT patient_id, {sql.ident(c)} AS event_date, _file AS src_file, "
+        f"_row AS src_row, {sql.literal(c)} AS src_col FROM typed_{t} "
+        f"WHERE {sql.ident(c)} IS NOT NULL"
+        for t, c in events
+    )
+    by_table: dict[str, list[str]] = {}
+    for t, c in events:
+        by_table.setdefault(t, []).append(sql.ident(c))
+    per_table = " UNION ALL ".join(
+        "SELECT patient_id, latest_event AS event_date FROM _dx_by_patient"
+        if t == "diagnoses" else
+        f"SELECT patient_id, max(greatest({', '.join(cs)})) AS event_date "
+        f"FROM typed_{t} GROUP BY patient_id"
+        for t, cs in by_table.items()
+    )
+    # Latest date per patient first (cheap); details only for the patients at fault.
+    insert_problems(
+        con,
+        f"""
+        WITH events AS ({union}),
+        latest AS (
+            SELECT patient_id, max(event_date) AS event_date
+            FROM ({per_table}) GROUP BY patient_id
+        ),
+        late AS (
+            SELECT f._file, f._row, f.patient_id, strftime(f.last_contact_date, '%Y-%m-%d') AS raw,
+                   l.event_date
+            FROM typed_follow_up f JOIN latest l ON f.patient_id = l.patient_id
+            WHERE f.last_contact_date < l.event_date
+        ),
+        detail AS (
+            SELECT late.*, arg_min(e.src_file, (e.src_file, e.src_row, e.src_col))
+                               OVER w AS src_file,
+                   arg_min(e.src_row, (e.src_file, e.src_row, e.src_col)) OVER w AS src_row,
+                   arg_min(e.src_col, (e.src_file, e.src_row, e.src_col)) OVER w AS src_col
+            FROM late JOIN events e
+              ON e.patient_id = late.patient_id AND e.event_date = late.event_date
+            WINDOW w AS (PARTITION BY late.patient_id, late._row)
+            QUALIFY row_number() OVER w = 1
         )
-    if {"diagnoses", "follow_up"} <= available:
-        insert_problems(
-            con,
-            """
-            WITH last_dx AS (
-                SELECT patient_id, last_dx AS dx_date, last_dx_row AS r FROM _dx_by_patient
-            )
-            SELECT 'error', f._file, f._row, 'death_date', strftime(f.death_date, '%Y-%m-%d'), 'date_order',
-                   'death date before the diagnosis date ' || strftime(l.dx_date, '%Y-%m-%d')
-                   || ' (diagnoses row ' || CAST(l.r AS VARCHAR) || ')'
-            FROM typed_follow_up f JOIN last_dx l ON f.patient_id = l.patient_id
-            WHERE f.death_date < l.dx_date
-            """,
-        )
-    if "follow_up" in available:
-        events = []
-        if "diagnoses" in available:
-            events += [("diagnoses", "diagnosis_date"), ("diagnoses", "mdt_date")]
-        if "treatments" in available:
-            events += [("treatments", c) for c in
-                       ("start_date", "end_date", "progression_date", "last_assessment_date")]
-        if "molecular_tests" in available:
-            events += [("molecular_tests", "test_date")]
-        if events:
-            union = " UNION ALL ".join(
-                f"SELECT patient_id, {sql.ident(c)} AS event_date, _file AS src_file, "
-                f"_row AS src_row, {sql.literal(c)} AS src_col FROM typed_{t} "
-                f"WHERE {sql.ident(c)} IS NOT NULL"
-                for t, c in events
-            )
-            by_table: dict[str, list[str]] = {}
-            for t, c in events:
-                by_table.setdefault(t, []).append(sql.ident(c))
-            per_table = " UNION ALL ".join(
-                "SELECT patient_id, latest_event AS event_date FROM _dx_by_patient"
-                if t == "diagnoses" else
-                f"SELECT patient_id, max(greatest({', '.join(cs)})) AS event_date "
-                f"FROM typed_{t} GROUP BY patient_id"
-                for t, cs in by_table.items()
-            )
-            # Latest date per patient first (cheap); details only for the patients at fault.
-            insert_problems(
-                con,
-                f"""
-                WITH events AS ({union}),
-                latest AS (
-                    SELECT patient_id, max(event_date) AS event_date
-                    FROM ({per_table}) GROUP BY patient_id
-                ),
-                late AS (
-                    SELECT f._file, f._row, f.patient_id, strftime(f.last_contact_date, '%Y-%m-%d') AS raw,
-                           l.event_date
-                    FROM typed_follow_up f JOIN latest l ON f.patient_id = l.patient_id
-                    WHERE f.last_contact_date < l.event_date
-                ),
-                detail AS (
-                    SELECT late.*, arg_min(e.src_file, (e.src_file, e.src_row, e.src_col))
-                                       OVER w AS src_file,
-                           arg_min(e.src_row, (e.src_file, e.src_row, e.src_col)) OVER w AS src_row,
-                           arg_min(e.src_col, (e.src_file, e.src_row, e.src_col)) OVER w AS src_col
-                    FROM late JOIN events e
-                      ON e.patient_id = late.patient_id AND e.event_date = late.event_date
-                    WINDOW w AS (PARTITION BY late.patient_id, late._row)
-                    QUALIFY row_number() OVER w = 1
-                )
-                SELECT 'error', _file, _row, 'last_contact_date', raw,
-                       'date_order', 'last contact date before ' || src_col || ' '
-                       || strftime(event_date, '%Y-%m-%d') || ' (' || src_file || ' row '
-                       || CAST(src_row AS VARCHAR) || '); it must be on or after every other '
-                       || 'date of the patient'
-                FROM detail
-                """,
-            )
+        SELECT 'error', _file, _row, 'last_contact_date', raw,
+               'date_order', 'last contact date before ' || src_col || ' '
+               || strftime(event_date, '%Y-%m-%d') || ' (' || src_file || ' row '
+               || CAST(src_row AS VARCHAR) || '); it must be on or after every other '
+               || 'date of the patient'
+        FROM detail
+        """,
+    )
 
 
 def _line_checks(con: duckdb.DuckDBPyConnection) -> None:
@@ -326,7 +466,12 @@ def _line_checks(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def run_cross_checks(con: duckdb.DuckDBPyConnection, available: set[str]) -> None:
+# --------------------------------------------------------------------------- entry point
+
+
+def run_cross_checks(
+    con: duckdb.DuckDBPyConnection, available: set[str], *, gated: bool = True
+) -> None:
     """Run every check across rows and tables on the tables in ``available``.
 
     Parameters
@@ -335,11 +480,50 @@ def run_cross_checks(con: duckdb.DuckDBPyConnection, available: set[str]) -> Non
         The validation connection, with the views ``typed_<table>`` and the table ``_problems``.
     available
         Names of the tables whose file was read (the others are empty).
+    gated
+        Run a check's listing query only when the per-patient counts say it may find something
+        (the default). ``False`` runs every listing query: the same problems, found slower (the
+        tests compare the two).
     """
+    facts = _patient_facts(con)
+    if not gated:
+        facts = dict.fromkeys(facts, 1)
     for table in SCHEMA:
-        if table.name in available:
+        if table.name not in available:
+            continue
+        repeated_rows = {"patients": facts["repeated_patients"],
+                         "follow_up": facts["repeated_follow_up"]}.get(table.name)
+        if repeated_rows != 0:  # None: a key other than patient_id, checked by its own query
             _unique_key_checks(con, table)
-    _foreign_key_checks(con, available)
-    _patient_level_checks(con, available)
+
+    repeated = facts["repeated_patients"] > 0
+    repeated_follow_up = facts["repeated_follow_up"] > 0
+    if "patients" in available and facts["orphans"]:
+        children = [(t.name, fk.column) for t in SCHEMA if t.name in available
+                    for fk in t.foreign_keys if fk.table == "patients"]
+        _orphan_rows(con, "patients", "patient_id", children)
+    if {"patients", "follow_up"} <= available and facts["follow_up_missing"]:
+        _follow_up_missing(con)
+    if {"patients", "diagnoses"} <= available:
+        if facts["diagnosis_missing"]:
+            _diagnosis_missing(con)
+        if repeated or facts["diagnosis_vs_birth"]:
+            _diagnosis_vs_birth(con)
+        _duplicate_patients(con, every_patient=repeated)
+    if {"diagnoses", "treatments"} <= available:
+        treated = _treatment_facts(con) if gated else dict.fromkeys(("orphan_diagnosis_ids",
+                  "other_patient", "early_start", "start_without_own_dx"), 1)
+        if treated["orphan_diagnosis_ids"]:
+            _orphan_rows(con, "diagnoses", "diagnosis_id", [("treatments", "diagnosis_id")])
+        if treated["other_patient"]:
+            _treatment_of_other_patient(con)
+        if treated["early_start"] or treated["start_without_own_dx"]:
+            _treatment_before_diagnosis(con)
+    if {"diagnoses", "follow_up"} <= available and (
+        repeated_follow_up or facts["death_before_diagnosis"]
+    ):
+        _death_before_diagnosis(con)
+    if "follow_up" in available and (repeated_follow_up or facts["late_last_contact"]):
+        _late_last_contact(con, available)
     if "treatments" in available:
         _line_checks(con)
