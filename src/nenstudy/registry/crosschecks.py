@@ -25,6 +25,11 @@ __all__ = ["run_cross_checks", "insert_problems"]
 MAX_SHOWN_ROWS = 5
 """At most this many row numbers are listed in one message (then ``...``)."""
 
+FU_TAG = 2**40
+DX_TAG = 2**80
+"""Tags summed per patient to count its rows per table: patients 1, follow_up ``FU_TAG``,
+diagnoses ``DX_TAG`` (40 bits each in a 128-bit sum, so no count reaches the next table's)."""
+
 
 def insert_problems(con: duckdb.DuckDBPyConnection, select: str) -> None:
     """Insert problems selected as (severity, _file, _row, column, value, rule, message)."""
@@ -39,58 +44,61 @@ def _patient_facts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
     Creates the temporary table ``_by_patient`` (one row per non-NULL patient_id found in any
     table) and the view ``_dx_by_patient`` over it (first and last diagnosis, first primary site,
-    latest diagnosis or MDT date) that the listing queries use. Tables whose file was not read are
+    the row of the last diagnosis) that the listing queries use. Tables whose file was not read are
     empty views, so the union always has five parts.
     """
     con.execute(
-        """
+        f"""
         CREATE OR REPLACE TEMP TABLE _by_patient AS
         WITH rows AS (
-            SELECT patient_id, 1 AS is_patient, birth_date, sex
+            SELECT patient_id, 1::HUGEINT AS tag, birth_date,
+                   CASE WHEN sex IS NOT NULL AND birth_date IS NOT NULL
+                        THEN hash(sex, birth_date) END AS person
             FROM typed_patients WHERE patient_id IS NOT NULL
             UNION ALL BY NAME
-            SELECT patient_id, 1 AS is_diagnosis, diagnosis_date AS dx, _row AS dx_row,
-                   greatest(diagnosis_date, mdt_date) AS dx_event, primary_site AS site,
+            SELECT patient_id, {DX_TAG}::HUGEINT AS tag, diagnosis_date AS dx,
+                   _row AS dx_row, greatest(diagnosis_date, mdt_date) AS event,
+                   primary_site AS site,
                    (diagnosis_date - DATE '1970-01-01') * 4294967296 + _row AS dx_then_row,
                    (diagnosis_date - DATE '1970-01-01') * 4294967296 - _row AS dx_then_first_row
             FROM typed_diagnoses WHERE patient_id IS NOT NULL
             UNION ALL BY NAME
-            SELECT patient_id,
+            SELECT patient_id, 0::HUGEINT AS tag,
                    greatest(start_date, end_date, progression_date, last_assessment_date) AS event
             FROM typed_treatments WHERE patient_id IS NOT NULL
             UNION ALL BY NAME
-            SELECT patient_id, test_date AS event
+            SELECT patient_id, 0::HUGEINT AS tag, test_date AS event
             FROM typed_molecular_tests WHERE patient_id IS NOT NULL
             UNION ALL BY NAME
-            SELECT patient_id, 1 AS is_follow_up, last_contact_date, death_date
+            SELECT patient_id, {FU_TAG}::HUGEINT AS tag, last_contact_date, death_date
             FROM typed_follow_up WHERE patient_id IS NOT NULL
+        ), aggregated AS (
+            -- Few aggregates, each over one column that is NULL in the other tables' rows:
+            -- the rows per table are counted by one sum of tags (40 bits per table).
+            SELECT patient_id, count(*) AS n, sum(tag) AS tags,
+                   any_value(birth_date) AS birth_date, any_value(person) AS person,
+                   min(dx) AS first_dx,
+                   -- date and row in one integer: ties on a date go to the first row, every run
+                   arg_min(site, dx_then_row) AS first_site,
+                   max(dx) AS last_dx,
+                   arg_max(dx_row, dx_then_first_row) AS last_dx_row,
+                   max(event) AS latest_event,
+                   any_value(last_contact_date) AS last_contact_date,
+                   any_value(death_date) AS death_date
+            FROM rows GROUP BY patient_id
         )
-        -- One column per table's value (NULL in the other tables' rows) rather than FILTER
-        -- clauses: the aggregates skip NULLs, which is cheaper than a filter per aggregate.
-        SELECT patient_id,
-               count(is_patient) AS n_patient_rows,
-               count(is_diagnosis) AS n_diagnoses,
-               count(is_follow_up) AS n_follow_up_rows,
-               count(*) - count(is_patient) AS n_child_rows,
-               any_value(birth_date) AS birth_date,
-               any_value(sex) AS sex,
-               min(dx) AS first_dx,
-               -- date and row in one integer: ties on a date go to the first row, every run
-               arg_min(site, dx_then_row) AS first_site,
-               max(dx) AS last_dx,
-               arg_max(dx_row, dx_then_first_row) AS last_dx_row,
-               max(dx_event) AS latest_dx_event,
-               greatest(max(dx_event), max(event)) AS latest_event,
-               any_value(last_contact_date) AS last_contact_date,
-               any_value(death_date) AS death_date
-        FROM rows GROUP BY patient_id
+        SELECT * EXCLUDE (n, tags),
+               CAST(tags % {FU_TAG} AS BIGINT) AS n_patient_rows,
+               CAST(tags // {DX_TAG} AS BIGINT) AS n_diagnoses,
+               CAST((tags // {FU_TAG}) % {FU_TAG} AS BIGINT) AS n_follow_up_rows,
+               n - CAST(tags % {FU_TAG} AS BIGINT) AS n_child_rows
+        FROM aggregated
         """
     )
     con.execute(
         """
         CREATE OR REPLACE TEMP VIEW _dx_by_patient AS
-        SELECT patient_id, first_dx, first_site, last_dx, last_dx_row,
-               latest_dx_event AS latest_event
+        SELECT patient_id, first_dx, first_site, last_dx, last_dx_row
         FROM _by_patient WHERE n_diagnoses > 0
         """
     )
@@ -258,10 +266,9 @@ def _duplicate_patients(con: duckdb.DuckDBPyConnection, *, every_patient: bool) 
             """
             CREATE OR REPLACE TEMP TABLE _signature_candidates AS
             WITH signed AS (
-                SELECT patient_id, hash(sex, birth_date, first_dx, first_site) AS h
+                SELECT patient_id, hash(person, first_dx, first_site) AS h
                 FROM _by_patient
-                WHERE n_patient_rows = 1 AND sex IS NOT NULL AND birth_date IS NOT NULL
-                  AND first_dx IS NOT NULL
+                WHERE n_patient_rows = 1 AND person IS NOT NULL AND first_dx IS NOT NULL
             )
             SELECT patient_id FROM signed
             WHERE h IN (SELECT h FROM signed GROUP BY h HAVING count(*) > 1)
@@ -375,8 +382,6 @@ def _late_last_contact(con: duckdb.DuckDBPyConnection, available: set[str]) -> N
     for t, c in events:
         by_table.setdefault(t, []).append(sql.ident(c))
     per_table = " UNION ALL ".join(
-        "SELECT patient_id, latest_event AS event_date FROM _dx_by_patient"
-        if t == "diagnoses" else
         f"SELECT patient_id, max(greatest({', '.join(cs)})) AS event_date "
         f"FROM typed_{t} GROUP BY patient_id"
         for t, cs in by_table.items()
