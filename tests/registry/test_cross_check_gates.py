@@ -110,11 +110,23 @@ def _same_day_diagnoses(rows: Rows, i: int) -> None:
                                   primary_site=("C18.7", "C16.9")[i % 2]))
 
 
+def _line_number(rows: Rows, i: int) -> None:
+    row = _pick(rows, "treatments", i)
+    row.update(modality="systemic", line=("3", "1", "2", "0", "64", "")[i % 6],
+               agents=row.get("agents") or "cisplatin")
+
+
+def _lines_out_of_order(rows: Rows, i: int) -> None:
+    for row in rows["treatments"]:
+        if row.get("line") == "2":
+            row["start_date"] = ("2019-03-01", "2019-02-15")[i % 2]
+
+
 FAULTS = (
     _orphan_child, _child_of_other_patient, _no_patient_id, _repeat_patient, _repeat_follow_up,
     _drop_follow_up, _drop_diagnoses_of_patient, _diagnosis_before_birth, _death_before_diagnosis,
     _last_contact_too_early, _treatment_diagnosis, _treatment_too_early, _look_alike_patient,
-    _same_day_diagnoses,
+    _same_day_diagnoses, _line_number, _lines_out_of_order,
 )
 
 

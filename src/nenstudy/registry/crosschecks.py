@@ -421,6 +421,51 @@ def _late_last_contact(con: duckdb.DuckDBPyConnection, available: set[str]) -> N
     )
 
 
+_SYSTEMIC_LINES = (
+    "SELECT _file, _row, patient_id, line, start_date FROM typed_treatments "
+    "WHERE modality = 'systemic' AND line IS NOT NULL AND patient_id IS NOT NULL"
+)
+_MAX_MASKED_LINE = 63
+
+
+def _lines_are_1_to_k(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether every patient's systemic lines are exactly 1, 2, ..., k, each once.
+
+    One aggregation per patient: the lines' bits OR-ed together are the k lowest bits, and there
+    are k rows, only when each of 1..k appears exactly once (lines above 63 always answer no).
+    """
+    row = con.execute(
+        f"""
+        SELECT count(*) FILTER (WHERE NOT (outside = 0 AND n <= {_MAX_MASKED_LINE}
+                                           AND mask = (1::UBIGINT << n) - 1))
+        FROM (
+            SELECT patient_id, count(*) AS n,
+                   bit_or(CASE WHEN line BETWEEN 1 AND {_MAX_MASKED_LINE}
+                               THEN 1::UBIGINT << (line - 1) END) AS mask,
+                   count(*) FILTER (WHERE line < 1 OR line > {_MAX_MASKED_LINE}) AS outside
+            FROM ({_SYSTEMIC_LINES}) GROUP BY patient_id
+        )
+        """
+    ).fetchone()
+    return row is not None and row[0] == 0
+
+
+def _line_order(con: duckdb.DuckDBPyConnection) -> None:
+    """Line k starting before line k - 1, when every patient's lines are 1..k, each once."""
+    insert_problems(
+        con,
+        f"""
+        WITH systemic AS ({_SYSTEMIC_LINES})
+        SELECT 'warning', b._file, b._row, 'start_date', strftime(b.start_date, '%Y-%m-%d'),
+               'line.order',
+               'line ' || CAST(b.line AS VARCHAR) || ' starts before line '
+               || CAST(a.line AS VARCHAR) || ' (' || strftime(a.start_date, '%Y-%m-%d') || ')'
+        FROM systemic b JOIN systemic a ON a.patient_id = b.patient_id AND a.line = b.line - 1
+        WHERE b.start_date < a.start_date
+        """,
+    )
+
+
 def _line_checks(con: duckdb.DuckDBPyConnection) -> None:
     """Lines of systemic therapy: 1, 2, 3 ... per patient, no gaps, no duplicates, in order.
 
@@ -531,4 +576,7 @@ def run_cross_checks(
     if "follow_up" in available and (repeated_follow_up or facts["late_last_contact"]):
         _late_last_contact(con, available)
     if "treatments" in available:
-        _line_checks(con)
+        if gated and _lines_are_1_to_k(con):
+            _line_order(con)
+        else:
+            _line_checks(con)
