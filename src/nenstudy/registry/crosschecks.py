@@ -201,25 +201,16 @@ def _orphan_rows(
     )
 
 
-def _follow_up_missing(con: duckdb.DuckDBPyConnection) -> None:
+def _patients_without(
+    con: duckdb.DuckDBPyConnection, table: str, severity: str, rule: str, message: str
+) -> None:
+    """Patients with no row in ``table``."""
     insert_problems(
         con,
-        """
-        SELECT 'error', p._file, p._row, 'patient_id', p.patient_id, 'follow_up.missing',
-               'the patient has no row in follow_up (exactly one is required)'
-        FROM typed_patients p ANTI JOIN typed_follow_up f ON p.patient_id = f.patient_id
-        WHERE p.patient_id IS NOT NULL
-        """,
-    )
-
-
-def _diagnosis_missing(con: duckdb.DuckDBPyConnection) -> None:
-    insert_problems(
-        con,
-        """
-        SELECT 'warning', p._file, p._row, 'patient_id', p.patient_id, 'diagnosis.missing',
-               'the patient has no diagnosis'
-        FROM typed_patients p ANTI JOIN typed_diagnoses d ON p.patient_id = d.patient_id
+        f"""
+        SELECT {sql.literal(severity)}, p._file, p._row, 'patient_id', p.patient_id,
+               {sql.literal(rule)}, {sql.literal(message)}
+        FROM typed_patients p ANTI JOIN typed_{table} t ON p.patient_id = t.patient_id
         WHERE p.patient_id IS NOT NULL
         """,
     )
@@ -553,10 +544,12 @@ def run_cross_checks(
                     for fk in t.foreign_keys if fk.table == "patients"]
         _orphan_rows(con, "patients", "patient_id", children)
     if {"patients", "follow_up"} <= available and facts["follow_up_missing"]:
-        _follow_up_missing(con)
+        _patients_without(con, "follow_up", "error", "follow_up.missing",
+                          "the patient has no row in follow_up (exactly one is required)")
     if {"patients", "diagnoses"} <= available:
         if facts["diagnosis_missing"]:
-            _diagnosis_missing(con)
+            _patients_without(con, "diagnoses", "warning", "diagnosis.missing",
+                              "the patient has no diagnosis")
         if repeated or facts["diagnosis_vs_birth"]:
             _diagnosis_vs_birth(con)
         _duplicate_patients(con, every_patient=repeated)
