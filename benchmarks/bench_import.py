@@ -89,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         total = sum(summary.rows.values())
         print(f"validate + import: {seconds:.2f} s wall, {cpu:.2f} s CPU (user + system), "
               f"{summary.report.n_errors} errors, {summary.report.n_warnings} warnings")
+        print("  stages (s wall): " + ", ".join(
+            f"{name} {value:.2f}" for name, value in summary.stage_seconds.items()))
         print(f"load average (1 min) before / after: {load_before:.2f} / "
               f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
         print(f"patient records/s: {summary.rows['patients'] / seconds:,.0f}")

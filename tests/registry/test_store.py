@@ -188,3 +188,11 @@ def test_schema_round_trips_through_store_export(good_registry: Path, tmp_path: 
     con.close()
     import_registry(export, second)
     assert _tables(first) == _tables(second)
+
+
+def test_import_reports_the_time_of_each_stage(good_registry: Path, tmp_path: Path) -> None:
+    summary = import_registry(good_registry, tmp_path / "store.duckdb")
+    assert list(summary.stage_seconds) == ["read", "cross_checks", "store"]
+    assert all(s >= 0 for s in summary.stage_seconds.values())
+    assert sum(summary.stage_seconds.values()) <= summary.seconds
+    assert summary.report.seconds == {k: summary.stage_seconds[k] for k in ("read", "cross_checks")}

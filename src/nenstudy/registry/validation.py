@@ -14,9 +14,10 @@ value and rule. Values of identifier columns are masked unless the user asks for
 from __future__ import annotations
 
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import duckdb
 import pandas as pd
@@ -58,11 +59,15 @@ class ValidationReport:
         The validated folder.
     files
         Rows read per staged table.
+    seconds
+        Wall time of each stage: ``read`` (reading, typing and checking each row, every file)
+        and ``cross_checks`` (keys, references and date logic across rows and tables).
     """
 
     source: Path
     _problems: pd.DataFrame = field(repr=False)
     files: tuple[tuple[str, str, int], ...] = ()
+    seconds: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def problems(self) -> pd.DataFrame:
@@ -224,7 +229,9 @@ def validate_into(
         "\"column\" VARCHAR, value VARCHAR, rule VARCHAR, message VARCHAR)"
     )
     build = _Builder(catalog)
+    start = time.perf_counter()
     loaded = load_source(con, source, build, show_identifiers=show_identifiers)
+    read = time.perf_counter()
     # Every file is read (the rowids follow the files): from here on no statement needs
     # insertion order, and keeping it made the cross-table queries and the importer's
     # finishing steps several times slower (ordered joins, ordered update of a new column).
@@ -257,7 +264,8 @@ def validate_into(
                 "WHERE _problems IS NOT NULL)",
             )
     run_cross_checks(con, available)
-    report = _fetch_report(con, source, loaded, show_identifiers)
+    seconds = {"read": read - start, "cross_checks": time.perf_counter() - read}
+    report = _fetch_report(con, source, loaded, show_identifiers, seconds)
     return report, loaded
 
 
@@ -268,7 +276,11 @@ def drop_views(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _fetch_report(
-    con: duckdb.DuckDBPyConnection, source: Path, loaded: LoadedSource, show_identifiers: bool
+    con: duckdb.DuckDBPyConnection,
+    source: Path,
+    loaded: LoadedSource,
+    show_identifiers: bool,
+    seconds: Mapping[str, float],
 ) -> ValidationReport:
     identifiers = ", ".join(sql.literal(c) for c in sorted(IDENTIFIER_COLUMNS))
     value = (
@@ -286,7 +298,9 @@ def _fetch_report(
     files = tuple(
         (name, f.path.name, f.n_rows) for name, f in loaded.files.items()
     )
-    return ValidationReport(source=source, _problems=frame.reset_index(drop=True), files=files)
+    return ValidationReport(
+        source=source, _problems=frame.reset_index(drop=True), files=files, seconds=seconds
+    )
 
 
 def validate_source(source: Path, *, show_identifiers: bool = False) -> ValidationReport:
