@@ -122,6 +122,9 @@ def import_(source: Path, db_path: Path, problems_csv: Path | None, show_identif
         result.report.to_csv(problems_csv)
     if result.report.n_warnings:
         _console.print(result.report.render(), markup=False, highlight=False)
+    stages = ", ".join(f"{name.replace('_', ' ')} {sec:.1f} s"
+                       for name, sec in result.stage_seconds.items())
+    _console.print(f"Imported in {result.seconds:.1f} s ({stages}).")
     _print_summary(summarize(db_path))
 
 
