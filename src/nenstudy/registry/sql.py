@@ -32,6 +32,9 @@ __all__ = [
 ISO_DATE_RE = r"\d{4}-\d{2}-\d{2}"
 ISO_DATE_GLOB = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]"
 """The same set of strings as ``ISO_DATE_RE`` (ASCII digits), matched without a regex engine."""
+ISO_DATE_SHAPE = "????-??-?[0-9]"
+"""Ten characters with '-' at 5 and 8, a digit last: with a successful cast and a first byte at
+or above '0', the same strings as ``ISO_DATE_GLOB``."""
 INT_RE = r"[+-]?\d{1,9}(\.0*)?"
 
 
@@ -60,7 +63,13 @@ def typed_expr(column: Column, source: str) -> str:
     if column.dtype == "string":
         return source
     if column.dtype == "date":
-        return f"CASE WHEN {source} GLOB '{ISO_DATE_GLOB}' THEN TRY_CAST({source} AS DATE) END"
+        # Cheaper than ISO_DATE_GLOB's eight digit classes, and the same: DuckDB's cast reads
+        # a 10-byte text that starts at or above '0', has '-' at 5 and 8 and ends with a digit
+        # only when it is YYYY-MM-DD (see tests/registry/test_load_equivalence.py).
+        return (
+            f"CASE WHEN strlen({source}) = 10 AND {source} >= '0' "
+            f"AND {source} GLOB '{ISO_DATE_SHAPE}' THEN TRY_CAST({source} AS DATE) END"
+        )
     if column.dtype == "int":
         # One to three plain digits (the usual case) skip the regular expression.
         return (
