@@ -246,6 +246,7 @@ def _csv_relation(path: Path, encoding: str, width: int) -> str:
     return (
         f"read_csv({_quote_str(str(path))}, auto_detect=false, header=true, delim=',', "
         f"quote='\"', escape='\"', strict_mode=true, null_padding=false, "
+        "nullstr='', allow_quoted_nulls=true, "
         f"buffer_size={_CSV_BUFFER_BYTES}, "
         f"encoding={_quote_str(encoding)}, columns={{{columns}}})"
     )
@@ -272,24 +273,26 @@ def _file_is_blank(path: Path) -> bool:
     return not data.strip()
 
 
-def trimmed_sql(value: str, *, spaces_only: bool = False) -> str:
+def trimmed_sql(value: str, *, spaces_only: bool = False, never_empty: bool = False) -> str:
     """SQL: ``value`` without surrounding whitespace (incl. tab, no-break space), '' as NULL.
 
     ``trim`` runs only on cells that may need it: it is slow on every cell of a large file.
     With ``spaces_only`` (the text is known to hold no tab, line break or no-break space, see
     :func:`_only_plain_spaces`) a cell needs it only when it starts or ends with a space, which
-    is two cheap tests instead of six.
+    is two cheap tests instead of six. With ``never_empty`` (``value`` is NULL rather than '',
+    as DuckDB's CSV reader gives empty cells) the cells that need no trimming pass as they are.
     """
+    kept = value if never_empty else f"NULLIF({value}, '')"
     if spaces_only:
         return (
             f"CASE WHEN prefix({value}, ' ') OR suffix({value}, ' ') "
-            f"THEN NULLIF(trim({value}, {_WS}), '') ELSE NULLIF({value}, '') END"
+            f"THEN NULLIF(trim({value}, {_WS}), '') ELSE {kept} END"
         )
     return (
         f"CASE WHEN prefix({value}, ' ') OR suffix({value}, ' ') OR contains({value}, chr(9)) "
         f"OR contains({value}, chr(160)) OR contains({value}, chr(10)) "
         f"OR contains({value}, chr(13)) THEN NULLIF(trim({value}, {_WS}), '') "
-        f"ELSE NULLIF({value}, '') END"
+        f"ELSE {kept} END"
     )
 
 
@@ -320,6 +323,7 @@ def _stage_table(
     problems: list[dict[str, Any]],
     native: frozenset[str] = frozenset(),
     spaces_only: bool = False,
+    never_empty: bool = False,
 ) -> bool:
     """Create the table of one file from ``build``; return whether it was created.
 
@@ -329,6 +333,8 @@ def _stage_table(
     for the other types, whose builder trims with :func:`trimmed_sql` only what fails to type) and, when ``row_expr`` is given, ``_row``; otherwise the
     spreadsheet row is ``rowid + 2`` of the created table (an ordered scan keeps file order).
     ``spaces_only``: the text holds no tab, line break or no-break space (cheaper trimming).
+    ``never_empty``: the relation gives empty cells as NULL, never '' (DuckDB's CSV reader), so
+    that no cell needs a test for ''.
     """
     by_name: dict[str, str] = {}
     for header in headers:
@@ -367,8 +373,8 @@ def _stage_table(
             src = _quote_ident(by_name[column.name])
             text = f"CAST({src} AS VARCHAR)"
             if column.dtype in _TRIMMED_DTYPES:
-                text = trimmed_sql(text, spaces_only=spaces_only)
-            else:
+                text = trimmed_sql(text, spaces_only=spaces_only, never_empty=never_empty)
+            elif not never_empty:
                 text = f"NULLIF({text}, '')"
             select.append(f"{text} AS {raw}")
         else:
@@ -403,7 +409,7 @@ def _load_csv(
         try:
             # The file is read once, straight into the typed table; its rowid follows file order.
             created = _stage_table(con, table, file, relation, headers, None, build, problems,
-                                   spaces_only=spaces_only)
+                                   spaces_only=spaces_only, never_empty=True)
         except duckdb.Error as exc:
             build.discard(con, table)
             if attempt == "utf-8" and "utf-8" in str(exc).lower():
