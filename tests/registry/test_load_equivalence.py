@@ -109,3 +109,34 @@ def test_csv_reader_gives_empty_and_quoted_empty_cells_as_null(tmp_path: Path) -
     con = duckdb.connect()
     rows = con.execute(f"SELECT c0, c1, c2 FROM {_csv_relation(path, 'utf-8', 3)}").fetchall()
     assert rows == [("1", None, None), (None, "2", " ")]
+
+
+TRICKY_TOPOGRAPHIES = [
+    "C17.1", "C17.10", "C7.1", "c17.1", "C17,1", "C171", "C17.", " C17.1", "C17.1 ", "C17.1\n",
+    "C١٧.١", "C１７.１", "CC17.1", "C17-1", "C17a1", "C1a.1", "X17.1", "C17.1C17.1", "", "C",
+    "C\u00a017.1", "C17.1\t", "C99.9", "C00.0",
+]
+
+
+def test_plain_pattern_glob_equals_the_regular_expression() -> None:
+    con = duckdb.connect()
+    pattern = TABLES["diagnoses"].column("primary_site").pattern
+    fast = sql.full_match("x", pattern)
+    assert "GLOB" in fast
+    rng = random.Random(7)
+    alphabet = "C17.9١ xc,-"
+    texts = TRICKY_TOPOGRAPHIES + [
+        "".join(rng.choice(alphabet) for _ in range(rng.randint(3, 7))) for _ in range(10_000)
+    ]
+    for _ in range(10_000):  # valid codes, one character changed or not
+        code = list(f"C{rng.randint(0, 99):02d}.{rng.randint(0, 9)}")
+        code[rng.randrange(5)] = rng.choice(alphabet + "0123456789" * 3)
+        texts.append("".join(code))
+    reference = f"regexp_full_match(x, {sql.literal(pattern)})"
+    assert _compare(con, texts, reference, fast) == []
+    assert con.execute(f"SELECT count(*) FILTER (WHERE {fast}) FROM texts").fetchone()[0] > 10
+
+
+@pytest.mark.parametrize("pattern", [r"[A-Z]\d", r"a.b", r"\d+", r"x|y", r"\\d"])
+def test_other_patterns_keep_the_regular_expression(pattern: str) -> None:
+    assert sql.full_match("x", pattern).startswith("regexp_full_match(")

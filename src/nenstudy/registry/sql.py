@@ -6,6 +6,8 @@ exactly one way. The derivation rules' constants live in :mod:`nenstudy.registry
 
 from __future__ import annotations
 
+import re
+
 from nenstudy.registry.schema import (
     KARNOFSKY_TO_ECOG,
     KI67_GRADE_UPPER,
@@ -19,6 +21,7 @@ from nenstudy.registry.schema import (
 )
 
 __all__ = [
+    "full_match",
     "ident",
     "literal",
     "raw",
@@ -51,6 +54,23 @@ def literal(text: str) -> str:
 def raw(column: str) -> str:
     """Name of the column holding the source text of ``column`` in a typed staging table."""
     return ident(f"{column}$raw")
+
+
+_GLOB_ATOM = re.compile(r"\\d|\\\.|[A-Za-z0-9/_ -]")
+
+
+def full_match(value: str, pattern: str) -> str:
+    """SQL: whether ``value`` matches the regular expression ``pattern`` as a whole (RE2).
+
+    A pattern made only of plain characters, ``\\d`` and ``\\.`` is matched as the equivalent
+    GLOB (``[0-9]`` for ``\\d``, which RE2 reads as ASCII digits), several times cheaper than
+    the regular expression engine; any other pattern uses ``regexp_full_match``.
+    """
+    atoms = _GLOB_ATOM.findall(pattern)
+    if "".join(atoms) != pattern:
+        return f"regexp_full_match({value}, {literal(pattern)})"
+    glob = "".join("[0-9]" if a == "\\d" else a[-1] for a in atoms)
+    return f"{value} GLOB {literal(glob)}"
 
 
 def typed_expr(column: Column, source: str) -> str:
@@ -141,7 +161,7 @@ def site_group_sql(topography: str) -> str:
         for first, last, group in SITE_GROUP_RANGES
     )
     return (
-        f"CASE WHEN NOT regexp_full_match({topography}, '{TOPOGRAPHY_PATTERN}') THEN NULL "
+        f"CASE WHEN NOT {full_match(topography, TOPOGRAPHY_PATTERN)} THEN NULL "
         f"{whens} ELSE {literal(SITE_GROUP_DEFAULT)} END"
     )
 

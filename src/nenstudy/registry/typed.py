@@ -150,7 +150,7 @@ def _value_checks(column: Column, native: frozenset[str]) -> list[_RowCheck]:
     if column.pattern is not None:
         checks.append(
             _RowCheck("error", column.name, "format",
-                      f"NOT regexp_full_match({c}, {sql.literal(column.pattern)})",
+                      f"NOT {sql.full_match(c, column.pattern)}",
                       sql.literal(f"expected {column.pattern_hint or column.pattern}"))
         )
     unit = f" {column.unit}" if column.unit else ""
