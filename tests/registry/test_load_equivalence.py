@@ -140,3 +140,18 @@ def test_plain_pattern_glob_equals_the_regular_expression() -> None:
 @pytest.mark.parametrize("pattern", [r"[A-Z]\d", r"a.b", r"\d+", r"x|y", r"\\d"])
 def test_other_patterns_keep_the_regular_expression(pattern: str) -> None:
     assert sql.full_match("x", pattern).startswith("regexp_full_match(")
+
+
+@pytest.mark.parametrize("table,column", [("diagnoses", "stage"), ("molecular_tests", "gene"),
+                                          ("treatments", "best_response")])
+def test_allowed_code_check_equals_not_in(table: str, column: str) -> None:
+    from nenstudy.registry.typed import _value_checks
+
+    col = TABLES[table].column(column)
+    (check,) = [ch for ch in _value_checks(col, frozenset()) if ch.rule == "allowed"]
+    con = duckdb.connect()
+    values = [None, "", " ", "x", *col.allowed, *(a.upper() for a in col.allowed),
+              *(a + " " for a in col.allowed)]
+    allowed = ", ".join(sql.literal(a) for a in col.allowed)
+    condition = check.condition.replace(sql.ident(column), "x")
+    assert _compare(con, values, f"x NOT IN ({allowed})", condition) == []

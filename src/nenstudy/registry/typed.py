@@ -132,9 +132,11 @@ def _value_checks(column: Column, native: frozenset[str]) -> list[_RowCheck]:
                       sql.type_error_message(column, f"({r})"))
         )
     if column.allowed is not None and column.dtype == "string":
-        allowed = ", ".join(sql.literal(a) for a in column.allowed)
+        # c NOT IN (...) as a conjunction: evaluated as a filter, a row leaves the chain at its
+        # own code, while NOT IN compares every row with every code (same three-valued result).
+        not_allowed = " AND ".join(f"{c} <> {sql.literal(a)}" for a in column.allowed)
         checks.append(
-            _RowCheck("error", column.name, "allowed", f"{c} NOT IN ({allowed})",
+            _RowCheck("error", column.name, "allowed", f"({not_allowed})",
                       sql.literal(f"unknown code; expected one of: {_expected(column.allowed)}"))
         )
     if column.allowed is not None and column.dtype == "list":
