@@ -83,12 +83,12 @@ def _finish_store_tables(con: duckdb.DuckDBPyConnection, loaded: LoadedSource) -
     """Turn the validated tables of ``store`` into the store tables; return rows per table.
 
     Drops the check columns (a catalogue change: no data is rewritten) and adds
-    ``age_at_diagnosis`` from the patients' birth dates. The tables are checkpointed first: the
-    update of the new column is then about three times cheaper than on the rows the ordered
-    inserts left to write.
+    ``age_at_diagnosis`` from the patients' birth dates. No checkpoint comes first: with CSV
+    sources it made no difference, and with Parquet sources whose row groups are smaller than
+    DuckDB's it cost a rewrite of those row groups that the final checkpoint does anyway
+    (10^6 patients: store stage 1.2 -> 0.8 s).
     """
     drop_views(con)
-    con.execute("CHECKPOINT store")
     rows: dict[str, int] = {}
     for table in SCHEMA:
         con.execute(f"ALTER TABLE store.{table.name} DROP COLUMN _problems")
