@@ -80,3 +80,19 @@ def test_parquet_files_have_the_schema_columns(tmp_path: Path) -> None:
 def test_rejects_bad_arguments(tmp_path: Path, kwargs: dict) -> None:
     with pytest.raises(ValueError):
         write_registry(tmp_path, **kwargs)
+
+
+def test_parquet_row_groups_are_full_except_the_last(tmp_path: Path, monkeypatch) -> None:
+    from nenstudy.synth import generator
+
+    monkeypatch.setattr(generator._ParquetFile, "ROW_GROUP_ROWS", 700)
+    rows = write_registry(tmp_path / "small_groups", seed=5, fmt="parquet")
+    monkeypatch.setattr(generator._ParquetFile, "ROW_GROUP_ROWS", 10**9)
+    write_registry(tmp_path / "one_group", seed=5, fmt="parquet")
+    for table in schema.SCHEMA:
+        meta = pq.ParquetFile(tmp_path / "small_groups" / f"{table.name}.parquet").metadata
+        sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+        assert sum(sizes) == rows[table.name]
+        assert all(n == 700 for n in sizes[:-1]) and 0 < sizes[-1] <= 700
+        same = pq.read_table(tmp_path / "one_group" / f"{table.name}.parquet")
+        assert pq.read_table(tmp_path / "small_groups" / f"{table.name}.parquet").equals(same)
