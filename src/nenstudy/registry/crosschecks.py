@@ -40,8 +40,8 @@ def _patient_facts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
     Creates the temporary table ``_by_patient`` (one row per non-NULL patient_id found in any
     table) and the view ``_dx_by_patient`` over it (first and last diagnosis, first primary site,
-    the row of the last diagnosis) that the listing queries use. Tables whose file was not read are
-    empty views, so the union always has five parts.
+    the row of the last diagnosis) that the listing queries use. Tables whose file was not read
+    are empty views, so every part of the query has its table.
     """
     con.execute(
         """
@@ -57,7 +57,8 @@ def _patient_facts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
                    any_value(death_date) AS death_date
             FROM typed_follow_up WHERE patient_id IS NOT NULL GROUP BY patient_id
         ), dx AS (
-            -- date and row in one integer: ties on a date go to the first row, every run
+            -- date and row (< 2^32) in one integer: ties on a date go to the first row,
+            -- the same every run
             SELECT patient_id, count(*) AS n_diagnoses, min(diagnosis_date) AS first_dx,
                    arg_min(primary_site,
                            (diagnosis_date - DATE '1970-01-01') * 4294967296 + _row) AS first_site,
