@@ -22,14 +22,13 @@ import csv
 import datetime as _dt
 import hashlib
 import re
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Protocol
+from typing import Any, Callable, Iterator, Mapping, Protocol
 
 import duckdb
 
+from nenstudy.registry.lanes import run_side_by_side
 from nenstudy.registry.schema import SCHEMA, Table
 
 __all__ = [
@@ -622,43 +621,7 @@ def _load_xlsx(
         con.unregister(f"_xlsx_{table.name}")
 
 
-class _ThreadShare:
-    """Shares DuckDB's threads among the files being read at the same time.
-
-    Each file is read by its own statement. While ``k`` of them run, DuckDB gets
-    ``threads - k + 1`` threads: each reading statement runs on the thread that called it, and
-    the ``threads - k`` background threads help whichever statement has work. On 2 cores, two
-    files read single-threaded side by side cost about 10% less CPU than two files each given
-    both threads (10^6 patients: 10.3 against 11.3 CPU-s; no oversubscribed cores, no merging
-    of batches written by different threads); when the last file is read alone, it gets every
-    thread back. The setting is global to the database, and DuckDB applies it to running
-    statements too.
-    """
-
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        self._con = con.cursor()
-        row = self._con.execute("SELECT current_setting('threads')").fetchone()
-        self.threads = int(row[0]) if row else 1
-        self._running = 0
-        self._lock = threading.Lock()
-
-    def _apply(self) -> None:
-        self._con.execute(f"SET threads = {max(1, self.threads - self._running + 1)}")
-
-    def started(self) -> None:
-        with self._lock:
-            self._running += 1
-            self._apply()
-
-    def finished(self) -> None:
-        with self._lock:
-            self._running -= 1
-            self._apply()
-
-    def close(self) -> None:
-        with self._lock:
-            self._con.execute(f"SET threads = {self.threads}")
-        self._con.close()
+_Loaded = tuple[list[dict[str, Any]], "SourceFile | None"]
 
 
 def _load_table(
@@ -728,8 +691,8 @@ def load_source(
 
     As many files are read at a time as DuckDB has threads, each by its own cursor of ``con``
     (the tables are created in an attached database, which every cursor sees), with the threads
-    shared among them (see :class:`_ThreadShare`; the setting is restored at the end); the files
-    and problems are returned in schema order whatever the order the reads finish in.
+    shared among them (see :func:`nenstudy.registry.lanes.run_side_by_side`); the files and
+    problems are returned in schema order whatever the order the reads finish in.
 
     Parameters
     ----------
@@ -760,29 +723,20 @@ def load_source(
     matched, found = find_source_files(source)
     problems.extend(found)
 
-    share = _ThreadShare(con)
-
-    def load(table: Table) -> tuple[list[dict[str, Any]], SourceFile | None]:
-        cursor = con.cursor()
-        share.started()
-        try:
-            return _load_table(cursor, table, matched[table.name], build, show_identifiers)
-        finally:
-            share.finished()
-            cursor.close()
+    def job(table: Table) -> Callable[[duckdb.DuckDBPyConnection], _Loaded]:
+        return lambda cursor: _load_table(
+            cursor, table, matched[table.name], build, show_identifiers
+        )
 
     # Largest files first, so that the last read is a small one.
     by_size = sorted(
         SCHEMA, key=lambda t: -sum(p.stat().st_size for p in matched[t.name])
     )
-    try:
-        with ThreadPoolExecutor(max_workers=share.threads) as pool:
-            futures = {table.name: pool.submit(load, table) for table in by_size}
-            for table in SCHEMA:
-                found_problems, file = futures[table.name].result()
-                problems.extend(found_problems)
-                if file is not None:
-                    files[table.name] = file
-    finally:
-        share.close()
+    results = dict(zip((t.name for t in by_size),
+                       run_side_by_side(con, [job(t) for t in by_size])))
+    for table in SCHEMA:
+        found_problems, file = results[table.name]
+        problems.extend(found_problems)
+        if file is not None:
+            files[table.name] = file
     return LoadedSource(files=files, problems=tuple(problems))

