@@ -13,6 +13,12 @@ per second, total rows per second, the CPU seconds the import used (user + syste
 on a shared machine wall time depends on the other load, CPU time much less), the load average
 and the peak resident memory of the importing process (``ru_maxrss``, which includes DuckDB's
 native memory; the generator runs in a child process and is not counted).
+
+The same run then times a floor: DuckDB reading the same files with its own typed readers
+(``read_csv`` with the schema's column types, ``read_parquet``) into a new DuckDB file, files side
+by side as the import reads them, with no check, no derived column and no cross-table query.
+No importer that checks what the issue asks can be faster than that; the ratio import / floor
+says what the checks and the store's finishing cost on top of DuckDB's reading and writing.
 """
 
 from __future__ import annotations
@@ -28,8 +34,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from nenstudy.registry.lanes import run_side_by_side
+from nenstudy.registry.schema import SCHEMA
 from nenstudy.registry.store import import_registry
+from nenstudy.registry.validation import connect_work_db
 from nenstudy.synth.generator import n_patients
+
+_FLOOR_TYPES = {"string": "VARCHAR", "list": "VARCHAR", "date": "DATE", "int": "INTEGER",
+                "float": "DOUBLE", "bool": "BOOLEAN"}
 
 
 def _peak_rss_mb() -> float:
@@ -39,6 +51,39 @@ def _peak_rss_mb() -> float:
 def _cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+def _floor_sql(path: Path) -> str:
+    """DuckDB's own typed read of one registry file into a table of the floor database."""
+    table = next(t for t in SCHEMA if t.name == path.stem.lower())
+    if path.suffix.lower() == ".parquet":
+        relation = f"read_parquet('{path}')"
+    else:
+        with open(path, encoding="utf-8-sig") as handle:
+            header = handle.readline().strip().split(",")
+        types = {c.name: _FLOOR_TYPES[c.dtype] for c in table.columns}
+        columns = ", ".join(f"'{h}': '{types[h.lower()]}'" for h in header)
+        relation = (f"read_csv('{path}', header=true, auto_detect=false, delim=',', quote='\"', "
+                    f"escape='\"', nullstr='', dateformat='%Y-%m-%d', columns={{{columns}}})")
+    return f"CREATE TABLE floor.{table.name} AS SELECT * FROM {relation}"
+
+
+def _duckdb_floor(source: Path, work: Path, threads: int, memory_limit: str) -> tuple[float, float]:
+    """Wall and CPU seconds of DuckDB's typed read of ``source`` into a DuckDB file."""
+    files = sorted((p for p in source.iterdir() if p.suffix.lower() in (".csv", ".parquet")),
+                   key=lambda p: -p.stat().st_size)
+    con = connect_work_db(threads=threads, memory_limit=memory_limit)
+    con.execute(f"ATTACH '{work / 'floor.duckdb'}' AS floor")
+    cpu_start, start = _cpu_seconds(), time.perf_counter()
+
+    def job(path: Path):
+        return lambda cursor: cursor.execute(_floor_sql(path))
+
+    run_side_by_side(con, [job(p) for p in files])
+    con.execute("CHECKPOINT floor")
+    seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu_start
+    con.close()
+    return seconds, cpu
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,6 +143,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"peak RSS (import process, incl. DuckDB): {_peak_rss_mb():,.0f} MB "
               f"(DuckDB memory_limit {args.memory_limit}, threads {args.threads})")
         print(f"store size: {db.stat().st_size / 1e6:,.0f} MB")
+        floor_s, floor_cpu = _duckdb_floor(source, work, args.threads, args.memory_limit)
+        print(f"floor, DuckDB's typed read of the same files into a DuckDB file, no checks: "
+              f"{floor_s:.2f} s wall, {floor_cpu:.2f} s CPU; import / floor: "
+              f"{seconds / floor_s:.2f}x wall, {cpu / floor_cpu:.2f}x CPU")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

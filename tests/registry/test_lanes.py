@@ -1,0 +1,90 @@
+"""run_side_by_side: results in job order, threads shared while jobs run and restored after."""
+
+from __future__ import annotations
+
+import threading
+
+import duckdb
+import pytest
+
+from nenstudy.registry.lanes import run_side_by_side
+
+
+def _threads(con: duckdb.DuckDBPyConnection) -> int:
+    return int(con.execute("SELECT current_setting('threads')").fetchone()[0])
+
+
+@pytest.fixture
+def con():
+    connection = duckdb.connect(":memory:", config={"threads": 4})
+    yield connection
+    connection.close()
+
+
+def test_results_come_in_job_order_and_tables_are_shared(con):
+    def job(i: int):
+        def run(cursor):
+            cursor.execute(f"CREATE TABLE t{i} AS SELECT range AS x FROM range({10 * (i + 1)})")
+            return i, cursor.execute(f"SELECT count(*) FROM t{i}").fetchone()[0]
+        return run
+
+    results = run_side_by_side(con, [job(i) for i in range(6)])
+    assert results == [(i, 10 * (i + 1)) for i in range(6)]
+    # Every cursor wrote into the same database.
+    assert con.execute("SELECT sum(x) FROM t5").fetchone()[0] == sum(range(60))
+
+
+def test_threads_are_shared_while_jobs_run_and_restored(con):
+    seen: list[int] = []
+    both_started = threading.Barrier(2)
+
+    def job(cursor):
+        both_started.wait(timeout=10)
+        seen.append(_threads(cursor))
+        both_started.wait(timeout=10)  # read while both still run
+
+    run_side_by_side(con, [job, job])
+    # 4 threads, 2 jobs running: each job's calling thread plus 4 - 2 background threads.
+    assert seen == [3, 3]
+    assert _threads(con) == 4
+
+
+def test_a_job_alone_gets_every_thread(con):
+    assert run_side_by_side(con, [lambda cursor: _threads(cursor)]) == [4]
+
+
+def test_an_exception_is_raised_after_the_other_jobs_end_and_threads_restored(con):
+    finished = threading.Event()
+
+    def failing(cursor):
+        raise ValueError("bad job")
+
+    def slow(cursor):
+        cursor.execute("SELECT count(*) FROM range(2000000)").fetchall()
+        finished.set()
+
+    with pytest.raises(ValueError, match="bad job"):
+        run_side_by_side(con, [failing, slow])
+    assert finished.is_set()
+    assert _threads(con) == 4
+
+
+def test_a_single_threaded_database_runs_jobs_one_at_a_time():
+    con = duckdb.connect(":memory:", config={"threads": 1})
+    running = 0
+    most = 0
+    lock = threading.Lock()
+
+    def job(cursor):
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        cursor.execute("SELECT count(*) FROM range(100000)").fetchall()
+        with lock:
+            running -= 1
+
+    run_side_by_side(con, [job, job, job])
+    assert most == 1
+    assert _threads(con) == 1
+    con.close()
