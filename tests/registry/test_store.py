@@ -11,7 +11,7 @@ import pytest
 
 from .conftest import good_rows, write_registry
 from nenstudy.registry.schema import SCHEMA, TABLE_NAMES
-from nenstudy.registry.store import import_registry, open_store, summarize
+from nenstudy.registry.store import STORAGE_VERSION, import_registry, open_store, summarize
 from nenstudy.registry.validation import ValidationError
 
 
@@ -149,6 +149,26 @@ def test_summarize_counts_tables_and_categories(store: Path) -> None:
     assert summary["patients"] == 3
     assert summary["by_who_category"] == {"MiNEN": 1, "NEC": 1, "NET G1": 1}
     assert summary["by_site_group"] == {"GEP": 2, "other_extrapulmonary": 1}
+
+
+@pytest.mark.skipif(
+    tuple(int(p) for p in duckdb.__version__.split(".")[:2]) < (1, 3),
+    reason="DuckDB before 1.3 writes its own, older storage format",
+)
+def test_store_is_written_in_a_format_older_duckdb_versions_open(
+    good_registry: Path, tmp_path: Path
+) -> None:
+    db = tmp_path / "store.duckdb"
+    import_registry(good_registry, db)
+    con = open_store(db)
+    try:
+        tags = con.execute(
+            "SELECT tags FROM duckdb_databases() WHERE database_name = 'store'"
+        ).fetchone()[0]
+    finally:
+        con.close()
+    # The format the store was written in, not the newest one the installed DuckDB knows.
+    assert tags["storage_version"].startswith(STORAGE_VERSION)
 
 
 def test_open_store_rejects_a_foreign_database(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 
 from nenstudy.registry.sources import ROW_CONVENTION
+from nenstudy.registry.store import STORAGE_VERSION
 from nenstudy.registry.schema import (
     AGE_RANGE_YEARS,
     DAYS_PER_YEAR,
@@ -182,7 +183,9 @@ def render_registry_markdown() -> str:
         "One DuckDB table per registry table with the types below (`date` DATE, `float` DOUBLE, "
         "`int` INTEGER, `bool` BOOLEAN, `list` VARCHAR[], `string` VARCHAR), rows in source order; "
         "plus `_meta` (schema version, source digest), `_source_files` (file, format, encoding, "
-        "SHA-256, rows) and `_import_log` (one row per import).",
+        "SHA-256, rows) and `_import_log` (one row per import). The file is written in DuckDB's "
+        f"{STORAGE_VERSION} storage format, which DuckDB {STORAGE_VERSION.lstrip('v')} and later "
+        "open (R: `DBI::dbConnect(duckdb::duckdb(), \"registry.duckdb\", read_only = TRUE)`).",
         "",
     ]
     for table in SCHEMA:
