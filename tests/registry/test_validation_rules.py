@@ -222,6 +222,43 @@ def test_problems_csv_has_the_documented_columns(tmp_path: Path) -> None:
     assert back.iloc[0]["row"] == 4
 
 
+def test_problems_csv_holds_every_problem_as_the_frame_does(tmp_path: Path) -> None:
+    import pandas as pd
+
+    rows = good_rows()
+    rows["patients"][2]["sex"] = "X"
+    rows["diagnoses"][1]["notes"] = 'said "later", then, no'
+    rows["diagnoses"][1]["ki67_pct"] = "12,5"
+    rows["treatments"][0]["line"] = "x"
+    folder = write_registry(tmp_path / "reg", rows)
+    (folder / "extra.csv").write_text("a\n1\n", encoding="utf-8")  # a file-level problem
+    report = validate_source(folder)
+    report.to_csv(tmp_path / "problems.csv")
+    # The CSV says what the frame says, cell by cell, missing values as empty cells.
+    expected = report.problems.to_csv(index=False, lineterminator="\n")
+    assert (tmp_path / "problems.csv").read_text(encoding="utf-8") == expected
+    back = pd.read_csv(tmp_path / "problems.csv", dtype=str, keep_default_na=False)
+    assert len(back) == len(report.problems) >= 4
+    assert "" in set(back["row"])  # the file-level problem has no row
+
+
+def test_validation_does_not_load_pandas(tmp_path: Path) -> None:
+    # Validating and importing from the command line must not wait for pandas to load.
+    import subprocess
+    import sys
+
+    rows = good_rows()
+    rows["patients"][2]["sex"] = "X"
+    folder = write_registry(tmp_path / "reg", rows)
+    code = (
+        "import sys; from nenstudy.registry.validation import validate_source; "
+        f"r = validate_source({str(folder)!r}); r.render(); r.to_csv({str(tmp_path / 'p.csv')!r}); "
+        "assert r.n_errors == 1, r.render(); "
+        "assert 'pandas' not in sys.modules, 'pandas was imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_report_render_states_the_row_convention(tmp_path: Path) -> None:
     rows = good_rows()
     rows["patients"][2]["sex"] = "X"

@@ -13,20 +13,23 @@ value and rule. Values of identifier columns are masked unless the user asks for
 
 from __future__ import annotations
 
+import csv
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import duckdb
-import pandas as pd
 
 from nenstudy.registry import sql
 from nenstudy.registry.crosschecks import insert_problems, run_cross_checks
 from nenstudy.registry.schema import IDENTIFIER_MASK, SCHEMA, Table
 from nenstudy.registry.sources import ROW_CONVENTION, LoadedSource, load_source
 from nenstudy.registry.typed import empty_text_relation, typed_table_sql
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "PROBLEM_COLUMNS",
@@ -53,6 +56,9 @@ IDENTIFIER_COLUMNS: frozenset[str] = frozenset(
 class ValidationReport:
     """The outcome of validating a registry source: every problem found.
 
+    The problems are kept as plain records; :attr:`problems` builds a DataFrame on request, so
+    that validating and importing from the command line never waits for pandas to load.
+
     Attributes
     ----------
     source
@@ -65,28 +71,32 @@ class ValidationReport:
     """
 
     source: Path
-    _problems: pd.DataFrame = field(repr=False)
+    _records: tuple[tuple[Any, ...], ...] = field(repr=False)
     files: tuple[tuple[str, str, int], ...] = ()
     seconds: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def problems(self) -> pd.DataFrame:
-        """Every problem (a copy): severity, file, row, column, value, rule, message.
+        """Every problem (a new frame): severity, file, row, column, value, rule, message.
 
         ``row`` counts as in a spreadsheet (header = row 1, first data row = row 2); it is
         missing for file-level problems. Sorted by file, row, column.
         """
-        return self._problems.copy()
+        import pandas as pd
+
+        frame = pd.DataFrame(list(self._records), columns=list(PROBLEM_COLUMNS))
+        frame["row"] = frame["row"].astype("Int64")
+        return frame
 
     @property
     def n_errors(self) -> int:
         """Number of error-level problems."""
-        return int((self._problems["severity"] == "error").sum())
+        return sum(1 for record in self._records if record[0] == "error")
 
     @property
     def n_warnings(self) -> int:
         """Number of warning-level problems."""
-        return int((self._problems["severity"] == "warning").sum())
+        return sum(1 for record in self._records if record[0] == "warning")
 
     @property
     def ok(self) -> bool:
@@ -94,9 +104,16 @@ class ValidationReport:
         return self.n_errors == 0
 
     def to_csv(self, path: Path) -> None:
-        """Write every problem to a CSV file (UTF-8, columns :data:`PROBLEM_COLUMNS`)."""
+        """Write every problem to a CSV file (UTF-8, columns :data:`PROBLEM_COLUMNS`).
+
+        A missing value (the row of a file-level problem, a problem without a column) is an
+        empty cell.
+        """
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._problems.to_csv(path, index=False)
+        with open(path, "w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(PROBLEM_COLUMNS)
+            writer.writerows(self._records)
 
     def render(self, max_rows: int = 200) -> str:
         """Return the report as plain text for a terminal.
@@ -112,21 +129,20 @@ class ValidationReport:
         ]
         for table, file, n in self.files:
             lines.append(f"  {table:16s} {file:28s} {n:>12,} rows")
-        if self._problems.empty:
+        if not self._records:
             lines.append("No problems found.")
             return "\n".join(lines)
         lines.append(f"Problems ({ROW_CONVENTION}):")
-        shown = self._problems.head(max_rows)
-        for rec in shown.itertuples(index=False):
-            where = rec.file if pd.isna(rec.row) else f"{rec.file} row {int(rec.row)}"
-            if isinstance(rec.column, str):
-                where += f" column {rec.column}"
-            value = "" if not isinstance(rec.value, str) else f" value {rec.value!r}"
-            lines.append(f"  {rec.severity.upper():7s} {where}{value}: {rec.message} ({rec.rule})")
-        if len(self._problems) > max_rows:
+        for severity, file, row, column, value, rule, message in self._records[:max_rows]:
+            where = file if row is None else f"{file} row {int(row)}"
+            if isinstance(column, str):
+                where += f" column {column}"
+            shown = "" if not isinstance(value, str) else f" value {value!r}"
+            lines.append(f"  {severity.upper():7s} {where}{shown}: {message} ({rule})")
+        if len(self._records) > max_rows:
             lines.append(
-                f"  ... and {len(self._problems) - max_rows} more; write them all with --problems "
-                "FILE.csv"
+                f"  ... and {len(self._records) - max_rows} more; write them all with "
+                "--problems FILE.csv"
             )
         return "\n".join(lines)
 
@@ -289,17 +305,16 @@ def _fetch_report(
         else f"CASE WHEN \"column\" IN ({identifiers}) AND value IS NOT NULL "
         f"THEN {sql.literal(IDENTIFIER_MASK)} ELSE value END"
     )
-    frame = con.execute(
+    records = con.execute(
         f"SELECT severity, file, row, \"column\", {value} AS value, rule, message "
         "FROM _problems ORDER BY file, row NULLS FIRST, \"column\" NULLS FIRST, rule, "
         "severity, message, value"
-    ).fetchdf()
-    frame["row"] = frame["row"].astype("Int64")
+    ).fetchall()
     files = tuple(
         (name, f.path.name, f.n_rows) for name, f in loaded.files.items()
     )
     return ValidationReport(
-        source=source, _problems=frame.reset_index(drop=True), files=files, seconds=seconds
+        source=source, _records=tuple(records), files=files, seconds=seconds
     )
 
 
