@@ -11,7 +11,13 @@ import pytest
 
 from .conftest import good_rows, write_registry
 from nenstudy.registry.schema import SCHEMA, TABLE_NAMES
-from nenstudy.registry.store import STORAGE_VERSION, import_registry, open_store, summarize
+from nenstudy.registry.store import (
+    STORAGE_VERSION,
+    _storage_option,
+    import_registry,
+    open_store,
+    summarize,
+)
 from nenstudy.registry.validation import ValidationError
 
 
@@ -152,8 +158,7 @@ def test_summarize_counts_tables_and_categories(store: Path) -> None:
 
 
 @pytest.mark.skipif(
-    tuple(int(p) for p in duckdb.__version__.split(".")[:2]) < (1, 3),
-    reason="DuckDB before 1.3 writes its own, older storage format",
+    not _storage_option(), reason="DuckDB before 1.3 writes its own, older storage format"
 )
 def test_store_is_written_in_a_format_older_duckdb_versions_open(
     good_registry: Path, tmp_path: Path

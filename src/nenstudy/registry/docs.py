@@ -12,7 +12,6 @@ from __future__ import annotations
 import sys
 
 from nenstudy.registry.sources import ROW_CONVENTION
-from nenstudy.registry.store import STORAGE_VERSION
 from nenstudy.registry.schema import (
     AGE_RANGE_YEARS,
     DAYS_PER_YEAR,
@@ -28,6 +27,7 @@ from nenstudy.registry.schema import (
     Column,
     Table,
 )
+from nenstudy.registry.store import STORAGE_VERSION
 
 __all__ = ["REGENERATE_COMMAND", "render_registry_markdown", "main"]
 
