@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/bench_import.py [--patients 1000000] [--format csv|parquet]
                                       [--threads 2] [--memory-limit 2GB] [--workdir DIR]
-                                      [--source DIR]
+                                      [--source DIR] [--rounds 3]
 
 Generates the registry with the synthetic generator (not timed; ``--source`` reuses a folder
 written by ``nenstudy synth``), then times ``nenstudy.registry.store.import_registry`` end to end
@@ -19,6 +19,10 @@ The same run then times a floor: DuckDB reading the same files with its own type
 by side as the import reads them, with no check, no derived column and no cross-table query.
 No importer that checks what the issue asks can be faster than that; the ratio import / floor
 says what the checks and the store's finishing cost on top of DuckDB's reading and writing.
+
+Each round times the import, then the floor; the figures are the best and the median of the
+rounds (``--rounds``, default 3). On a shared machine single runs of the same code vary by up to
+20%, and the floor of the same round shows how fast the machine was at the time.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -72,6 +77,8 @@ def _duckdb_floor(source: Path, work: Path, threads: int, memory_limit: str) -> 
     """Wall and CPU seconds of DuckDB's typed read of ``source`` into a DuckDB file."""
     files = sorted((p for p in source.iterdir() if p.suffix.lower() in (".csv", ".parquet")),
                    key=lambda p: -p.stat().st_size)
+    for old in (work / "floor.duckdb", work / "floor.duckdb.wal"):
+        old.unlink(missing_ok=True)
     con = connect_work_db(threads=threads, memory_limit=memory_limit)
     con.execute(f"ATTACH '{work / 'floor.duckdb'}' AS floor")
     cpu_start, start = _cpu_seconds(), time.perf_counter()
@@ -98,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="where to write the registry and store (default: a temp folder)")
     parser.add_argument("--source", type=Path, default=None,
                         help="import this registry folder instead of generating one")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="import (then floor) this many times; best and median are shown")
     args = parser.parse_args(argv)
 
     scale = args.patients / n_patients(1.0)
@@ -124,29 +133,45 @@ def main(argv: list[str] | None = None) -> int:
         size_mb = sum(p.stat().st_size for p in source.iterdir()) / 1e6
         print(f"source: {size_mb:,.0f} MB")
 
-        load_before = os.getloadavg()[0]
-        cpu_start = _cpu_seconds()
-        start = time.perf_counter()
-        summary = import_registry(source, db, threads=args.threads,
-                                  memory_limit=args.memory_limit)
-        seconds = time.perf_counter() - start
-        cpu = _cpu_seconds() - cpu_start
+        runs: list[tuple[float, float, float, float]] = []
+        for round_ in range(1, args.rounds + 1):
+            db.unlink(missing_ok=True)
+            load_before = os.getloadavg()[0]
+            cpu_start = _cpu_seconds()
+            start = time.perf_counter()
+            summary = import_registry(source, db, threads=args.threads,
+                                      memory_limit=args.memory_limit)
+            seconds = time.perf_counter() - start
+            cpu = _cpu_seconds() - cpu_start
+            floor_s, floor_cpu = _duckdb_floor(source, work, args.threads, args.memory_limit)
+            runs.append((seconds, cpu, floor_s, floor_cpu))
+            if args.rounds > 1:
+                print(f"round {round_}: import {seconds:.2f} s wall, {cpu:.2f} s CPU; floor "
+                      f"{floor_s:.2f} s wall, {floor_cpu:.2f} s CPU; stages " + ", ".join(
+                          f"{name} {value:.2f}" for name, value in summary.stage_seconds.items()))
         total = sum(summary.rows.values())
-        print(f"validate + import: {seconds:.2f} s wall, {cpu:.2f} s CPU (user + system), "
-              f"{summary.report.n_errors} errors, {summary.report.n_warnings} warnings")
-        print("  stages (s wall): " + ", ".join(
+        n_patients_read = summary.rows["patients"]
+        walls = sorted(r[0] for r in runs)
+        best, median = walls[0], statistics.median(walls)
+        which = "best / median of " + str(args.rounds) + " rounds" if args.rounds > 1 else "one run"
+        print(f"validate + import ({which}): {best:.2f} / {median:.2f} s wall, "
+              f"{min(r[1] for r in runs):.2f}-{max(r[1] for r in runs):.2f} s CPU (user + "
+              f"system), {summary.report.n_errors} errors, {summary.report.n_warnings} warnings")
+        print("  stages of the last run (s wall): " + ", ".join(
             f"{name} {value:.2f}" for name, value in summary.stage_seconds.items()))
-        print(f"load average (1 min) before / after: {load_before:.2f} / "
+        print(f"load average (1 min) before / after the last run: {load_before:.2f} / "
               f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
-        print(f"patient records/s: {summary.rows['patients'] / seconds:,.0f}")
-        print(f"total rows/s:      {total / seconds:,.0f}  ({total:,} rows in 5 tables)")
+        print(f"patient records/s: {n_patients_read / best:,.0f} / {n_patients_read / median:,.0f}")
+        print(f"total rows/s:      {total / best:,.0f} / {total / median:,.0f}  "
+              f"({total:,} rows in 5 tables)")
         print(f"peak RSS (import process, incl. DuckDB): {_peak_rss_mb():,.0f} MB "
               f"(DuckDB memory_limit {args.memory_limit}, threads {args.threads})")
         print(f"store size: {db.stat().st_size / 1e6:,.0f} MB")
-        floor_s, floor_cpu = _duckdb_floor(source, work, args.threads, args.memory_limit)
+        floors = sorted(r[2] for r in runs)
+        ratios = sorted(r[0] / r[2] for r in runs)
         print(f"floor, DuckDB's typed read of the same files into a DuckDB file, no checks: "
-              f"{floor_s:.2f} s wall, {floor_cpu:.2f} s CPU; import / floor: "
-              f"{seconds / floor_s:.2f}x wall, {cpu / floor_cpu:.2f}x CPU")
+              f"{floors[0]:.2f} / {statistics.median(floors):.2f} s wall; import / floor, "
+              f"same round: {ratios[0]:.2f}-{ratios[-1]:.2f}x wall")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0
