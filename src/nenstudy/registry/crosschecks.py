@@ -1,10 +1,8 @@
 """Checks across rows and tables of a registry being validated: keys, references, date logic.
 
 They run on the views ``typed_<table>`` that :func:`nenstudy.registry.validation.validate_into`
-makes over the typed tables, and insert what they find into the table ``_problems`` (severity,
-file, row, column, value, rule, message). Both are in the connection's default (in-memory)
-database, not temporary, so that checks can run side by side on cursors of the connection; so
-are the work tables the checks create.
+makes over the typed tables, and insert what they find into the temporary table ``_problems``
+(severity, file, row, column, value, rule, message).
 
 Most checks are about one patient's rows across tables. One aggregation per patient of each table,
 joined (:func:`_patient_facts`), and one join of treatments to their diagnoses
@@ -17,19 +15,16 @@ only when the check's own query would find nothing.
 
 from __future__ import annotations
 
-import functools
-from typing import Any, Callable
-
 import duckdb
 
 from nenstudy.registry import sql
-from nenstudy.registry.lanes import run_side_by_side
 from nenstudy.registry.schema import AGE_RANGE_YEARS, DAYS_PER_YEAR, SCHEMA, Table
 
 __all__ = ["run_cross_checks", "insert_problems"]
 
 MAX_SHOWN_ROWS = 5
 """At most this many row numbers are listed in one message (then ``...``)."""
+
 
 
 def insert_problems(con: duckdb.DuckDBPyConnection, select: str) -> None:
@@ -40,73 +35,68 @@ def insert_problems(con: duckdb.DuckDBPyConnection, select: str) -> None:
 # --------------------------------------------------------------------------- gates
 
 
-_PER_PATIENT = {
-    "_agg_patients": """
-        SELECT patient_id, count(*) AS n_patient_rows, any_value(birth_date) AS birth_date,
-               any_value(CASE WHEN sex IS NOT NULL AND birth_date IS NOT NULL
-                              THEN hash(sex, birth_date) END) AS person
-        FROM typed_patients WHERE patient_id IS NOT NULL GROUP BY patient_id
-    """,
-    "_agg_follow_up": """
-        SELECT patient_id, count(*) AS n_follow_up_rows,
-               any_value(last_contact_date) AS last_contact_date,
-               any_value(death_date) AS death_date
-        FROM typed_follow_up WHERE patient_id IS NOT NULL GROUP BY patient_id
-    """,
-    # date and row (< 2^32) in one integer: ties on a date go to the first row, the same every run
-    "_dx_by_patient": """
-        SELECT patient_id, count(*) AS n_diagnoses, min(diagnosis_date) AS first_dx,
-               arg_min(primary_site,
-                       (diagnosis_date - DATE '1970-01-01') * 4294967296 + _row) AS first_site,
-               max(diagnosis_date) AS last_dx,
-               arg_max(_row,
-                       (diagnosis_date - DATE '1970-01-01') * 4294967296 - _row) AS last_dx_row,
-               max(greatest(diagnosis_date, mdt_date)) AS dx_event
-        FROM typed_diagnoses WHERE patient_id IS NOT NULL GROUP BY patient_id
-    """,
-    "_agg_events": """
-        SELECT patient_id, max(event) AS event FROM (
-            SELECT patient_id,
-                   greatest(start_date, end_date, progression_date, last_assessment_date) AS event
-            FROM typed_treatments WHERE patient_id IS NOT NULL
-            UNION ALL
-            SELECT patient_id, test_date FROM typed_molecular_tests WHERE patient_id IS NOT NULL
-        ) GROUP BY patient_id
-    """,
-}
-"""One aggregation per patient of each table, each created as the table named by its key.
-
-``_dx_by_patient`` (first and last diagnosis, first primary site, the row of the last
-diagnosis) also serves the listing queries. Tables whose file was not read are empty, so every
-aggregation has its table.
-"""
-
-
-def _aggregate_per_patient(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    con.execute(f"CREATE OR REPLACE TABLE {name} AS {_PER_PATIENT[name]}")
-
-
 def _patient_facts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """Join the per-patient aggregations; return, per check, how many patients may break it.
+    """Aggregate each table per patient, join; return, per check, how many patients may break it.
 
-    Needs the tables of :data:`_PER_PATIENT`. Creates ``_by_patient`` (one row per non-NULL
-    patient_id found in any table). Joining four small aggregations is cheaper (and lighter on
-    memory) than one aggregation of every table's rows with every table's aggregates.
+    Creates the temporary table ``_by_patient`` (one row per non-NULL patient_id found in any
+    table) and the view ``_dx_by_patient`` over it (first and last diagnosis, first primary site,
+    the row of the last diagnosis) that the listing queries use. Tables whose file was not read
+    are empty views, so every part of the query has its table.
     """
     con.execute(
         """
-        CREATE OR REPLACE TABLE _by_patient AS
+        CREATE OR REPLACE TEMP TABLE _by_patient AS
+        WITH p AS (
+            SELECT patient_id, count(*) AS n_patient_rows, any_value(birth_date) AS birth_date,
+                   any_value(CASE WHEN sex IS NOT NULL AND birth_date IS NOT NULL
+                                  THEN hash(sex, birth_date) END) AS person
+            FROM typed_patients WHERE patient_id IS NOT NULL GROUP BY patient_id
+        ), f AS (
+            SELECT patient_id, count(*) AS n_follow_up_rows,
+                   any_value(last_contact_date) AS last_contact_date,
+                   any_value(death_date) AS death_date
+            FROM typed_follow_up WHERE patient_id IS NOT NULL GROUP BY patient_id
+        ), dx AS (
+            -- date and row (< 2^32) in one integer: ties on a date go to the first row,
+            -- the same every run
+            SELECT patient_id, count(*) AS n_diagnoses, min(diagnosis_date) AS first_dx,
+                   arg_min(primary_site,
+                           (diagnosis_date - DATE '1970-01-01') * 4294967296 + _row) AS first_site,
+                   max(diagnosis_date) AS last_dx,
+                   arg_max(_row,
+                           (diagnosis_date - DATE '1970-01-01') * 4294967296 - _row) AS last_dx_row,
+                   max(greatest(diagnosis_date, mdt_date)) AS dx_event
+            FROM typed_diagnoses WHERE patient_id IS NOT NULL GROUP BY patient_id
+        ), events AS (
+            SELECT patient_id, max(event) AS event FROM (
+                SELECT patient_id,
+                       greatest(start_date, end_date, progression_date, last_assessment_date)
+                           AS event
+                FROM typed_treatments WHERE patient_id IS NOT NULL
+                UNION ALL
+                SELECT patient_id, test_date FROM typed_molecular_tests
+                WHERE patient_id IS NOT NULL
+            ) GROUP BY patient_id
+        )
+        -- One small aggregation per table, joined: cheaper (and lighter on memory) than one
+        -- aggregation of all tables' rows with every table's aggregates.
         SELECT patient_id,
                coalesce(n_patient_rows, 0) AS n_patient_rows,
                coalesce(n_diagnoses, 0) AS n_diagnoses,
                coalesce(n_follow_up_rows, 0) AS n_follow_up_rows,
                (f.patient_id IS NOT NULL OR dx.patient_id IS NOT NULL
-                OR e.patient_id IS NOT NULL) AS has_child_rows,
-               birth_date, person, first_dx, first_site, last_dx,
+                OR events.patient_id IS NOT NULL) AS has_child_rows,
+               birth_date, person, first_dx, first_site, last_dx, last_dx_row,
                greatest(dx_event, event) AS latest_event, last_contact_date, death_date
-        FROM _agg_patients p FULL JOIN _agg_follow_up f USING (patient_id)
-             FULL JOIN _dx_by_patient dx USING (patient_id)
-             FULL JOIN _agg_events e USING (patient_id)
+        FROM p FULL JOIN f USING (patient_id) FULL JOIN dx USING (patient_id)
+               FULL JOIN events USING (patient_id)
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP VIEW _dx_by_patient AS
+        SELECT patient_id, first_dx, first_site, last_dx, last_dx_row
+        FROM _by_patient WHERE n_diagnoses > 0
         """
     )
     lo, hi = AGE_RANGE_YEARS
@@ -262,7 +252,7 @@ def _duplicate_patients(con: duckdb.DuckDBPyConnection, *, every_patient: bool) 
     if not every_patient:
         con.execute(
             """
-            CREATE OR REPLACE TABLE _signature_candidates AS
+            CREATE OR REPLACE TEMP TABLE _signature_candidates AS
             WITH signed AS (
                 SELECT patient_id, hash(person, first_dx, first_site) AS h
                 FROM _by_patient
@@ -517,35 +507,15 @@ def _line_checks(con: duckdb.DuckDBPyConnection) -> None:
 # --------------------------------------------------------------------------- entry point
 
 
-def _lines_job(gated: bool) -> Callable[[duckdb.DuckDBPyConnection], None]:
-    def job(con: duckdb.DuckDBPyConnection) -> None:
-        if gated and _lines_are_1_to_k(con):
-            _line_order(con)
-        else:
-            _line_checks(con)
-    return job
-
-
-_TREATMENT_FACTS = ("orphan_diagnosis_ids", "other_patient", "early_start", "start_without_own_dx")
-
-
 def run_cross_checks(
     con: duckdb.DuckDBPyConnection, available: set[str], *, gated: bool = True
 ) -> None:
     """Run every check across rows and tables on the tables in ``available``.
 
-    The work comes in two phases. First, side by side on cursors of ``con`` (see
-    :func:`nenstudy.registry.lanes.run_side_by_side`), the work that needs one table or two: the
-    per-patient aggregation of each table, the unique keys of diagnoses, tests and treatments,
-    the treatments joined to their diagnoses, the lines of therapy. Then, on ``con``, the join
-    of the aggregations and the listings its counts call for. Alone, each aggregation left one of
-    two cores idle for much of its time; side by side, single-threaded, they cost less CPU too.
-
     Parameters
     ----------
     con
-        The validation connection, with the views ``typed_<table>`` and the table ``_problems``
-        in its default database (not temporary: the cursors must see them).
+        The validation connection, with the views ``typed_<table>`` and the table ``_problems``.
     available
         Names of the tables whose file was read (the others are empty).
     gated
@@ -553,31 +523,15 @@ def run_cross_checks(
         (the default). ``False`` runs every listing query: the same problems, found slower (the
         tests compare the two).
     """
-    own_key = [t for t in SCHEMA if t.name in available and t.key[0] != "patient_id"]
-    treated_too = {"diagnoses", "treatments"} <= available and gated
-    # Longest first, so that the last to end is a short one.
-    jobs: list[Callable[[duckdb.DuckDBPyConnection], Any]] = [
-        functools.partial(_aggregate_per_patient, name=name)
-        for name in ("_dx_by_patient", "_agg_events")
-    ]
-    if treated_too:
-        jobs.append(_treatment_facts)
-    if "treatments" in available:
-        jobs.append(_lines_job(gated))
-    jobs += [functools.partial(_unique_key_checks, table=t) for t in own_key]
-    jobs += [functools.partial(_aggregate_per_patient, name=name)
-             for name in ("_agg_patients", "_agg_follow_up")]
-    results = run_side_by_side(con, jobs)
-    treated = results[jobs.index(_treatment_facts)] if treated_too else dict.fromkeys(
-        _TREATMENT_FACTS, 1)
-
     facts = _patient_facts(con)
     if not gated:
         facts = dict.fromkeys(facts, 1)
     for table in SCHEMA:
+        if table.name not in available:
+            continue
         repeated_rows = {"patients": facts["repeated_patients"],
                          "follow_up": facts["repeated_follow_up"]}.get(table.name)
-        if table.name in available and repeated_rows:
+        if repeated_rows != 0:  # None: a key other than patient_id, checked by its own query
             _unique_key_checks(con, table)
 
     repeated = facts["repeated_patients"] > 0
@@ -597,6 +551,8 @@ def run_cross_checks(
             _diagnosis_vs_birth(con)
         _duplicate_patients(con, every_patient=repeated)
     if {"diagnoses", "treatments"} <= available:
+        treated = _treatment_facts(con) if gated else dict.fromkeys(("orphan_diagnosis_ids",
+                  "other_patient", "early_start", "start_without_own_dx"), 1)
         if treated["orphan_diagnosis_ids"]:
             _orphan_rows(con, "diagnoses", "diagnosis_id", [("treatments", "diagnosis_id")])
         if treated["other_patient"]:
@@ -609,3 +565,8 @@ def run_cross_checks(
         _death_before_diagnosis(con)
     if "follow_up" in available and (repeated_follow_up or facts["late_last_contact"]):
         _late_last_contact(con, available)
+    if "treatments" in available:
+        if gated and _lines_are_1_to_k(con):
+            _line_order(con)
+        else:
+            _line_checks(con)

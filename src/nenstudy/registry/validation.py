@@ -221,16 +221,13 @@ def validate_into(
 
     Creates one table per schema table in the database ``catalog`` (an attached DuckDB file):
     the store columns (``age_at_diagnosis`` excepted), ``_problems`` (NULL for sound rows) and,
-    for XLSX sources, ``_row``. Views ``typed_<table>`` show them with ``_row`` (the spreadsheet
-    row) and ``_file``; the importer turns the tables into the store. The views, the table
-    ``_problems`` and the cross-table checks' work tables are created in ``con``'s default
-    database (not as temporary objects: checks run side by side on cursors of ``con``).
+    for XLSX sources, ``_row``. Temporary views ``typed_<table>`` show them with ``_row`` (the
+    spreadsheet row) and ``_file``; the importer turns the tables into the store.
 
     Parameters
     ----------
     con
-        A DuckDB connection whose default database is private to the validation (see
-        :func:`connect_work_db`).
+        A DuckDB connection (see :func:`connect_work_db`).
     source
         The source folder.
     catalog
@@ -244,7 +241,7 @@ def validate_into(
     """
     source = Path(source)
     con.execute(
-        "CREATE OR REPLACE TABLE _problems (severity VARCHAR, file VARCHAR, row BIGINT, "
+        "CREATE OR REPLACE TEMP TABLE _problems (severity VARCHAR, file VARCHAR, row BIGINT, "
         "\"column\" VARCHAR, value VARCHAR, rule VARCHAR, message VARCHAR)"
     )
     build = _Builder(catalog)
@@ -272,7 +269,7 @@ def validate_into(
             row, file = staged.row_sql, sql.literal(staged.path.name)
             drop = "_problems, _row" if staged.row_column else "_problems"
         con.execute(
-            f"CREATE OR REPLACE VIEW typed_{table.name} AS SELECT {row} AS _row, "
+            f"CREATE OR REPLACE TEMP VIEW typed_{table.name} AS SELECT {row} AS _row, "
             f"{file} AS _file, * EXCLUDE ({drop}) FROM {target}"
         )
         if staged is not None:
