@@ -185,3 +185,29 @@ def test_first_site_of_same_day_diagnoses_is_the_first_row(tmp_path: Path) -> No
     rows["diagnoses"].insert(0, rows["diagnoses"].pop())  # now C18.7 comes first
     report = validate_source(write_registry(tmp_path / "registry2", rows))
     assert "duplicate_patient" not in set(report.problems["rule"])
+
+
+@pytest.mark.parametrize("gated", [True, False], ids=["gated", "ungated"])
+def test_one_thread_and_four_find_the_same_problems(gated: bool, tmp_path: Path) -> None:
+    """Every fault at once: files read one at a time (1 thread) or side by side (4)."""
+    rows = good_rows()
+    for i, fault in enumerate(FAULTS):
+        fault(rows, i)
+    folder = write_registry(tmp_path / "registry", rows)
+    found = []
+    for threads in (1, 4):
+        con = validation.connect_work_db(threads=threads)
+        try:
+            con.execute(f"ATTACH '{tmp_path / f'typed{threads}.duckdb'}' AS typed")
+            with pytest.MonkeyPatch.context() as m:
+                m.setattr(validation, "run_cross_checks",
+                          functools.partial(crosschecks.run_cross_checks, gated=gated))
+                report, _ = validation.validate_into(con, folder, catalog="typed")
+            threads_after = con.execute("SELECT current_setting('threads')").fetchone()
+        finally:
+            con.close()
+        assert threads_after == (threads,)
+        found.append(report.problems.astype(str).reset_index(drop=True))
+    pd.testing.assert_frame_equal(found[0], found[1])
+    assert {"foreign_key", "unique", "date_order", "line.gap", "line.order", "follow_up.missing",
+            "diagnosis.missing"} <= set(found[0]["rule"])
