@@ -41,7 +41,8 @@ def _orphan_child(rows: Rows, i: int) -> None:
 def _child_of_other_patient(rows: Rows, i: int) -> None:
     table = ("diagnoses", "molecular_tests", "treatments", "follow_up")[i % 4]
     row = _pick(rows, table, i)
-    row["patient_id"] = "P00" + str(1 + (int(row["patient_id"][-1]) % 3))
+    last = row["patient_id"][-1:]  # '' when an earlier fault emptied it
+    row["patient_id"] = "P00" + str(1 + (int(last) % 3 if last.isdigit() else 0))
 
 
 def _no_patient_id(rows: Rows, i: int) -> None:
