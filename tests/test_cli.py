@@ -40,3 +40,40 @@ def test_import_prints_its_stages_and_the_registry_summary(tmp_path):
     for stage in ("read", "cross checks", "store"):
         assert stage in result.output
     assert "patients" in result.output and store.is_file()
+
+
+@pytest.mark.parametrize("command", ["validate", "import"])
+def test_threads_and_memory_limit_reach_duckdb(command, tmp_path, monkeypatch):
+    """--threads and --memory-limit are the settings of the database the registry is read in."""
+    from nenstudy.registry import validation
+
+    seen = []
+    connect = validation.connect_work_db
+
+    def spy(**kwargs):
+        con = connect(**kwargs)
+        seen.append(con.execute("SELECT current_setting('threads'), "
+                                "current_setting('memory_limit')").fetchone())
+        return con
+
+    monkeypatch.setattr(validation, "connect_work_db", spy)
+    monkeypatch.setattr("nenstudy.registry.store.connect_work_db", spy)
+    runner = CliRunner()
+    source = tmp_path / "registry"
+    assert runner.invoke(cli, ["synth", "--out", str(source), "--scale", "0.05"]).exit_code == 0
+    extra = ["--registry", str(tmp_path / "store.duckdb")] if command == "import" else []
+    result = runner.invoke(cli, [command, str(source), *extra, "--threads", "1",
+                                 "--memory-limit", "500MB"])
+    assert result.exit_code == 0, result.output
+    assert len(seen) == 1
+    threads, memory = seen[0]
+    assert threads == 1
+    assert memory.replace(" ", "") in ("476.8MiB", "500.0MB", "500MB")
+
+
+@pytest.mark.parametrize("option", [["--threads", "0"], ["--memory-limit", "lots"]])
+def test_bad_threads_or_memory_limit_is_a_usage_error(option, tmp_path):
+    (tmp_path / "registry").mkdir()
+    result = CliRunner().invoke(cli, ["validate", str(tmp_path / "registry"), *option])
+    assert result.exit_code == 2
+    assert option[0] in result.output

@@ -56,6 +56,33 @@ def _print_summary(summary: dict) -> None:
     _out.print(by_who)
 
 
+def _memory_limit(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Check a DuckDB memory limit such as 2GB or 500MB (DuckDB's own parser decides)."""
+    import duckdb
+
+    try:
+        duckdb.connect(config={"memory_limit": value}).close()
+    except duckdb.Error as exc:
+        raise click.BadParameter(
+            f"{value!r} is not a memory size DuckDB reads (e.g. 2GB, 500MB, 1.5GiB): "
+            f"{str(exc).splitlines()[0]}"
+        ) from None
+    return value
+
+
+def _engine_options(command):
+    """Add --threads and --memory-limit (DuckDB's) to a command."""
+    from nenstudy.registry.validation import DEFAULT_MEMORY_LIMIT
+
+    command = click.option(
+        "--memory-limit", default=DEFAULT_MEMORY_LIMIT, show_default=True,
+        callback=_memory_limit,
+        help="Memory DuckDB may use; beyond it, it spills to a temporary folder.")(command)
+    return click.option(
+        "--threads", type=click.IntRange(min=1), default=None,
+        help="Threads DuckDB may use [default: one per core].")(command)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="nenstudy")
 def cli() -> None:
@@ -90,11 +117,14 @@ def synth(out_dir: Path, seed: int, scale: float) -> None:
               help="Also write every problem to this CSV file.")
 @click.option("--show-identifiers", is_flag=True, default=False,
               help="Show patient identifiers in problem values (masked by default).")
-def validate(source: Path, problems_csv: Path | None, show_identifiers: bool) -> None:
+@_engine_options
+def validate(source: Path, problems_csv: Path | None, show_identifiers: bool,
+             threads: int | None, memory_limit: str) -> None:
     """Check a registry folder (one CSV/Parquet/XLSX file per table) without writing anything."""
     from nenstudy.registry.validation import validate_source
 
-    report = validate_source(source, show_identifiers=show_identifiers)
+    report = validate_source(source, show_identifiers=show_identifiers, threads=threads,
+                             memory_limit=memory_limit)
     _report_problems(report, problems_csv)
     sys.exit(0 if report.ok else 1)
 
@@ -107,13 +137,16 @@ def validate(source: Path, problems_csv: Path | None, show_identifiers: bool) ->
               help="Write every problem to this CSV file.")
 @click.option("--show-identifiers", is_flag=True, default=False,
               help="Show patient identifiers in problem values (masked by default).")
-def import_(source: Path, db_path: Path, problems_csv: Path | None, show_identifiers: bool) -> None:
+@_engine_options
+def import_(source: Path, db_path: Path, problems_csv: Path | None, show_identifiers: bool,
+            threads: int | None, memory_limit: str) -> None:
     """Validate a registry folder and import it into a DuckDB store, all or nothing."""
     from nenstudy.registry.store import import_registry, summarize
     from nenstudy.registry.validation import ValidationError
 
     try:
-        result = import_registry(source, db_path, show_identifiers=show_identifiers)
+        result = import_registry(source, db_path, show_identifiers=show_identifiers,
+                                 threads=threads, memory_limit=memory_limit)
     except ValidationError as exc:
         _report_problems(exc.report, problems_csv)
         _console.print(f"[red]Import failed; {db_path} is unchanged.[/red]")

@@ -28,6 +28,7 @@ from nenstudy.registry.schema import (
     Table,
 )
 from nenstudy.registry.store import STORAGE_VERSION
+from nenstudy.registry.validation import DEFAULT_MEMORY_LIMIT
 
 __all__ = ["REGENERATE_COMMAND", "render_registry_markdown", "main"]
 
@@ -139,7 +140,10 @@ def render_registry_markdown() -> str:
         f"{ROW_CONVENTION}. Values of identifier columns are shown as `<identifier>` unless "
         "`--show-identifiers` is given. Errors block an import; warnings do not. "
         "`nenstudy import SOURCE --registry FILE.duckdb` writes the store only when there is no "
-        "error, and replaces it as a whole (a failed import leaves it unchanged).",
+        "error, and replaces it as a whole (a failed import leaves it unchanged). Both take "
+        "`--threads N` and `--memory-limit SIZE` for DuckDB, which they run in (default: one "
+        f"thread per core and {DEFAULT_MEMORY_LIMIT}; beyond the limit DuckDB spills to a "
+        "temporary folder, so memory stays bounded however large the registry).",
         "",
         "Checks beyond each column's type, codes, range and required values:",
         "",

@@ -30,6 +30,7 @@ from nenstudy.registry import sql
 from nenstudy.registry.schema import DAYS_PER_YEAR, SCHEMA, SCHEMA_VERSION, TABLE_NAMES
 from nenstudy.registry.sources import LoadedSource, file_sha256, find_source_files
 from nenstudy.registry.validation import (
+    DEFAULT_MEMORY_LIMIT,
     ValidationError,
     ValidationReport,
     connect_work_db,
@@ -46,8 +47,6 @@ __all__ = [
     "STORAGE_VERSION",
 ]
 
-DEFAULT_MEMORY_LIMIT = "2GB"
-"""DuckDB memory limit of an import (DuckDB spills to a temporary folder beyond it)."""
 
 STORAGE_VERSION = "v1.3.0"
 """DuckDB storage format of the stores written (with DuckDB 1.3 or later installed).

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "DEFAULT_MEMORY_LIMIT",
     "PROBLEM_COLUMNS",
     "IDENTIFIER_COLUMNS",
     "ValidationReport",
@@ -42,6 +43,10 @@ __all__ = [
     "validate_into",
     "drop_views",
 ]
+
+DEFAULT_MEMORY_LIMIT = "2GB"
+"""DuckDB memory limit of a validation or an import (DuckDB spills to a temporary folder beyond
+it), so that a large registry does not take the memory of a shared machine."""
 
 PROBLEM_COLUMNS = ("severity", "file", "row", "column", "value", "rule", "message")
 """Columns of :attr:`ValidationReport.problems` (and of its CSV)."""
@@ -318,7 +323,13 @@ def _fetch_report(
     )
 
 
-def validate_source(source: Path, *, show_identifiers: bool = False) -> ValidationReport:
+def validate_source(
+    source: Path,
+    *,
+    show_identifiers: bool = False,
+    threads: int | None = None,
+    memory_limit: str | None = DEFAULT_MEMORY_LIMIT,
+) -> ValidationReport:
     """Validate a registry source folder without writing anything.
 
     The typed tables are built in a temporary DuckDB file (so memory stays bounded) that is
@@ -332,6 +343,10 @@ def validate_source(source: Path, *, show_identifiers: bool = False) -> Validati
     show_identifiers
         Show the values of identifier columns (patient_id, diagnosis_id, test_id, treatment_id,
         notes) in the problems instead of ``<identifier>``.
+    threads
+        DuckDB threads (default: DuckDB's choice, the number of cores).
+    memory_limit
+        DuckDB memory limit, e.g. ``"2GB"``; beyond it DuckDB spills to a temporary folder.
 
     Returns
     -------
@@ -339,7 +354,7 @@ def validate_source(source: Path, *, show_identifiers: bool = False) -> Validati
         Every problem found (``.ok`` is true when none is an error).
     """
     with tempfile.TemporaryDirectory(prefix="nenstudy-validate-") as tmp:
-        con = connect_work_db(temp_dir=Path(tmp))
+        con = connect_work_db(threads=threads, memory_limit=memory_limit, temp_dir=Path(tmp))
         try:
             con.execute(f"ATTACH {sql.literal(str(Path(tmp) / 'typed.duckdb'))} AS typed")
             report, _ = validate_into(
