@@ -77,3 +77,15 @@ def test_bad_threads_or_memory_limit_is_a_usage_error(option, tmp_path):
     result = CliRunner().invoke(cli, ["validate", str(tmp_path / "registry"), *option])
     assert result.exit_code == 2
     assert option[0] in result.output
+
+
+def test_import_onto_a_file_that_is_not_a_store_says_so_without_a_traceback(tmp_path):
+    runner = CliRunner()
+    source, target = tmp_path / "registry", tmp_path / "notes.txt"
+    target.write_text("keep me\n")
+    assert runner.invoke(cli, ["synth", "--out", str(source), "--scale", "0.05"]).exit_code == 0
+    result = runner.invoke(cli, ["import", str(source), "--registry", str(target)])
+    assert result.exit_code == 1
+    assert "Nothing imported" in result.output and "not a DuckDB database" in result.output
+    assert "Traceback" not in result.output
+    assert target.read_text() == "keep me\n"

@@ -141,12 +141,15 @@ def validate(source: Path, problems_csv: Path | None, show_identifiers: bool,
 def import_(source: Path, db_path: Path, problems_csv: Path | None, show_identifiers: bool,
             threads: int | None, memory_limit: str) -> None:
     """Validate a registry folder and import it into a DuckDB store, all or nothing."""
-    from nenstudy.registry.store import import_registry, summarize
+    from nenstudy.registry.store import StoreTargetError, import_registry, summarize
     from nenstudy.registry.validation import ValidationError
 
     try:
         result = import_registry(source, db_path, show_identifiers=show_identifiers,
                                  threads=threads, memory_limit=memory_limit)
+    except StoreTargetError as exc:
+        _console.print(f"[red]Nothing imported: {exc}[/red]", highlight=False)
+        sys.exit(1)
     except ValidationError as exc:
         _report_problems(exc.report, problems_csv)
         _console.print(f"[red]Import failed; {db_path} is unchanged.[/red]")

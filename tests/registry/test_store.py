@@ -12,6 +12,7 @@ import pytest
 from .conftest import good_rows, write_registry
 from nenstudy.registry.schema import SCHEMA, TABLE_NAMES
 from nenstudy.registry.store import (
+    StoreTargetError,
     STORAGE_VERSION,
     _storage_option,
     import_registry,
@@ -221,3 +222,46 @@ def test_import_reports_the_time_of_each_stage(good_registry: Path, tmp_path: Pa
     assert all(s >= 0 for s in summary.stage_seconds.values())
     assert sum(summary.stage_seconds.values()) <= summary.seconds
     assert summary.report.seconds == {k: summary.stage_seconds[k] for k in ("read", "cross_checks")}
+
+
+@pytest.mark.parametrize("kind", ["text", "source_csv", "foreign_duckdb", "folder"])
+def test_import_never_overwrites_what_is_not_a_registry_store(
+    kind: str, good_registry: Path, tmp_path: Path
+) -> None:
+    if kind == "text":
+        target = tmp_path / "notes.txt"
+        target.write_text("minutes of the MDT\n")
+    elif kind == "source_csv":
+        target = good_registry / "patients.csv"  # a mistyped --registry
+    elif kind == "foreign_duckdb":
+        target = tmp_path / "other.duckdb"
+        con = duckdb.connect(str(target))
+        con.execute("CREATE TABLE t AS SELECT 1 AS x")
+        con.close()
+    else:
+        target = tmp_path / "folder.duckdb"
+        target.mkdir()
+    before = None if target.is_dir() else hashlib.sha256(target.read_bytes()).hexdigest()
+    with pytest.raises(StoreTargetError, match="not"):
+        import_registry(good_registry, target)
+    after = None if target.is_dir() else hashlib.sha256(target.read_bytes()).hexdigest()
+    assert before == after
+    assert not [p for p in target.parent.iterdir() if p.name.endswith(".importing")]
+
+
+def test_import_with_a_pending_write_ahead_log_is_refused(good_registry: Path,
+                                                          tmp_path: Path) -> None:
+    target = tmp_path / "store.duckdb"
+    import_registry(good_registry, target)
+    (tmp_path / "store.duckdb.wal").write_bytes(b"")
+    with pytest.raises(StoreTargetError, match="write-ahead log"):
+        import_registry(good_registry, target)
+
+
+def test_failed_import_leaves_no_folder_it_created(tmp_path: Path) -> None:
+    rows = good_rows()
+    rows["patients"][0]["sex"] = "X"
+    source = write_registry(tmp_path / "bad", rows)
+    with pytest.raises(ValidationError):
+        import_registry(source, tmp_path / "new" / "deeper" / "store.duckdb")
+    assert not (tmp_path / "new").exists()

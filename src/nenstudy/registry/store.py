@@ -40,6 +40,7 @@ from nenstudy.registry.validation import (
 
 __all__ = [
     "ImportSummary",
+    "StoreTargetError",
     "import_registry",
     "open_store",
     "summarize",
@@ -57,6 +58,49 @@ versions before 2.0 cannot open; the v1.3.0 format opens in DuckDB 1.3 and every
 It imported 10^6 patients as fast as the 2.0 format (older formats, v1.0.0 and v1.2.0, took
 about 7% longer). An older installed DuckDB writes its own format, which later ones read.
 """
+
+
+class StoreTargetError(RuntimeError):
+    """The path given for the store cannot be written: nothing was read or changed."""
+
+
+def _check_target(db_path: Path) -> None:
+    """Refuse a target that is not (yet) a registry store, or that another program holds.
+
+    An existing file is replaced only when it is a nenstudy store: a mistyped ``--registry``
+    must never overwrite a source file, a spreadsheet or another database.
+    """
+    if db_path.with_name(db_path.name + ".wal").exists():
+        raise StoreTargetError(
+            f"{db_path} has a pending write-ahead log ({db_path.name}.wal): another program may "
+            "have it open, or it was not closed cleanly; open it once with DuckDB and retry"
+        )
+    if not db_path.exists():
+        return
+    if not db_path.is_file():
+        raise StoreTargetError(f"{db_path} exists and is not a file; give the path of a "
+                               "DuckDB file to create or replace")
+    try:
+        con = duckdb.connect(str(db_path), read_only=True)
+    except duckdb.Error as exc:
+        reason = str(exc).splitlines()[0]
+        if "lock" in reason.lower():
+            raise StoreTargetError(
+                f"{db_path} is open in another program (DuckDB: {reason}); close it and retry"
+            ) from None
+        raise StoreTargetError(
+            f"{db_path} exists and is not a DuckDB database; the import replaces only a "
+            "nenstudy registry store: choose another path or move the file away"
+        ) from None
+    try:
+        names = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    finally:
+        con.close()
+    if "_meta" not in names:
+        raise StoreTargetError(
+            f"{db_path} is a DuckDB database but not a nenstudy registry store; the import "
+            "replaces only a registry store: choose another path or move the file away"
+        )
 
 
 def _storage_option() -> str:
@@ -234,15 +278,35 @@ def import_registry(
     ValidationError
         When validation finds an error; ``.report`` lists every problem and ``db_path`` is
         untouched.
+    StoreTargetError
+        When ``db_path`` exists and is not a registry store (it is never overwritten), or has
+        a pending write-ahead log, or is open in another program.
     """
     start = time.perf_counter()
     source, db_path = Path(source), Path(db_path)
-    if db_path.with_name(db_path.name + ".wal").exists():
-        raise RuntimeError(
-            f"{db_path} has a pending write-ahead log ({db_path.name}.wal): another program may "
-            "have it open, or it was not closed cleanly; open it once with DuckDB and retry"
-        )
+    _check_target(db_path)
+    created = [d for d in (db_path.parent, *db_path.parent.parents) if not d.exists()]
     db_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return _import(source, db_path, start, show_identifiers, threads, memory_limit)
+    except BaseException:
+        for folder in created:  # deepest first; only what this import made, and only if empty
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        raise
+
+
+def _import(
+    source: Path,
+    db_path: Path,
+    start: float,
+    show_identifiers: bool,
+    threads: int | None,
+    memory_limit: str | None,
+) -> ImportSummary:
+    """The import proper (see :func:`import_registry`), into an existing folder."""
     tmp_store = db_path.with_name(f".{db_path.name}.{os.getpid()}.importing")
     _remove(tmp_store)
     # The files are hashed (from the page cache) while DuckDB reads them: hashing releases the GIL.
