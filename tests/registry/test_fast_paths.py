@@ -227,11 +227,24 @@ def test_spaces_only_trimming_matches_full_trimming_on_space_padded_text(text: s
 def test_only_plain_spaces_spots_tabs_line_breaks_quotes_and_no_break_spaces(
     tmp_path: Path, content: bytes, plain: bool
 ) -> None:
-    from nenstudy.registry.sources import _only_plain_spaces
+    from nenstudy.registry.csvshape import scan
 
     path = tmp_path / "t.csv"
     path.write_bytes(content)
-    assert _only_plain_spaces(path) is plain
+    assert scan(path).plain_spaces is plain
+
+
+@pytest.mark.parametrize(
+    "content, blank",
+    [(b"a,b\nx,y\n", False), (b"a,b\n\nx,y\n", True), (b"a,b\r\nx,y\r\n\r\n", True),
+     (b"a,b\nx,y\n\n", True), (b'a,b\n"x\n\ny",z\n', True)],
+)
+def test_byte_scan_spots_possible_blank_rows(tmp_path: Path, content: bytes, blank: bool) -> None:
+    from nenstudy.registry.csvshape import scan
+
+    path = tmp_path / "t.csv"
+    path.write_bytes(content)
+    assert scan(path).may_have_blank_row is blank
 
 
 def test_space_padded_codes_in_a_plain_file_are_trimmed(good_registry: Path) -> None:

@@ -126,9 +126,79 @@ def test_semicolon_separated_csv_is_an_error(good_registry: Path) -> None:
 
 def test_ragged_csv_row_is_reported_not_raised(good_registry: Path) -> None:
     path = good_registry / "patients.csv"
+    n_lines = len(path.read_text().splitlines())
     path.write_text(path.read_text() + "P9,F,1950-01-01,extra,cells\n")
     report = validate_source(good_registry)
-    assert ("patients.csv", "file.unreadable") in _rules(report)
+    hit = report.problems[report.problems["rule"] == "file.row_width"]
+    assert hit[["file", "row"]].values.tolist() == [["patients.csv", n_lines + 1]]
+    assert "5 values but the header has 3 columns" in hit["message"].iloc[0]
+
+
+def test_every_malformed_csv_row_is_listed_without_its_content(good_registry: Path) -> None:
+    path = good_registry / "patients.csv"
+    lines = path.read_text().splitlines()
+    lines[1] += ",extra"  # row 2: one value too many
+    lines.insert(3, "P8,F")  # row 4: one too few
+    lines.insert(5, "   ")  # row 6: only spaces
+    lines.append("P9,F,not-a-date")  # a sound row shape, a bad value: not reached
+    path.write_text("\n".join(lines) + "\n")
+    report = validate_source(good_registry)
+    problems = report.problems
+    shape = problems[problems["rule"] == "file.row_width"]
+    assert shape["row"].tolist() == [2, 4, 6]
+    assert "only spaces" in shape["message"].iloc[2]
+    assert "file.not_checked" in set(problems["rule"])
+    text = " ".join(problems["message"].astype(str)) + " ".join(problems["value"].astype(str))
+    assert "P8" not in text and "P001" not in text
+
+
+def test_unclosed_quote_is_reported_at_its_row_without_the_next_rows(good_registry: Path) -> None:
+    path = good_registry / "patients.csv"
+    lines = path.read_text().splitlines()
+    lines[2] = lines[2] + ',"unterminated'
+    path.write_text("\n".join(lines) + "\n")
+    report = validate_source(good_registry)
+    hit = report.problems[report.problems["rule"] == "file.quote"]
+    assert hit["row"].tolist() == [3]
+    text = " ".join(report.problems["message"].astype(str))
+    assert not any(line.split(",")[0] in text for line in lines[3:])
+
+
+def test_mixed_line_endings_are_named(good_registry: Path) -> None:
+    path = good_registry / "patients.csv"
+    data = path.read_bytes().replace(b"\r\n", b"\n").split(b"\n")
+    data[2] += b"\r"  # one Windows line ending in a Unix file
+    path.write_bytes(b"\n".join(data))
+    report = validate_source(good_registry)
+    hit = report.problems[report.problems["rule"] == "file.line_endings"]
+    assert len(hit) == 1 and "line 3" in hit["message"].iloc[0]
+
+
+def test_rows_after_blank_rows_keep_their_spreadsheet_numbers(good_registry: Path,
+                                                               tmp_path: Path) -> None:
+    path = good_registry / "patients.csv"
+    header, p1, p2, p3 = path.read_text().splitlines()
+    p2, p3 = (line.replace(",F,", ",Z,").replace(",M,", ",Z,") for line in (p2, p3))
+    # rows: 1 header, 2 P001, 3 blank, 4 P002 (bad), 5 and 6 blank, 7 P003 (bad)
+    lines = [header, p1, "", p2, "", "", p3]
+    path.write_text("\n".join(lines) + "\n\n\n")  # and trailing blank rows
+    report = validate_source(good_registry)
+    bad = report.problems[report.problems["rule"] == "allowed"]
+    assert bad["row"].tolist() == [4, 7]
+    blank = report.problems[report.problems["rule"] == "file.blank_rows"]
+    assert blank["severity"].tolist() == ["warning"]
+    assert "rows 3, 5, 6)" in blank["message"].iloc[0]
+
+
+def test_a_csv_error_reason_never_quotes_the_file_unless_asked() -> None:
+    from nenstudy.registry.sources import _csv_error_reason
+
+    error = Exception("Invalid Input Error: CSV Error on Line: 4\nOriginal Line: P3,\"z\n"
+                      "P4-SECRET,w,4\n\nValue with unterminated quote found.\n\nPossible fixes:")
+    row, reason = _csv_error_reason(error, show_identifiers=False)
+    assert row == 4 and reason == "Value with unterminated quote found"
+    assert "SECRET" not in reason and "P3" not in reason
+    assert "P3" in _csv_error_reason(error, show_identifiers=True)[1]
 
 
 def test_whitespace_around_values_is_trimmed(good_registry: Path) -> None:

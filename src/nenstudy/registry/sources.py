@@ -28,6 +28,7 @@ from typing import Any, Callable, Iterator, Mapping, Protocol
 
 import duckdb
 
+from nenstudy.registry import csvshape
 from nenstudy.registry.lanes import run_side_by_side
 from nenstudy.registry.schema import SCHEMA, Table
 
@@ -109,7 +110,9 @@ class SourceFile:
         Number of data rows.
     row_column
         Whether the created table has a ``_row`` column (XLSX); otherwise the spreadsheet row is
-        ``rowid + 2``.
+        ``rowid + 2``, plus the blank rows before the record.
+    blank_rows
+        Blank rows of a CSV file that the reader skipped (``None``: none).
     """
 
     table: str
@@ -118,11 +121,14 @@ class SourceFile:
     encoding: str | None
     n_rows: int
     row_column: bool
+    blank_rows: csvshape.BlankRows | None = None
 
     @property
     def row_sql(self) -> str:
         """SQL giving the spreadsheet row of a record of the created table."""
-        return "_row" if self.row_column else "rowid + 2"
+        if self.row_column:
+            return "_row"
+        return "rowid + 2" if self.blank_rows is None else self.blank_rows.row_sql()
 
 
 @dataclass(frozen=True)
@@ -223,17 +229,26 @@ def find_source_files(source: Path) -> tuple[dict[str, list[Path]], list[dict[st
     return matched, problems
 
 
+_CSV_REASONS = (
+    r"Expected Number of Columns: \d+ Found: \d+",
+    r"Value with unterminated quote found",
+    r"Maximum line size of \d+ bytes exceeded",
+    r"[^\n]*state machine reached an invalid state",
+)
+"""DuckDB's explanations of a CSV reading error that quote nothing from the file."""
+
+
 def _csv_error_reason(exc: Exception, show_identifiers: bool) -> tuple[int | None, str]:
-    """Extract the line number and a safe one-line reason from a DuckDB CSV error."""
+    """Extract the line number and a safe one-line reason from a DuckDB CSV error.
+
+    Only DuckDB's own explanations are kept: the error also quotes the offending line (which
+    may run over several lines of the message), shown only with ``show_identifiers``.
+    """
     text = str(exc)
     line = re.search(r"Line:\s*(\d+)", text)
-    first = text.splitlines()[0] if text else type(exc).__name__
-    reasons = [
-        ln.strip()
-        for ln in text.splitlines()[1:4]
-        if ln.strip() and not ln.startswith("Original Line") and not ln.startswith("Possible")
-    ]
-    reason = first if not reasons else f"{first} {reasons[0]}"
+    found = [m.group(0).strip() for pattern in _CSV_REASONS
+             for m in [re.search(pattern, text)] if m]
+    reason = "; ".join(found) if found else "the file does not follow the CSV standard"
     if show_identifiers:
         original = re.search(r"Original Line:\s*(.*)", text)
         if original:
@@ -278,7 +293,7 @@ def trimmed_sql(value: str, *, spaces_only: bool = False, never_empty: bool = Fa
 
     ``trim`` runs only on cells that may need it: it is slow on every cell of a large file.
     With ``spaces_only`` (the text is known to hold no tab, line break or no-break space, see
-    :func:`_only_plain_spaces`) a cell needs it only when it starts or ends with a space, which
+    :func:`nenstudy.registry.csvshape.scan`) a cell needs it only when it starts or ends with a space, which
     is two cheap tests instead of six. With ``never_empty`` (``value`` is NULL rather than '',
     as DuckDB's CSV reader gives empty cells) the cells that need no trimming pass as they are.
     """
@@ -294,22 +309,6 @@ def trimmed_sql(value: str, *, spaces_only: bool = False, never_empty: bool = Fa
         f"OR contains({value}, chr(13)) THEN NULLIF(trim({value}, {_WS}), '') "
         f"ELSE {kept} END"
     )
-
-
-def _only_plain_spaces(path: Path) -> bool:
-    """Whether a file's bytes hold no tab, carriage return, quote or byte 0xA0.
-
-    Then no cell of the CSV file holds a tab, a line break (it would need quotes) or a no-break
-    space (U+00A0 holds byte 0xA0 in UTF-8 and in Latin-1): only spaces can surround a value.
-    Each test is a byte search (``memchr``): about 0.2 s for the 490 MB of 10^6 patients
-    (in the reading threads), against about 0.9 CPU-s of per-cell tests it spares. Any other byte 0xA0 (a UTF-8 continuation
-    byte, as in "à") only makes the answer a cautious no.
-    """
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(_CSV_BUFFER_BYTES), b""):
-            if b"\t" in block or b"\r" in block or b'"' in block or b"\xa0" in block:
-                return False
-    return True
 
 
 def _stage_table(
@@ -391,7 +390,8 @@ def _load_csv(
     build: "TableBuilder",
     problems: list[dict[str, Any]],
     show_identifiers: bool,
-) -> tuple[bool, str | None]:
+) -> tuple[bool, str | None, csvshape.BlankRows | None]:
+    """Read one CSV file into its table; return whether it was made, the encoding, blank rows."""
     headers = _csv_header(file)
     if len(headers) == 1 and ";" in headers[0]:
         problems.append(
@@ -399,9 +399,10 @@ def _load_csv(
                      "the header holds a single column containing ';': the file seems "
                      "to be semicolon-separated; save it comma-separated", row=1)
         )
-        return False, None
+        return False, None, None
     renamed = ", ".join(f"c{i} AS {_quote_ident(h)}" for i, h in enumerate(headers))
-    spaces_only = _only_plain_spaces(file)
+    scanned = csvshape.scan(file)
+    spaces_only = scanned.plain_spaces
     encoding = "utf-8"
     for attempt in ("utf-8", "latin-1"):
         encoding = attempt
@@ -420,21 +421,58 @@ def _load_csv(
                              "the file is neither UTF-8 nor Latin-1 (bytes 0x80-0x9F suggest "
                              "Windows-1252); save it as UTF-8", row=_first_c1_byte_line(file))
                 )
-                return False, encoding
+                return False, encoding, None
+            shape = csvshape.shape_problems(file, encoding, len(headers))
+            if shape:
+                problems.extend(shape)
+                problems.append(
+                    _problem("warning", file.name, "file.not_checked",
+                             "the values of this file are checked once every row above is "
+                             "mended")
+                )
+                return False, encoding, None
             row, reason = _csv_error_reason(exc, show_identifiers)
             problems.append(
                 _problem("error", file.name, "file.unreadable",
                          f"the CSV file could not be read: {reason}", row=row)
             )
-            return False, encoding
+            return False, encoding, None
         if created and encoding == "latin-1":
             problems.append(
                 _problem("warning", file.name, "file.encoding",
                          "the file is not valid UTF-8; it was read as Latin-1 (ISO-8859-1). "
                          "Check accented text and save the file as UTF-8")
             )
-        return created, encoding
-    return False, encoding
+        blank = None
+        if created and scanned.may_have_blank_row:
+            blank = csvshape.blank_rows(file, encoding)
+            created = _blank_rows_are_mapped(file, blank, problems)
+            if not created:
+                build.discard(con, table)
+        return created, encoding, blank
+    return False, encoding, None
+
+
+def _blank_rows_are_mapped(
+    file: Path, blank: csvshape.BlankRows, problems: list[dict[str, Any]]
+) -> bool:
+    """Report blank rows between records (skipped; a warning); False when there are too many."""
+    if not blank.inner:
+        return True
+    rows = ", ".join(str(r) for r in blank.inner[:10]) + (", ..." if len(blank.inner) > 10 else "")
+    if len(blank.inner) > csvshape.MAX_INNER_BLANK_ROWS:
+        problems.append(
+            _problem("error", file.name, "file.blank_rows",
+                     f"{len(blank.inner)} blank rows between records (rows {rows}); delete "
+                     "them (the values of this file are checked once they are gone)")
+        )
+        return False
+    problems.append(
+        _problem("warning", file.name, "file.blank_rows",
+                 f"{len(blank.inner)} blank row(s) between records ignored (rows {rows}); row "
+                 "numbers count them, as a spreadsheet does")
+    )
+    return True
 
 
 def _first_c1_byte_line(path: Path) -> int | None:
@@ -658,8 +696,9 @@ def _load_table(
                      "the file is empty: it has no header row")
         )
         return problems, None
+    blank = None
     if fmt == "csv":
-        created, encoding = _load_csv(con, table, file, build, problems, show_identifiers)
+        created, encoding, blank = _load_csv(con, table, file, build, problems, show_identifiers)
     elif fmt == "parquet":
         created = _load_parquet(con, table, file, build, problems)
     else:
@@ -676,7 +715,8 @@ def _load_table(
                         f"; a registry needs at least one row in {table.name}"))
         )
     return problems, SourceFile(
-        table.name, file, fmt, encoding, int(n_rows), row_column=(fmt == "xlsx")
+        table.name, file, fmt, encoding, int(n_rows), row_column=(fmt == "xlsx"),
+        blank_rows=blank,
     )
 
 
