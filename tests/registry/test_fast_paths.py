@@ -235,16 +235,16 @@ def test_only_plain_spaces_spots_tabs_line_breaks_quotes_and_no_break_spaces(
 
 
 @pytest.mark.parametrize(
-    "content, blank",
-    [(b"a,b\nx,y\n", False), (b"a,b\n\nx,y\n", True), (b"a,b\r\nx,y\r\n\r\n", True),
-     (b"a,b\nx,y\n\n", True), (b'a,b\n"x\n\ny",z\n', True)],
+    "content, n_lines",
+    [(b"a,b\nx,y\n", 2), (b"a,b\nx,y", 2), (b"a,b\n\nx,y\n", 3), (b"a,b\r\nx,y\r\n\r\n", 3),
+     (b'a,b\n"x\n\ny",z\n', 4), (b"", 0)],
 )
-def test_byte_scan_spots_possible_blank_rows(tmp_path: Path, content: bytes, blank: bool) -> None:
+def test_byte_scan_counts_lines(tmp_path: Path, content: bytes, n_lines: int) -> None:
     from nenstudy.registry.csvshape import scan
 
     path = tmp_path / "t.csv"
     path.write_bytes(content)
-    assert scan(path).may_have_blank_row is blank
+    assert scan(path).n_lines == n_lines
 
 
 def test_space_padded_codes_in_a_plain_file_are_trimmed(good_registry: Path) -> None:
