@@ -267,3 +267,13 @@ def test_parquet_rows_numbered_like_a_spreadsheet(good_registry: Path) -> None:
     report = validate_source(good_registry)
     hit = report.problems
     assert list(zip(hit["file"], hit["row"], hit["rule"])) == [("patients.parquet", 4, "allowed")]
+
+
+def test_trailing_commas_of_a_spreadsheet_export_are_unnamed_columns(good_registry: Path) -> None:
+    path = good_registry / "patients.csv"
+    path.write_text("".join(line + ",,\n" for line in path.read_text().splitlines()))
+    report = validate_source(good_registry)
+    assert report.ok, report.render()
+    hit = report.problems[report.problems["rule"] == "column.unnamed"]
+    assert hit["severity"].tolist() == ["warning", "warning"]
+    assert "column 4 has no name" in hit["message"].iloc[0]

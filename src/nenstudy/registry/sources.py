@@ -336,8 +336,15 @@ def _stage_table(
     that no cell needs a test for ''.
     """
     by_name: dict[str, str] = {}
-    for header in headers:
+    for position, header in enumerate(headers, start=1):
         name = _normalise_header(header)
+        if not name:  # e.g. the trailing comma of a spreadsheet export
+            problems.append(
+                _problem("warning", file.name, "column.unnamed",
+                         f"column {position} has no name in the header; its values, if any, "
+                         "are not imported", row=1)
+            )
+            continue
         if name in by_name:
             problems.append(
                 _problem("error", file.name, "column.duplicate",
@@ -400,7 +407,11 @@ def _load_csv(
                      "to be semicolon-separated; save it comma-separated", row=1)
         )
         return False, None, None
-    renamed = ", ".join(f"c{i} AS {_quote_ident(h)}" for i, h in enumerate(headers))
+    # A column without a name (a trailing comma) is read, under a name no header has, and left.
+    renamed = ", ".join(
+        f"c{i} AS {_quote_ident(h if _normalise_header(h) else f'{i + 1}$unnamed')}"
+        for i, h in enumerate(headers)
+    )
     scanned = csvshape.scan(file)
     spaces_only = scanned.plain_spaces
     encoding = "utf-8"
