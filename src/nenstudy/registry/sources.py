@@ -529,6 +529,9 @@ def _load_parquet(
         if column is not None and dtype in _NATIVE_TYPES.get(column.dtype, ()):
             expr = q
             native.add(column.name)
+        elif dtype.startswith("TIMESTAMPTZ") or dtype.endswith("WITH TIME ZONE"):
+            # An instant, not a date: which day it is depends on the zone; never guessed.
+            expr = f"CAST({q} AS VARCHAR)"
         elif dtype.startswith("TIMESTAMP"):
             expr = (
                 f"CASE WHEN CAST({q} AS TIME) = TIME '00:00:00' "
