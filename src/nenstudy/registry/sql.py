@@ -99,8 +99,9 @@ def typed_expr(column: Column, source: str) -> str:
             f"THEN CAST(split_part({source}, '.', 1) AS INTEGER) END"
         )
     if column.dtype == "float":
+        # DuckDB's cast also reads digit separators (1_0 as 10): refused, never coerced.
         return (
-            f"CASE WHEN isfinite(TRY_CAST({source} AS DOUBLE)) "
+            f"CASE WHEN isfinite(TRY_CAST({source} AS DOUBLE)) AND NOT contains({source}, '_') "
             f"THEN TRY_CAST({source} AS DOUBLE) END"
         )
     if column.dtype == "bool":
@@ -141,10 +142,18 @@ def type_error_message(column: Column, source: str) -> str:
             "ELSE 'not a date; write the date as ISO YYYY-MM-DD' END"
         )
     if column.dtype == "int":
-        return "'not a whole number'"
+        return (
+            f"CASE WHEN regexp_full_match({source}, '[+-]?\\d+(\\.0*)?') "
+            "THEN 'more digits than a whole number of the registry holds (at most 9)' "
+            "ELSE 'not a whole number' END"
+        )
     if column.dtype == "float":
         return (
-            f"CASE WHEN TRY_CAST(replace({source}, ',', '.') AS DOUBLE) IS NOT NULL "
+            f"CASE WHEN contains({source}, '_') "
+            "THEN 'digit separator _; write the number without it' "
+            f"WHEN TRY_CAST({source} AS DOUBLE) IS NOT NULL "
+            "THEN 'not a finite number (NaN or infinity)' "
+            f"WHEN isfinite(TRY_CAST(replace({source}, ',', '.') AS DOUBLE)) "
             "THEN 'decimal comma; write the number with a decimal point' "
             "ELSE 'not a number' END"
         )
