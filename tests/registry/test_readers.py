@@ -277,3 +277,34 @@ def test_trailing_commas_of_a_spreadsheet_export_are_unnamed_columns(good_regist
     hit = report.problems[report.problems["rule"] == "column.unnamed"]
     assert hit["severity"].tolist() == ["warning", "warning"]
     assert "column 4 has no name" in hit["message"].iloc[0]
+
+
+def test_utf16_text_is_named(good_registry: Path) -> None:
+    path = good_registry / "patients.csv"
+    path.write_bytes(path.read_text().encode("utf-16"))
+    report = validate_source(good_registry)
+    hit = report.problems[report.problems["file"] == "patients.csv"]
+    assert hit[["rule"]].values.tolist() == [["file.encoding"]]
+    assert "UTF-16" in hit["message"].iloc[0]
+
+
+def test_tab_separated_file_is_named(good_registry: Path) -> None:
+    path = good_registry / "patients.csv"
+    path.write_text(path.read_text().replace(",", "\t"))
+    hit = validate_source(good_registry).problems.query("file == 'patients.csv'")
+    assert hit["rule"].tolist() == ["file.delimiter"] and "tab" in hit["message"].iloc[0]
+
+
+def test_blank_first_line_of_a_long_file_is_named(good_registry: Path) -> None:
+    path = good_registry / "patients.csv"
+    path.write_text("\n" * 5000 + path.read_text())
+    hit = validate_source(good_registry).problems.query("file == 'patients.csv'")
+    assert hit["rule"].tolist() == ["file.header"]
+
+
+def test_header_only_patients_is_one_error_not_an_orphan_per_row(good_registry: Path) -> None:
+    path = good_registry / "patients.csv"
+    path.write_text(path.read_text().splitlines()[0] + "\n")
+    report = validate_source(good_registry)
+    assert ("patients.csv", "file.header_only") in _rules(report)
+    assert "foreign_key" not in set(report.problems["rule"])

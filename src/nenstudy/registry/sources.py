@@ -399,14 +399,30 @@ def _load_csv(
     show_identifiers: bool,
 ) -> tuple[bool, str | None, csvshape.BlankRows | None]:
     """Read one CSV file into its table; return whether it was made, the encoding, blank rows."""
-    headers = _csv_header(file)
-    if len(headers) == 1 and ";" in headers[0]:
+    with open(file, "rb") as handle:
+        start = handle.read(2)
+    if start in (b"\xff\xfe", b"\xfe\xff"):
         problems.append(
-            _problem("error", file.name, "file.delimiter",
-                     "the header holds a single column containing ';': the file seems "
-                     "to be semicolon-separated; save it comma-separated", row=1)
+            _problem("error", file.name, "file.encoding",
+                     "the file is UTF-16 text (Excel's 'Unicode text'); save it as CSV UTF-8")
         )
         return False, None, None
+    headers = _csv_header(file)
+    if not any(h.strip() for h in headers):
+        problems.append(
+            _problem("error", file.name, "file.header",
+                     "the first line is blank: the header (column names) must be on row 1",
+                     row=1)
+        )
+        return False, None, None
+    for separator, name in ((";", "semicolon"), ("\t", "tab")):
+        if len(headers) == 1 and separator in headers[0]:
+            problems.append(
+                _problem("error", file.name, "file.delimiter",
+                         f"the header holds a single column containing {separator!r}: the file "
+                         f"seems to be {name}-separated; save it comma-separated", row=1)
+            )
+            return False, None, None
     # A column without a name (a trailing comma) is read, under a name no header has, and left.
     renamed = ", ".join(
         f"c{i} AS {_quote_ident(h if _normalise_header(h) else f'{i + 1}$unnamed')}"

@@ -262,7 +262,9 @@ def validate_into(
             "INSERT INTO _problems VALUES (?, ?, ?, ?, ?, ?, ?)",
             [[p[c] for c in PROBLEM_COLUMNS] for p in loaded.problems],
         )
-    available = set(loaded.files)
+    # Tables read with rows: a header-only table is an error of its own (or allowed empty), and
+    # rows referring to it would each be an orphan, burying the one problem under thousands.
+    available = {name for name, f in loaded.files.items() if f.n_rows > 0}
     for table in SCHEMA:
         target = build.target(table)
         staged = loaded.files.get(table.name)
