@@ -265,3 +265,17 @@ def test_failed_import_leaves_no_folder_it_created(tmp_path: Path) -> None:
     with pytest.raises(ValidationError):
         import_registry(source, tmp_path / "new" / "deeper" / "store.duckdb")
     assert not (tmp_path / "new").exists()
+
+
+def test_concurrent_imports_into_one_store_each_leave_a_log_row(good_registry: Path,
+                                                                tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    target = tmp_path / "store.duckdb"
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        list(pool.map(lambda _: import_registry(good_registry, target, threads=1), range(3)))
+    con = open_store(target)
+    try:
+        assert con.execute("SELECT count(*) FROM _import_log").fetchone() == (3,)
+    finally:
+        con.close()

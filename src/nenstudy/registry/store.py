@@ -13,6 +13,7 @@ written in source-file order, so importing the same source again yields the same
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import os
@@ -21,7 +22,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import duckdb
 
@@ -288,7 +289,9 @@ def import_registry(
     created = [d for d in (db_path.parent, *db_path.parent.parents) if not d.exists()]
     db_path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        return _import(source, db_path, start, show_identifiers, threads, memory_limit)
+        with _import_lock(db_path):
+            _check_target(db_path)  # again: another import may have just finished
+            return _import(source, db_path, start, show_identifiers, threads, memory_limit)
     except BaseException:
         for folder in created:  # deepest first; only what this import made, and only if empty
             try:
@@ -296,6 +299,28 @@ def import_registry(
             except OSError:
                 break
         raise
+
+
+@contextlib.contextmanager
+def _import_lock(db_path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the store's folder while importing into it (no file is left).
+
+    Imports into the same store then run one after the other, and each one's import log keeps
+    the rows of the ones before it (imports into other stores of the folder wait too). Where
+    ``fcntl`` is missing (Windows) imports are not serialised: the last to finish wins, with a
+    log that may miss a concurrent import.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    folder = os.open(db_path.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(folder)  # releases the lock
 
 
 def _import(
