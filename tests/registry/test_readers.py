@@ -308,3 +308,24 @@ def test_header_only_patients_is_one_error_not_an_orphan_per_row(good_registry: 
     report = validate_source(good_registry)
     assert ("patients.csv", "file.header_only") in _rules(report)
     assert "foreign_key" not in set(report.problems["rule"])
+
+
+def test_xlsx_percentage_cell_is_refused_not_read_as_a_fraction(good_registry: Path) -> None:
+    """Excel shows 6% and stores 0.06: neither is taken as Ki-67 0.06 % without a word."""
+    import openpyxl
+
+    rows = good_rows()["diagnoses"]
+    header = list(rows[0])
+    (good_registry / "diagnoses.csv").unlink()
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(header)
+    for row in rows:
+        values = [row.get(h) or None for h in header]
+        sheet.append([float(v) if h == "ki67_pct" and v else v for h, v in zip(header, values)])
+    cell = sheet.cell(row=2, column=header.index("ki67_pct") + 1)
+    cell.value, cell.number_format = 0.06, "0%"
+    workbook.save(good_registry / "diagnoses.xlsx")
+    hit = validate_source(good_registry).problems.query("rule == 'type.float'")
+    assert hit[["row", "column", "value"]].values.tolist() == [[2, "ki67_pct", "6%"]]
+    assert "percentage" in hit["message"].iloc[0]

@@ -575,10 +575,19 @@ def _load_parquet(
         return False
 
 
+@dataclass(frozen=True)
+class _Percent:
+    """A number in a percentage-formatted XLSX cell: Excel stores 0.06 and shows 6%."""
+
+    value: float
+
+
 def _xlsx_cell_text(value: Any) -> str | None:
     """Render an XLSX cell as the text a user typed (dates as ISO dates)."""
     if value is None:
         return None
+    if isinstance(value, _Percent):  # the text shown, which the number rules then refuse
+        return f"{value.value * 100:.10g}%"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, _dt.datetime):
@@ -604,8 +613,13 @@ def _xlsx_rows(path: Path, problems: list[dict[str, Any]]) -> Iterator[tuple[int
                          f"the workbook has {len(sheets)} sheets; only the first "
                          f"({sheets[0].title!r}) was read")
             )
-        for number, values in enumerate(sheets[0].iter_rows(values_only=True), start=1):
-            yield number, values
+        for number, cells in enumerate(sheets[0].iter_rows(), start=1):
+            yield number, tuple(
+                _Percent(c.value) if isinstance(c.value, (int, float))
+                and not isinstance(c.value, bool) and "%" in (getattr(c, "number_format", "") or "")
+                else c.value
+                for c in cells
+            )
     finally:
         workbook.close()
 

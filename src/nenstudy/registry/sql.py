@@ -149,7 +149,10 @@ def type_error_message(column: Column, source: str) -> str:
         )
     if column.dtype == "float":
         return (
-            f"CASE WHEN contains({source}, '_') "
+            f"CASE WHEN suffix({source}, '%') "
+            "THEN 'a percentage sign (or a cell formatted as a percentage); write the number "
+            "alone, e.g. 6 for 6%' "
+            f"WHEN contains({source}, '_') "
             "THEN 'digit separator _; write the number without it' "
             f"WHEN TRY_CAST({source} AS DOUBLE) IS NOT NULL "
             "THEN 'not a finite number (NaN or infinity)' "
