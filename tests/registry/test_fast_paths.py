@@ -290,3 +290,13 @@ def test_parquet_timestamps_with_a_time_zone_are_a_type_error_not_a_guess(
     hit = validate_source(good_registry).problems.query("rule == 'type.date'")
     assert hit["row"].tolist() == [2, 3, 4]
     assert hit["message"].str.contains("with a time").all()
+
+
+def test_large_file_line_count_matches_bytes_count() -> None:
+    import random
+
+    from nenstudy.registry.csvshape import _count_line_breaks
+
+    rng = random.Random(7)
+    block = bytes(rng.choice(b"ab,\n\r\"") for _ in range(100_000))
+    assert _count_line_breaks(block) == block.count(b"\n")
