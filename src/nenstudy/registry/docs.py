@@ -123,13 +123,19 @@ def render_registry_markdown() -> str:
         "",
         "- CSV: comma-separated, UTF-8 (a byte-order mark is fine); a Latin-1 file is read with "
         "a warning; Windows-1252 text is an error. The first line is the header; column names "
-        "are matched case-insensitively; optional columns may be left out; unknown columns are "
-        "reported and not imported.",
+        "are matched case-insensitively; optional columns may be left out; unknown columns and "
+        "columns without a name (trailing commas) are reported and not imported. Blank rows are "
+        "ignored with a warning and counted in row numbers, as in a spreadsheet. A file whose "
+        "rows do not all have the header's number of values, or with an unclosed quote, or "
+        "with mixed line endings, gets every such row listed; its values are checked once it "
+        "is mended. UTF-16, semicolon- and tab-separated files are named as such.",
         "- Empty cells are missing values; whitespace around a value is ignored.",
         "- `date`: ISO `YYYY-MM-DD` only. Excel serial numbers (e.g. 44927) and day/month "
         "orders (03/04/2021) are errors, never guessed. XLSX cells formatted as dates are "
         "accepted.",
-        "- `float`: decimal point (`12.5`), not comma. `int`: whole number (`3` or `3.0`).",
+        "- `float`: decimal point (`12.5`), not comma; no digit separator or percent sign "
+        "(an XLSX cell formatted as a percentage is refused: write 6 for 6%); finite. "
+        "`int`: whole number (`3` or `3.0`), at most 9 digits.",
         "- `bool`: `true` or `false`.",
         f"- `list`: tokens separated by `{LIST_SEPARATOR}`, lower case, e.g. `liver;nodes`.",
         "",
