@@ -329,3 +329,15 @@ def test_xlsx_percentage_cell_is_refused_not_read_as_a_fraction(good_registry: P
     hit = validate_source(good_registry).problems.query("rule == 'type.float'")
     assert hit[["row", "column", "value"]].values.tolist() == [[2, "ki67_pct", "6%"]]
     assert "percentage" in hit["message"].iloc[0]
+
+
+def test_old_mac_line_endings_are_read_with_right_rows(good_registry: Path) -> None:
+    """Lone CR line ends (Excel for Mac's 'CSV (Macintosh)'): read, rows counted right."""
+    path = good_registry / "patients.csv"
+    text = path.read_text().replace("\r\n", "\n").replace(",M,", ",Z,", 1)
+    path.write_bytes(text.replace("\n", "\r").encode())
+    report = validate_source(good_registry)
+    hit = report.problems.query("rule == 'allowed'")
+    assert hit[["file", "column"]].values.tolist() == [["patients.csv", "sex"]]
+    expected = 1 + next(i for i, line in enumerate(text.splitlines()) if ",Z," in line)
+    assert hit["row"].tolist() == [expected]

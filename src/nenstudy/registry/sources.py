@@ -271,12 +271,16 @@ def _csv_header(path: Path) -> list[str]:
     """Column names of a CSV file's first line (UTF-8 with or without BOM, else Latin-1)."""
     with open(path, "rb") as handle:
         first = handle.readline(1 << 20)
-    first = first.removeprefix(b"\xef\xbb\xbf").rstrip(b"\r\n")
+    # Up to the first line break of any kind (old Mac files end lines with a lone CR).
+    first = re.split(rb"\r\n|\r|\n", first.removeprefix(b"\xef\xbb\xbf"), maxsplit=1)[0]
     try:
         text = first.decode("utf-8")
     except UnicodeDecodeError:
         text = first.decode("latin-1")
-    return next(csv.reader([text]), [])
+    try:
+        return next(csv.reader([text]), [])
+    except csv.Error:  # a stray quote: the names as written, which then do not match
+        return text.split(",")
 
 
 def _file_is_blank(path: Path) -> bool:
