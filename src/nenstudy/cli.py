@@ -152,7 +152,8 @@ def import_(source: Path, db_path: Path, problems_csv: Path | None, show_identif
         sys.exit(1)
     except ValidationError as exc:
         _report_problems(exc.report, problems_csv)
-        _console.print(f"[red]Import failed; {db_path} is unchanged.[/red]")
+        kept = f"{db_path} is unchanged" if db_path.exists() else "no store was written"
+        _console.print(f"[red]Import failed; {kept}.[/red]", highlight=False)
         sys.exit(1)
     if problems_csv is not None:
         result.report.to_csv(problems_csv)
