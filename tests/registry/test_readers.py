@@ -148,7 +148,7 @@ def test_every_malformed_csv_row_is_listed_without_its_content(good_registry: Pa
     assert shape["row"].tolist() == [2, 4, 6]
     assert "only spaces" in shape["message"].iloc[2]
     assert "file.not_checked" in set(problems["rule"])
-    text = " ".join(problems["message"].astype(str)) + " ".join(problems["value"].astype(str))
+    text = " ".join(map(str, [*problems["message"], *problems["value"]]))
     assert "P8" not in text and "P001" not in text
 
 
@@ -160,7 +160,7 @@ def test_unclosed_quote_is_reported_at_its_row_without_the_next_rows(good_regist
     report = validate_source(good_registry)
     hit = report.problems[report.problems["rule"] == "file.quote"]
     assert hit["row"].tolist() == [3]
-    text = " ".join(report.problems["message"].astype(str))
+    text = " ".join(map(str, report.problems["message"]))
     assert not any(line.split(",")[0] in text for line in lines[3:])
 
 
