@@ -341,3 +341,14 @@ def test_old_mac_line_endings_are_read_with_right_rows(good_registry: Path) -> N
     assert hit[["file", "column"]].values.tolist() == [["patients.csv", "sex"]]
     expected = 1 + next(i for i, line in enumerate(text.splitlines()) if ",Z," in line)
     assert hit["row"].tolist() == [expected]
+
+
+def test_rows_of_only_commas_are_one_problem_each(good_registry: Path) -> None:
+    path = good_registry / "diagnoses.csv"
+    n_columns = len(path.read_text().splitlines()[0].split(","))
+    n_lines = len(path.read_text().splitlines())
+    path.write_text(path.read_text() + ("," * (n_columns - 1) + "\n") * 2)
+    problems = validate_source(good_registry).problems
+    hit = problems.query("file == 'diagnoses.csv'")
+    assert hit[["row", "rule"]].values.tolist() == [[n_lines + 1, "row.empty"],
+                                                    [n_lines + 2, "row.empty"]]

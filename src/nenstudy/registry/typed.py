@@ -343,9 +343,14 @@ def typed_table_sql(
     # A WHEN condition is evaluated as a filter: a NULL counts as false without coalesce(), and
     # each condition is tested only on the rows the ones before it left (measured cheaper).
     any_problem = " OR ".join(f"({ch.condition})" for ch in checks)
+    # A row without any value (a spreadsheet's trailing ",,,,") is one problem, not one per
+    # required column; tested only on rows that have a problem, so sound rows pay nothing.
+    no_value = " AND ".join(f"{sql.raw(c.name)} IS NULL" for c in table.columns)
+    empty = _problem_struct("error", None, "NULL", "row.empty",
+                            "'the row has no value (only separators); delete it'")
     problems = (
-        f"CASE WHEN {any_problem} THEN list_filter([{', '.join(structs)}], "
-        "lambda x: x IS NOT NULL) END"
+        f"CASE WHEN {any_problem} THEN CASE WHEN {no_value} THEN [{empty}] "
+        f"ELSE list_filter([{', '.join(structs)}], lambda x: x IS NOT NULL) END END"
     )
     columns = [*(f"d.{r}" for r in row)]
     columns += [f"{expr} AS {sql.ident(name)}" for name, expr in _store_expressions(table)]
