@@ -352,3 +352,19 @@ def test_rows_of_only_commas_are_one_problem_each(good_registry: Path) -> None:
     hit = problems.query("file == 'diagnoses.csv'")
     assert hit[["row", "rule"]].values.tolist() == [[n_lines + 1, "row.empty"],
                                                     [n_lines + 2, "row.empty"]]
+
+
+def test_xlsx_formula_without_a_computed_value_is_named(good_registry: Path) -> None:
+    """openpyxl writes formulas without values: the cell is not silently empty."""
+    rows = good_rows()["patients"]
+    (good_registry / "patients.csv").unlink()
+    _write_xlsx(good_registry / "patients.xlsx", ["patient_id", "sex", "birth_date"],
+                [[r["patient_id"], r["sex"], r["birth_date"]] for r in rows])
+    import openpyxl
+
+    workbook = openpyxl.load_workbook(good_registry / "patients.xlsx")
+    workbook.active["C3"] = '=DATE(1962,11,2)'
+    workbook.save(good_registry / "patients.xlsx")
+    problems = validate_source(good_registry).problems.query("file == 'patients.xlsx'")
+    hit = problems.query("rule == 'cell.formula'")
+    assert hit[["row", "column"]].values.tolist() == [[3, "birth_date"]]

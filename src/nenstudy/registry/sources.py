@@ -586,9 +586,13 @@ class _Percent:
     value: float
 
 
+_UNCOMPUTED = object()
+"""An XLSX formula cell without a computed value (saved by a program that computes none)."""
+
+
 def _xlsx_cell_text(value: Any) -> str | None:
     """Render an XLSX cell as the text a user typed (dates as ISO dates)."""
-    if value is None:
+    if value is None or value is _UNCOMPUTED:
         return None
     if isinstance(value, _Percent):  # the text shown, which the number rules then refuse
         return f"{value.value * 100:.10g}%"
@@ -608,7 +612,10 @@ def _xlsx_cell_text(value: Any) -> str | None:
 def _xlsx_rows(path: Path, problems: list[dict[str, Any]]) -> Iterator[tuple[int, tuple]]:
     import openpyxl
 
+    # The cells' values as last computed, and (second reading) their formulas: a formula
+    # cell without a computed value reads as empty in the first and is flagged with the second.
     workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    formulas = openpyxl.load_workbook(path, read_only=True, data_only=False)
     try:
         sheets = workbook.worksheets
         if len(sheets) > 1:
@@ -617,15 +624,23 @@ def _xlsx_rows(path: Path, problems: list[dict[str, Any]]) -> Iterator[tuple[int
                          f"the workbook has {len(sheets)} sheets; only the first "
                          f"({sheets[0].title!r}) was read")
             )
-        for number, cells in enumerate(sheets[0].iter_rows(), start=1):
-            yield number, tuple(
-                _Percent(c.value) if isinstance(c.value, (int, float))
-                and not isinstance(c.value, bool) and "%" in (getattr(c, "number_format", "") or "")
-                else c.value
-                for c in cells
-            )
+        rows = zip(sheets[0].iter_rows(), formulas.worksheets[0].iter_rows())
+        for number, (cells, written) in enumerate(rows, start=1):
+            yield number, tuple(_xlsx_value(c, f) for c, f in zip(cells, written))
     finally:
         workbook.close()
+        formulas.close()
+
+
+def _xlsx_value(cell: Any, written: Any) -> Any:
+    """A cell's value, or a marker for a percentage or a formula never computed."""
+    value = cell.value
+    if value is None and isinstance(written.value, str) and written.value.startswith("="):
+        return _UNCOMPUTED
+    if (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and "%" in (getattr(cell, "number_format", "") or "")):
+        return _Percent(value)
+    return value
 
 
 def _load_xlsx(
@@ -675,6 +690,15 @@ def _load_xlsx(
                     c.clear()
 
         for number, values in rows:
+            for i, value in enumerate(values[:width]):
+                if value is _UNCOMPUTED:
+                    problems.append(
+                        _problem("error", file.name, "cell.formula",
+                                 "a formula without a computed value (the workbook was saved by "
+                                 "a program that does not compute formulas); open it in Excel "
+                                 "or LibreOffice and save it, or type the value",
+                                 row=number, column=_normalise_header(headers[i]))
+                    )
             cells = [_xlsx_cell_text(v) for v in values]
             if len(cells) > width and any(c is not None and c.strip() for c in cells[width:]):
                 problems.append(
