@@ -129,7 +129,11 @@ def render_registry_markdown() -> str:
         "rows do not all have the header's number of values, or with an unclosed quote, or "
         "with mixed line endings, gets every such row listed; its values are checked once it "
         "is mended. UTF-16, semicolon- and tab-separated files are named as such.",
-        "- Empty cells are missing values; whitespace around a value is ignored.",
+        "- XLSX: the first worksheet; blank rows are skipped and row numbers are the sheet's. "
+        "A formula cell must hold its computed value (a workbook saved by Excel or LibreOffice "
+        "does; one written by a script may not, and such a cell is an error).",
+        "- Empty cells are missing values; whitespace around a value is ignored. A row with no "
+        "value at all (only separators) is one error.",
         "- `date`: ISO `YYYY-MM-DD` only. Excel serial numbers (e.g. 44927) and day/month "
         "orders (03/04/2021) are errors, never guessed. XLSX cells formatted as dates are "
         "accepted.",
