@@ -74,9 +74,11 @@ def scan(path: Path) -> ByteScan:
     return ByteScan(plain_spaces=plain, n_lines=n_lines + (last != b"\n"))
 
 
-def _reader(path: Path, encoding: str):
+def _reader(path: Path, encoding: str, *, strict: bool = True):
+    # A long free-text cell must not pass for a malformed file (the default limit is 128 KiB).
+    csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))
     handle = open(path, newline="", encoding="utf-8-sig" if encoding == "utf-8" else encoding)
-    return handle, csv.reader(handle, strict=True)
+    return handle, csv.reader(handle, strict=strict)
 
 
 @dataclass(frozen=True)
@@ -106,8 +108,14 @@ class BlankRows:
 
 
 def blank_rows(path: Path, encoding: str) -> BlankRows:
-    """Find the blank rows of a CSV file (the header is row 1); the file must be well formed."""
-    handle, reader = _reader(path, encoding)
+    """Find the blank rows of a CSV file (the header is row 1), one DuckDB has read.
+
+    Raises
+    ------
+    csv.Error
+        When Python's reader cannot read the file that DuckDB read.
+    """
+    handle, reader = _reader(path, encoding, strict=False)
     inner: list[int] = []
     before: list[int] = []
     pending: list[int] = []

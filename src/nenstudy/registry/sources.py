@@ -298,8 +298,9 @@ def trimmed_sql(value: str, *, spaces_only: bool = False, never_empty: bool = Fa
     ``trim`` runs only on cells that may need it: it is slow on every cell of a large file.
     With ``spaces_only`` (the text is known to hold no tab, line break or no-break space, see
     :func:`nenstudy.registry.csvshape.scan`) a cell needs it only when it starts or ends with a
-    space, which is two cheap tests instead of six. With ``never_empty`` (``value`` is NULL rather than '',
-    as DuckDB's CSV reader gives empty cells) the cells that need no trimming pass as they are.
+    space, which is two cheap tests instead of six. With ``never_empty`` (``value`` is NULL
+    rather than '', as DuckDB's CSV reader gives empty cells) the cells that need no trimming
+    pass as they are.
     """
     kept = value if never_empty else f"NULLIF({value}, '')"
     if spaces_only:
@@ -478,7 +479,16 @@ def _load_csv(
         if created and scanned.may_have_blank_rows(
             con.execute(f"SELECT count(*) FROM {build.target(table)}").fetchall()[0][0]
         ):
-            blank = csvshape.blank_rows(file, encoding)
+            try:
+                blank = csvshape.blank_rows(file, encoding)
+            except csv.Error as exc:
+                problems.append(
+                    _problem("error", file.name, "file.unreadable",
+                             f"the file has blank rows or values with line breaks, and could "
+                             f"not be read again to number its rows ({exc})")
+                )
+                build.discard(con, table)
+                return False, encoding, None
             created = _blank_rows_are_mapped(file, blank, problems)
             if not created:
                 build.discard(con, table)
