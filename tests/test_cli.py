@@ -89,3 +89,14 @@ def test_import_onto_a_file_that_is_not_a_store_says_so_without_a_traceback(tmp_
     assert "Nothing imported" in result.output and "not a DuckDB database" in result.output
     assert "Traceback" not in result.output
     assert target.read_text() == "keep me\n"
+
+
+def test_running_out_of_memory_is_a_message_not_a_traceback(tmp_path):
+    runner = CliRunner()
+    source = tmp_path / "registry"
+    assert runner.invoke(cli, ["synth", "--out", str(source), "--scale", "0.05"]).exit_code == 0
+    result = runner.invoke(cli, ["import", str(source), "--registry",
+                                 str(tmp_path / "s.duckdb"), "--memory-limit", "1KB"])
+    assert result.exit_code == 1
+    assert "ran out of memory" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "s.duckdb").exists()

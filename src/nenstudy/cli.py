@@ -70,6 +70,14 @@ def _memory_limit(ctx: click.Context, param: click.Parameter, value: str) -> str
     return value
 
 
+def _out_of_memory(exc: Exception, memory_limit: str) -> None:
+    """Say that DuckDB ran out of memory, and exit."""
+    _console.print(f"[red]DuckDB ran out of memory within --memory-limit {memory_limit}: "
+                   f"{str(exc).splitlines()[0]}. Give it more (e.g. --memory-limit 4GB); "
+                   "nothing was written.[/red]", highlight=False)
+    sys.exit(1)
+
+
 def _engine_options(command):
     """Add --threads and --memory-limit (DuckDB's) to a command."""
     from nenstudy.registry.validation import DEFAULT_MEMORY_LIMIT
@@ -121,10 +129,15 @@ def synth(out_dir: Path, seed: int, scale: float) -> None:
 def validate(source: Path, problems_csv: Path | None, show_identifiers: bool,
              threads: int | None, memory_limit: str) -> None:
     """Check a registry folder (one CSV/Parquet/XLSX file per table) without writing anything."""
+    import duckdb
+
     from nenstudy.registry.validation import validate_source
 
-    report = validate_source(source, show_identifiers=show_identifiers, threads=threads,
-                             memory_limit=memory_limit)
+    try:
+        report = validate_source(source, show_identifiers=show_identifiers, threads=threads,
+                                 memory_limit=memory_limit)
+    except duckdb.OutOfMemoryException as exc:
+        _out_of_memory(exc, memory_limit)
     _report_problems(report, problems_csv)
     sys.exit(0 if report.ok else 1)
 
@@ -144,9 +157,13 @@ def import_(source: Path, db_path: Path, problems_csv: Path | None, show_identif
     from nenstudy.registry.store import StoreTargetError, import_registry, summarize
     from nenstudy.registry.validation import ValidationError
 
+    import duckdb
+
     try:
         result = import_registry(source, db_path, show_identifiers=show_identifiers,
                                  threads=threads, memory_limit=memory_limit)
+    except duckdb.OutOfMemoryException as exc:
+        _out_of_memory(exc, memory_limit)
     except StoreTargetError as exc:
         _console.print(f"[red]Nothing imported: {exc}[/red]", highlight=False)
         sys.exit(1)

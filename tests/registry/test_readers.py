@@ -378,3 +378,42 @@ def test_a_long_free_text_cell_is_not_a_malformed_row(good_registry: Path) -> No
     write_table(good_registry, "diagnoses", rows["diagnoses"])
     report = validate_source(good_registry)
     assert report.ok, report.render()
+
+
+def test_latin1_file_with_a_malformed_row_lists_it_without_a_traceback(
+    good_registry: Path,
+) -> None:
+    """DuckDB stops at the malformed row before the Latin-1 byte: the re-read must not fail."""
+    path = good_registry / "diagnoses.csv"
+    lines = path.read_text().splitlines()
+    lines[1] += ",extra"  # row 2: one value too many
+    lines[3] += "caf\u00e9"  # row 4: Latin-1 text in its (last, empty) notes
+    path.write_bytes(("\n".join(lines) + "\n").encode("latin-1"))
+    report = validate_source(good_registry)
+    assert report.problems.query("rule == 'file.row_width'")["row"].tolist() == [2]
+
+
+def test_space_before_an_opening_quote_counts_rows_as_duckdb_does(good_registry: Path) -> None:
+    """A value ` "a<newline>b"` is one quoted value for DuckDB: later rows keep their numbers."""
+    path = good_registry / "diagnoses.csv"
+    header, d1, d2, d3 = path.read_text().splitlines()
+    d2 = d2.rstrip(",") + ', "line one\nline two"'  # notes of row 3
+    d3 = d3.replace(",2,,", ",9,,")  # row 5 (after a blank row 4): ECOG 9
+    path.write_text("\n".join([header, d1, d2, "", d3]) + "\n")
+    report = validate_source(good_registry)
+    bad = report.problems.query("rule == 'range' and column == 'ecog_ps'")
+    assert bad["row"].tolist() == [5]
+    assert "rows 4)" in report.problems.query("rule == 'file.blank_rows'")["message"].iloc[0]
+
+
+def test_a_formula_computed_to_empty_text_is_not_an_uncomputed_formula() -> None:
+    """Excel caches IF(...,"") as an empty text (type str): a value, not a missing computation."""
+    from types import SimpleNamespace
+
+    from nenstudy.registry.sources import _UNCOMPUTED, _xlsx_value
+
+    formula = SimpleNamespace(value='=IF(C3="dead",B3,"")')
+    computed_empty = SimpleNamespace(value=None, data_type="str", number_format="General")
+    never_computed = SimpleNamespace(value=None, data_type="n", number_format="General")
+    assert _xlsx_value(computed_empty, formula) is None
+    assert _xlsx_value(never_computed, formula) is _UNCOMPUTED

@@ -279,3 +279,28 @@ def test_concurrent_imports_into_one_store_each_leave_a_log_row(good_registry: P
         assert con.execute("SELECT count(*) FROM _import_log").fetchone() == (3,)
     finally:
         con.close()
+
+
+def test_an_import_waiting_on_a_folder_another_import_removed_starts_again(
+    good_registry: Path, tmp_path: Path
+) -> None:
+    """A failed import removes the folders it made, under the lock; a waiting one recreates them."""
+    import os
+    import threading
+    import time
+
+    fcntl = pytest.importorskip("fcntl")
+    folder = tmp_path / "new" / "sub"
+    folder.mkdir(parents=True)
+    held = os.open(folder, os.O_RDONLY)
+    fcntl.flock(held, fcntl.LOCK_EX)  # as a failing import holding the lock
+    outcome: list = []
+    waiting = threading.Thread(target=lambda: outcome.append(
+        import_registry(good_registry, folder / "store.duckdb")))
+    waiting.start()
+    time.sleep(0.5)
+    folder.rmdir()  # the failing import removes the folder it had made
+    (tmp_path / "new").rmdir()
+    os.close(held)
+    waiting.join(timeout=60)
+    assert outcome and (folder / "store.duckdb").is_file()

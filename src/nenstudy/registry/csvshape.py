@@ -75,10 +75,14 @@ def scan(path: Path) -> ByteScan:
 
 
 def _reader(path: Path, encoding: str, *, strict: bool = True):
+    """A csv reader that splits rows as DuckDB does; undecodable bytes are replaced (only the
+    rows and the number of values are looked at, never the text)."""
     # A long free-text cell must not pass for a malformed file (the default limit is 128 KiB).
     csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))
-    handle = open(path, newline="", encoding="utf-8-sig" if encoding == "utf-8" else encoding)
-    return handle, csv.reader(handle, strict=strict)
+    handle = open(path, newline="", encoding="utf-8-sig" if encoding == "utf-8" else encoding,
+                  errors="replace")
+    # A space before an opening quote still opens a quoted value, as in DuckDB's reader.
+    return handle, csv.reader(handle, strict=strict, skipinitialspace=True)
 
 
 @dataclass(frozen=True)
@@ -140,15 +144,16 @@ def _problem(file: str, rule: str, message: str, row: int | None = None) -> dict
 
 def _mixed_line_endings(path: Path) -> int | None:
     """Line number of the first line whose ending differs from the first line's, if any."""
+    first_crlf = None
     with open(path, "rb") as handle:
-        data = handle.read()
-    lines = data.split(b"\n")
-    if len(lines) < 3:
-        return None
-    first_crlf = lines[0].endswith(b"\r")
-    for number, line in enumerate(lines[:-1], start=1):
-        if line.endswith(b"\r") != first_crlf:
-            return number
+        for number, line in enumerate(handle, start=1):
+            if not line.endswith(b"\n"):
+                return None  # the last line, without a line break
+            crlf = line.endswith(b"\r\n")
+            if first_crlf is None:
+                first_crlf = crlf
+            elif crlf != first_crlf:
+                return number
     return None
 
 

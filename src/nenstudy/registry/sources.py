@@ -645,7 +645,10 @@ def _xlsx_rows(path: Path, problems: list[dict[str, Any]]) -> Iterator[tuple[int
 def _xlsx_value(cell: Any, written: Any) -> Any:
     """A cell's value, or a marker for a percentage or a formula never computed."""
     value = cell.value
-    if value is None and isinstance(written.value, str) and written.value.startswith("="):
+    # A formula whose computed value is the empty text has data type 'str'; one never
+    # computed has none ('n').
+    if (value is None and isinstance(written.value, str) and written.value.startswith("=")
+            and getattr(cell, "data_type", None) != "str"):
         return _UNCOMPUTED
     if (isinstance(value, (int, float)) and not isinstance(value, bool)
             and "%" in (getattr(cell, "number_format", "") or "")):

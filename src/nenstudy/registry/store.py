@@ -286,39 +286,53 @@ def import_registry(
     start = time.perf_counter()
     source, db_path = Path(source), Path(db_path)
     _check_target(db_path)
-    created = [d for d in (db_path.parent, *db_path.parent.parents) if not d.exists()]
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with _import_lock(db_path):
-            _check_target(db_path)  # again: another import may have just finished
-            return _import(source, db_path, start, show_identifiers, threads, memory_limit)
-    except BaseException:
-        for folder in created:  # deepest first; only what this import made, and only if empty
+    while True:
+        created = [d for d in (db_path.parent, *db_path.parent.parents) if not d.exists()]
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        with _import_lock(db_path) as locked:
+            if not locked:
+                continue  # a failed import removed the folder while this one waited: again
             try:
-                folder.rmdir()
-            except OSError:
-                break
-        raise
+                _check_target(db_path)  # again: another import may have just finished
+                return _import(source, db_path, start, show_identifiers, threads,
+                               memory_limit)
+            except BaseException:
+                # Still under the lock, so no import waiting for it finds its folder gone
+                # unawares; deepest first, only what this import made, and only if empty.
+                for folder in created:
+                    try:
+                        folder.rmdir()
+                    except OSError:
+                        break
+                raise
 
 
 @contextlib.contextmanager
-def _import_lock(db_path: Path) -> Iterator[None]:
+def _import_lock(db_path: Path) -> Iterator[bool]:
     """Hold an exclusive lock on the store's folder while importing into it (no file is left).
 
     Imports into the same store then run one after the other, and each one's import log keeps
     the rows of the ones before it (imports into other stores of the folder wait too). Where
     ``fcntl`` is missing (Windows) imports are not serialised: the last to finish wins, with a
     log that may miss a concurrent import.
+
+    Yields whether the folder locked is still the store's folder: a failed import removes the
+    folders it created, possibly while another import waits for the lock on one of them.
     """
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows
-        yield
+        yield True
         return
     folder = os.open(db_path.parent, os.O_RDONLY)
     try:
         fcntl.flock(folder, fcntl.LOCK_EX)
-        yield
+        try:
+            current = os.stat(db_path.parent)
+        except FileNotFoundError:
+            yield False
+        else:
+            yield os.path.samestat(os.fstat(folder), current)
     finally:
         os.close(folder)  # releases the lock
 
