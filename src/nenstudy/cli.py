@@ -58,6 +58,10 @@ def _print_summary(summary: dict) -> None:
 
 def _memory_limit(ctx: click.Context, param: click.Parameter, value: str) -> str:
     """Check a DuckDB memory limit such as 2GB or 500MB (DuckDB's own parser decides)."""
+    from nenstudy.registry import DEFAULT_MEMORY_LIMIT
+
+    if value == DEFAULT_MEMORY_LIMIT:
+        return value
     import duckdb
 
     try:
@@ -80,7 +84,7 @@ def _out_of_memory(exc: Exception, memory_limit: str) -> None:
 
 def _engine_options(command):
     """Add --threads and --memory-limit (DuckDB's) to a command."""
-    from nenstudy.registry.validation import DEFAULT_MEMORY_LIMIT
+    from nenstudy.registry import DEFAULT_MEMORY_LIMIT
 
     command = click.option(
         "--memory-limit", default=DEFAULT_MEMORY_LIMIT, show_default=True,

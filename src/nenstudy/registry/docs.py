@@ -28,7 +28,7 @@ from nenstudy.registry.schema import (
     Table,
 )
 from nenstudy.registry.store import STORAGE_VERSION
-from nenstudy.registry.validation import DEFAULT_MEMORY_LIMIT
+from nenstudy.registry import DEFAULT_MEMORY_LIMIT
 
 __all__ = ["REGENERATE_COMMAND", "render_registry_markdown", "main"]
 

@@ -402,8 +402,8 @@ def _load_csv(
     build: "TableBuilder",
     problems: list[dict[str, Any]],
     show_identifiers: bool,
-) -> tuple[bool, str | None, csvshape.BlankRows | None]:
-    """Read one CSV file into its table; return whether it was made, the encoding, blank rows."""
+) -> tuple[bool, str | None, csvshape.ByteScan | None]:
+    """Read one CSV file into its table; return whether it was made, the encoding, its scan."""
     with open(file, "rb") as handle:
         start = handle.read(2)
     if start in (b"\xff\xfe", b"\xfe\xff"):
@@ -475,25 +475,24 @@ def _load_csv(
                          "the file is not valid UTF-8; it was read as Latin-1 (ISO-8859-1). "
                          "Check accented text and save the file as UTF-8")
             )
-        blank = None
-        if created and scanned.may_have_blank_rows(
-            con.execute(f"SELECT count(*) FROM {build.target(table)}").fetchall()[0][0]
-        ):
-            try:
-                blank = csvshape.blank_rows(file, encoding)
-            except csv.Error as exc:
-                problems.append(
-                    _problem("error", file.name, "file.unreadable",
-                             f"the file has blank rows or values with line breaks, and could "
-                             f"not be read again to number its rows ({exc})")
-                )
-                build.discard(con, table)
-                return False, encoding, None
-            created = _blank_rows_are_mapped(file, blank, problems)
-            if not created:
-                build.discard(con, table)
-        return created, encoding, blank
+        return created, encoding, scanned
     return False, encoding, None
+
+
+def _csv_blank_rows(
+    file: Path, encoding: str, problems: list[dict[str, Any]]
+) -> csvshape.BlankRows | None:
+    """The blank rows DuckDB skipped, reported (a warning); None when they cannot be mapped."""
+    try:
+        blank = csvshape.blank_rows(file, encoding)
+    except csv.Error as exc:
+        problems.append(
+            _problem("error", file.name, "file.unreadable",
+                     f"the file has blank rows or values with line breaks, and could "
+                     f"not be read again to number its rows ({exc})")
+        )
+        return None
+    return blank if _blank_rows_are_mapped(file, blank, problems) else None
 
 
 def _blank_rows_are_mapped(
@@ -783,9 +782,10 @@ def _load_table(
                      "the file is empty: it has no header row")
         )
         return problems, None
-    blank = None
+    scanned = None
     if fmt == "csv":
-        created, encoding, blank = _load_csv(con, table, file, build, problems, show_identifiers)
+        created, encoding, scanned = _load_csv(con, table, file, build, problems,
+                                               show_identifiers)
     elif fmt == "parquet":
         created = _load_parquet(con, table, file, build, problems)
     else:
@@ -793,6 +793,13 @@ def _load_table(
     if not created:
         return problems, None
     n_rows = con.execute(f"SELECT count(*) FROM {build.target(table)}").fetchall()[0][0]
+    blank = None
+    if scanned is not None and scanned.may_have_blank_rows(n_rows):
+        assert encoding is not None
+        blank = _csv_blank_rows(file, encoding, problems)
+        if blank is None:
+            build.discard(con, table)
+            return problems, None
     if n_rows == 0:
         problems.append(
             _problem("warning" if table.may_be_empty else "error", file.name,

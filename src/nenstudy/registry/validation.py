@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 import duckdb
 
-from nenstudy.registry import sql
+from nenstudy.registry import DEFAULT_MEMORY_LIMIT, sql
 from nenstudy.registry.crosschecks import insert_problems, run_cross_checks
 from nenstudy.registry.schema import IDENTIFIER_MASK, SCHEMA, Table
 from nenstudy.registry.sources import ROW_CONVENTION, LoadedSource, load_source
@@ -43,10 +43,6 @@ __all__ = [
     "validate_into",
     "drop_views",
 ]
-
-DEFAULT_MEMORY_LIMIT = "2GB"
-"""DuckDB memory limit of a validation or an import (DuckDB spills to a temporary folder beyond
-it), so that a large registry does not take the memory of a shared machine."""
 
 PROBLEM_COLUMNS = ("severity", "file", "row", "column", "value", "rule", "message")
 """Columns of :attr:`ValidationReport.problems` (and of its CSV)."""
