@@ -35,17 +35,60 @@ def insert_problems(con: duckdb.DuckDBPyConnection, select: str) -> None:
 # --------------------------------------------------------------------------- gates
 
 
+def _dx_per_patient(semi_join: str = "") -> str:
+    """SQL: per patient with a diagnosis, the first and last diagnosis and the first's site.
+
+    ``semi_join`` restricts the diagnoses read (e.g. to some patients) before they are grouped.
+    """
+    # date and row (< 2^32) in one integer: ties on a date go to the first row, the same every run
+    return f"""
+        SELECT patient_id, count(*) AS n_diagnoses, min(diagnosis_date) AS first_dx,
+               arg_min(primary_site,
+                       (diagnosis_date - DATE '1970-01-01') * 4294967296 + _row) AS first_site,
+               max(diagnosis_date) AS last_dx,
+               arg_max(_row, (diagnosis_date - DATE '1970-01-01') * 4294967296 - _row)
+                   AS last_dx_row,
+               max(greatest(diagnosis_date, mdt_date)) AS dx_event
+        FROM typed_diagnoses {semi_join} WHERE patient_id IS NOT NULL GROUP BY patient_id
+    """
+
+
+_FACT_NAMES = ("orphans", "repeated_patients", "repeated_follow_up", "follow_up_missing",
+               "diagnosis_missing", "diagnosis_vs_birth", "death_before_diagnosis",
+               "late_last_contact")
+
+
 def _patient_facts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Aggregate each table per patient, join; return, per check, how many patients may break it.
 
-    Creates the temporary table ``_by_patient`` (one row per non-NULL patient_id found in any
-    table) and the view ``_dx_by_patient`` over it (first and last diagnosis, first primary site,
-    the row of the last diagnosis) that the listing queries use. Tables whose file was not read
-    are empty views, so every part of the query has its table.
+    One statement, whose per-patient rows are never stored: it creates the temporary table
+    ``_facts`` holding the counts (the same on every row) and, one per row, the patients whose
+    signature (sex, birth date, first diagnosis date and site) is shared by another patient,
+    the candidates of :func:`_duplicate_patients` (no row has a patient when none is shared).
+    Also creates the view ``_dx_by_patient`` (first and last diagnosis, first primary site, the
+    row of the last diagnosis) that the listing queries use. Tables whose file was not read are
+    empty views, so every part of the query has its table.
     """
+    lo, hi = AGE_RANGE_YEARS
+    age = f"datediff('day', birth_date, {{}}) / {DAYS_PER_YEAR}"
+    # With a repeated patient or follow-up row, any_value picked one of them: the checks that
+    # read those values are then always listed by their own queries.
+    conditions = (
+        "n_patient_rows = 0 AND has_child_rows",
+        "n_patient_rows > 1",
+        "n_follow_up_rows > 1",
+        "n_patient_rows > 0 AND n_follow_up_rows = 0",
+        "n_patient_rows > 0 AND n_diagnoses = 0",
+        f"n_patient_rows > 0 AND (first_dx <= birth_date OR {age.format('first_dx')} < {lo} "
+        f"OR {age.format('last_dx')} > {hi})",
+        "death_date < last_dx",
+        "last_contact_date < latest_event",
+    )
+    counts = ", ".join(f"count(*) FILTER (WHERE {c}) AS {n}"
+                       for n, c in zip(_FACT_NAMES, conditions))
     con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE _by_patient AS
+        f"""
+        CREATE OR REPLACE TEMP TABLE _facts AS
         WITH p AS (
             SELECT patient_id, count(*) AS n_patient_rows, any_value(birth_date) AS birth_date,
                    any_value(CASE WHEN sex IS NOT NULL AND birth_date IS NOT NULL
@@ -56,17 +99,7 @@ def _patient_facts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
                    any_value(last_contact_date) AS last_contact_date,
                    any_value(death_date) AS death_date
             FROM typed_follow_up WHERE patient_id IS NOT NULL GROUP BY patient_id
-        ), dx AS (
-            -- date and row (< 2^32) in one integer: ties on a date go to the first row,
-            -- the same every run
-            SELECT patient_id, count(*) AS n_diagnoses, min(diagnosis_date) AS first_dx,
-                   arg_min(primary_site,
-                           (diagnosis_date - DATE '1970-01-01') * 4294967296 + _row) AS first_site,
-                   max(diagnosis_date) AS last_dx,
-                   arg_max(_row,
-                           (diagnosis_date - DATE '1970-01-01') * 4294967296 - _row) AS last_dx_row,
-                   max(greatest(diagnosis_date, mdt_date)) AS dx_event
-            FROM typed_diagnoses WHERE patient_id IS NOT NULL GROUP BY patient_id
+        ), dx AS ({_dx_per_patient()}
         ), events AS (
             SELECT patient_id, max(event) AS event FROM (
                 SELECT patient_id,
@@ -77,52 +110,38 @@ def _patient_facts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
                 SELECT patient_id, test_date FROM typed_molecular_tests
                 WHERE patient_id IS NOT NULL
             ) GROUP BY patient_id
+        ), by_patient AS MATERIALIZED (
+            -- One small aggregation per table, joined: cheaper (and lighter on memory) than one
+            -- aggregation of all tables' rows with every table's aggregates.
+            SELECT patient_id,
+                   coalesce(n_patient_rows, 0) AS n_patient_rows,
+                   coalesce(n_diagnoses, 0) AS n_diagnoses,
+                   coalesce(n_follow_up_rows, 0) AS n_follow_up_rows,
+                   (f.patient_id IS NOT NULL OR dx.patient_id IS NOT NULL
+                    OR events.patient_id IS NOT NULL) AS has_child_rows,
+                   birth_date, person, first_dx, first_site, last_dx,
+                   greatest(dx_event, event) AS latest_event, last_contact_date, death_date
+            FROM p FULL JOIN f USING (patient_id) FULL JOIN dx USING (patient_id)
+                   FULL JOIN events USING (patient_id)
+        ), signed AS (
+            SELECT patient_id, hash(person, first_dx, first_site) AS h
+            FROM by_patient
+            WHERE n_patient_rows = 1 AND person IS NOT NULL AND first_dx IS NOT NULL
+        ), shared AS (
+            SELECT patient_id FROM signed
+            WHERE h IN (SELECT h FROM signed GROUP BY h HAVING count(*) > 1)
         )
-        -- One small aggregation per table, joined: cheaper (and lighter on memory) than one
-        -- aggregation of all tables' rows with every table's aggregates.
-        SELECT patient_id,
-               coalesce(n_patient_rows, 0) AS n_patient_rows,
-               coalesce(n_diagnoses, 0) AS n_diagnoses,
-               coalesce(n_follow_up_rows, 0) AS n_follow_up_rows,
-               (f.patient_id IS NOT NULL OR dx.patient_id IS NOT NULL
-                OR events.patient_id IS NOT NULL) AS has_child_rows,
-               birth_date, person, first_dx, first_site, last_dx, last_dx_row,
-               greatest(dx_event, event) AS latest_event, last_contact_date, death_date
-        FROM p FULL JOIN f USING (patient_id) FULL JOIN dx USING (patient_id)
-               FULL JOIN events USING (patient_id)
+        SELECT s.patient_id, c.*
+        FROM (SELECT {counts} FROM by_patient) c LEFT JOIN shared s ON true
         """
     )
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP VIEW _dx_by_patient AS
-        SELECT patient_id, first_dx, first_site, last_dx, last_dx_row
-        FROM _by_patient WHERE n_diagnoses > 0
-        """
-    )
-    lo, hi = AGE_RANGE_YEARS
-    age = f"datediff('day', birth_date, {{}}) / {DAYS_PER_YEAR}"
-    # With a repeated patient or follow-up row, any_value picked one of them: the checks that
-    # read those values are then always listed by their own queries.
-    counts = con.execute(
-        f"""
-        SELECT count(*) FILTER (WHERE n_patient_rows = 0 AND has_child_rows),
-               count(*) FILTER (WHERE n_patient_rows > 1),
-               count(*) FILTER (WHERE n_follow_up_rows > 1),
-               count(*) FILTER (WHERE n_patient_rows > 0 AND n_follow_up_rows = 0),
-               count(*) FILTER (WHERE n_patient_rows > 0 AND n_diagnoses = 0),
-               count(*) FILTER (WHERE n_patient_rows > 0 AND (
-                   first_dx <= birth_date OR {age.format('first_dx')} < {lo}
-                   OR {age.format('last_dx')} > {hi})),
-               count(*) FILTER (WHERE death_date < last_dx),
-               count(*) FILTER (WHERE last_contact_date < latest_event)
-        FROM _by_patient
-        """
+    con.execute(f"CREATE OR REPLACE TEMP VIEW _dx_by_patient AS {_dx_per_patient()}")
+    row = con.execute(
+        f"SELECT {', '.join(f'any_value({n})' for n in _FACT_NAMES)}, count(patient_id) "
+        "FROM _facts"
     ).fetchone()
-    assert counts is not None
-    names = ("orphans", "repeated_patients", "repeated_follow_up", "follow_up_missing",
-             "diagnosis_missing", "diagnosis_vs_birth", "death_before_diagnosis",
-             "late_last_contact")
-    return dict(zip(names, (int(c) for c in counts)))
+    assert row is not None
+    return dict(zip((*_FACT_NAMES, "shared_signatures"), (int(c) for c in row)))
 
 
 def _treatment_facts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -244,31 +263,21 @@ def _diagnosis_vs_birth(con: duckdb.DuckDBPyConnection) -> None:
 def _duplicate_patients(con: duckdb.DuckDBPyConnection, *, every_patient: bool) -> None:
     """Different patient_ids with the same sex, birth date, first diagnosis date and site.
 
-    Unless ``every_patient``, only patients whose signature hash is shared are compared (the
-    exact comparison below then drops hash collisions): with one row per patient the signature
-    of ``_by_patient`` is the one compared here.
+    Unless ``every_patient``, only the patients of ``_facts`` (whose signature hash is shared,
+    see :func:`_patient_facts`) are compared; the exact comparison below then drops hash
+    collisions. With one row per patient that signature is the one compared here.
     """
-    candidates = ""
+    candidates, per_patient = "", "_dx_by_patient"
     if not every_patient:
-        con.execute(
-            """
-            CREATE OR REPLACE TEMP TABLE _signature_candidates AS
-            WITH signed AS (
-                SELECT patient_id, hash(person, first_dx, first_site) AS h
-                FROM _by_patient
-                WHERE n_patient_rows = 1 AND person IS NOT NULL AND first_dx IS NOT NULL
-            )
-            SELECT patient_id FROM signed
-            WHERE h IN (SELECT h FROM signed GROUP BY h HAVING count(*) > 1)
-            """
-        )
-        candidates = "SEMI JOIN _signature_candidates c ON p.patient_id = c.patient_id"
+        shared = "(SELECT patient_id FROM _facts WHERE patient_id IS NOT NULL)"
+        candidates = f"SEMI JOIN {shared} c ON p.patient_id = c.patient_id"
+        per_patient = f"({_dx_per_patient(f'SEMI JOIN {shared} c USING (patient_id)')})"
     insert_problems(
         con,
         f"""
         WITH first_dx AS (
             SELECT patient_id, first_dx AS dx_date, first_site AS site
-            FROM _dx_by_patient WHERE first_dx IS NOT NULL
+            FROM {per_patient} WHERE first_dx IS NOT NULL
         ), sig AS MATERIALIZED (
             SELECT p._file, p._row, p.patient_id, p.sex, p.birth_date, f.dx_date, f.site
             FROM typed_patients p {candidates}
@@ -549,7 +558,8 @@ def run_cross_checks(
                               "the patient has no diagnosis")
         if repeated or facts["diagnosis_vs_birth"]:
             _diagnosis_vs_birth(con)
-        _duplicate_patients(con, every_patient=repeated)
+        if repeated or facts["shared_signatures"]:
+            _duplicate_patients(con, every_patient=repeated)
     if {"diagnoses", "treatments"} <= available:
         treated = _treatment_facts(con) if gated else dict.fromkeys(("orphan_diagnosis_ids",
                   "other_patient", "early_start", "start_without_own_dx"), 1)
