@@ -291,7 +291,16 @@ def validate_into(
                 f"(SELECT {row} AS _row, unnest(_problems) AS p FROM {target} "
                 "WHERE _problems IS NOT NULL)",
             )
-    run_cross_checks(con, available)
+    # One thread more than DuckDB reads with: its hash aggregations then split their tables into
+    # more, smaller partitions, and the per-patient and per-key groupings of 10^6 patients took
+    # about 10% less time and CPU on 2 cores (the reading lanes are better off without it).
+    row = con.execute("SELECT current_setting('threads')").fetchone()
+    threads = int(row[0]) if row else 1
+    con.execute(f"SET threads = {threads + 1}")
+    try:
+        run_cross_checks(con, available)
+    finally:
+        con.execute(f"SET threads = {threads}")
     seconds = {"read": read - start, "cross_checks": time.perf_counter() - read}
     report = _fetch_report(con, source, loaded, show_identifiers, seconds)
     return report, loaded
