@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
-import hashlib
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Protocol
@@ -41,7 +41,6 @@ __all__ = [
     "find_source_files",
     "load_source",
     "trimmed_sql",
-    "file_sha256",
 ]
 
 ROW_CONVENTION = "row numbers as in a spreadsheet: the header is row 1, the first data row is row 2"
@@ -113,6 +112,8 @@ class SourceFile:
         ``rowid + 2``, plus the blank rows before the record.
     blank_rows
         Blank rows of a CSV file that the reader skipped (``None``: none).
+    sha256
+        SHA-256 hex digest of the file's bytes, when :func:`load_source` was asked for digests.
     """
 
     table: str
@@ -122,6 +123,7 @@ class SourceFile:
     n_rows: int
     row_column: bool
     blank_rows: csvshape.BlankRows | None = None
+    sha256: str | None = None
 
     @property
     def row_sql(self) -> str:
@@ -179,12 +181,6 @@ def _quote_str(text: str) -> str:
 
 def _normalise_header(name: str) -> str:
     return name.replace("\ufeff", "").strip().lower()
-
-
-def file_sha256(path: Path) -> str:
-    """Return the SHA-256 hex digest of a file's bytes."""
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def find_source_files(source: Path) -> tuple[dict[str, list[Path]], list[dict[str, Any]]]:
@@ -402,8 +398,8 @@ def _load_csv(
     build: "TableBuilder",
     problems: list[dict[str, Any]],
     show_identifiers: bool,
-) -> tuple[bool, str | None, csvshape.ByteScan | None]:
-    """Read one CSV file into its table; return whether it was made, the encoding, its scan."""
+) -> tuple[bool, str | None]:
+    """Read one CSV file into its table; return whether it was made and the encoding."""
     with open(file, "rb") as handle:
         start = handle.read(2)
     if start in (b"\xff\xfe", b"\xfe\xff"):
@@ -411,7 +407,7 @@ def _load_csv(
             _problem("error", file.name, "file.encoding",
                      "the file is UTF-16 text (Excel's 'Unicode text'); save it as CSV UTF-8")
         )
-        return False, None, None
+        return False, None
     headers = _csv_header(file)
     if not any(h.strip() for h in headers):
         problems.append(
@@ -419,7 +415,7 @@ def _load_csv(
                      "the first line is blank: the header (column names) must be on row 1",
                      row=1)
         )
-        return False, None, None
+        return False, None
     for separator, name in ((";", "semicolon"), ("\t", "tab")):
         if len(headers) == 1 and separator in headers[0]:
             problems.append(
@@ -427,14 +423,13 @@ def _load_csv(
                          f"the header holds a single column containing {separator!r}: the file "
                          f"seems to be {name}-separated; save it comma-separated", row=1)
             )
-            return False, None, None
+            return False, None
     # A column without a name (a trailing comma) is read, under a name no header has, and left.
     renamed = ", ".join(
         f"c{i} AS {_quote_ident(h if _normalise_header(h) else f'{i + 1}$unnamed')}"
         for i, h in enumerate(headers)
     )
-    scanned = csvshape.scan(file)
-    spaces_only = scanned.plain_spaces
+    spaces_only = csvshape.plain_spaces(file)
     encoding = "utf-8"
     for attempt in ("utf-8", "latin-1"):
         encoding = attempt
@@ -453,7 +448,7 @@ def _load_csv(
                              "the file is neither UTF-8 nor Latin-1 (bytes 0x80-0x9F suggest "
                              "Windows-1252); save it as UTF-8", row=_first_c1_byte_line(file))
                 )
-                return False, encoding, None
+                return False, encoding
             shape = csvshape.shape_problems(file, encoding, len(headers))
             if shape:
                 problems.extend(shape)
@@ -462,21 +457,21 @@ def _load_csv(
                              "the values of this file are checked once every row above is "
                              "mended")
                 )
-                return False, encoding, None
+                return False, encoding
             row, reason = _csv_error_reason(exc, show_identifiers)
             problems.append(
                 _problem("error", file.name, "file.unreadable",
                          f"the CSV file could not be read: {reason}", row=row)
             )
-            return False, encoding, None
+            return False, encoding
         if created and encoding == "latin-1":
             problems.append(
                 _problem("warning", file.name, "file.encoding",
                          "the file is not valid UTF-8; it was read as Latin-1 (ISO-8859-1). "
                          "Check accented text and save the file as UTF-8")
             )
-        return created, encoding, scanned
-    return False, encoding, None
+        return created, encoding
+    return False, encoding
 
 
 def _csv_blank_rows(
@@ -754,8 +749,13 @@ def _load_table(
     candidates: list[Path],
     build: TableBuilder,
     show_identifiers: bool,
+    passed: Callable[[], tuple[str | None, int | None]],
 ) -> tuple[list[dict[str, Any]], SourceFile | None]:
-    """Read the file of one table; return its problems and the file read (None if not read)."""
+    """Read the file of one table; return its problems and the file read (None if not read).
+
+    ``passed`` waits for the pass over the file's bytes (:func:`csvshape.byte_pass`) and
+    returns its digest and line count.
+    """
     problems: list[dict[str, Any]] = []
     if not candidates:
         problems.append(
@@ -782,10 +782,8 @@ def _load_table(
                      "the file is empty: it has no header row")
         )
         return problems, None
-    scanned = None
     if fmt == "csv":
-        created, encoding, scanned = _load_csv(con, table, file, build, problems,
-                                               show_identifiers)
+        created, encoding = _load_csv(con, table, file, build, problems, show_identifiers)
     elif fmt == "parquet":
         created = _load_parquet(con, table, file, build, problems)
     else:
@@ -794,7 +792,8 @@ def _load_table(
         return problems, None
     n_rows = con.execute(f"SELECT count(*) FROM {build.target(table)}").fetchall()[0][0]
     blank = None
-    if scanned is not None and scanned.may_have_blank_rows(n_rows):
+    digest, n_lines = passed()
+    if n_lines is not None and csvshape.may_have_blank_rows(n_lines, n_rows):
         assert encoding is not None
         blank = _csv_blank_rows(file, encoding, problems)
         if blank is None:
@@ -810,7 +809,7 @@ def _load_table(
         )
     return problems, SourceFile(
         table.name, file, fmt, encoding, int(n_rows), row_column=(fmt == "xlsx"),
-        blank_rows=blank,
+        blank_rows=blank, sha256=digest,
     )
 
 
@@ -820,13 +819,17 @@ def load_source(
     build: TableBuilder,
     *,
     show_identifiers: bool = False,
+    digests: bool = False,
 ) -> LoadedSource:
     """Read every table file of a registry source folder, once, into the tables ``build`` makes.
 
     As many files are read at a time as DuckDB has threads, each by its own cursor of ``con``
     (the tables are created in an attached database, which every cursor sees), with the threads
     shared among them (see :func:`nenstudy.registry.lanes.run_side_by_side`); the files and
-    problems are returned in schema order whatever the order the reads finish in.
+    problems are returned in schema order whatever the order the reads finish in. Meanwhile one
+    more thread passes over the files' bytes, in the order they are read: it counts the lines
+    of CSV files (blank rows, see :mod:`nenstudy.registry.csvshape`) and, with ``digests``,
+    hashes every file.
 
     Parameters
     ----------
@@ -838,6 +841,8 @@ def load_source(
         Creates each table from the text relation of its file (see :class:`TableBuilder`).
     show_identifiers
         Whether reading errors may quote the offending source line.
+    digests
+        Compute the SHA-256 of every file read (:attr:`SourceFile.sha256`).
 
     Returns
     -------
@@ -856,18 +861,31 @@ def load_source(
         return LoadedSource(files={}, problems=tuple(problems))
     matched, found = find_source_files(source)
     problems.extend(found)
-
-    def job(table: Table) -> Callable[[duckdb.DuckDBPyConnection], _Loaded]:
-        return lambda cursor: _load_table(
-            cursor, table, matched[table.name], build, show_identifiers
-        )
-
     # Largest files first, so that the last read is a small one.
     by_size = sorted(
         SCHEMA, key=lambda t: -sum(p.stat().st_size for p in matched[t.name])
     )
-    results = dict(zip((t.name for t in by_size),
-                       run_side_by_side(con, [job(t) for t in by_size])))
+    with ThreadPoolExecutor(max_workers=1) as bytes_pass:
+        passes = {
+            t.name: bytes_pass.submit(csvshape.byte_pass, matched[t.name][0], digest=digests,
+                                      lines=matched[t.name][0].suffix.lower() == ".csv")
+            for t in by_size if len(matched[t.name]) == 1
+        }
+
+        def job(table: Table) -> Callable[[duckdb.DuckDBPyConnection], _Loaded]:
+            def passed() -> tuple[str | None, int | None]:
+                return passes[table.name].result()
+
+            return lambda cursor: _load_table(
+                cursor, table, matched[table.name], build, show_identifiers, passed
+            )
+
+        try:
+            results = dict(zip((t.name for t in by_size),
+                               run_side_by_side(con, [job(t) for t in by_size])))
+        finally:
+            for future in passes.values():
+                future.cancel()
     for table in SCHEMA:
         found_problems, file = results[table.name]
         problems.extend(found_problems)

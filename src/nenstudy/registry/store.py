@@ -19,7 +19,6 @@ import hashlib
 import os
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -29,7 +28,7 @@ import duckdb
 from nenstudy import __version__
 from nenstudy.registry import sql
 from nenstudy.registry.schema import DAYS_PER_YEAR, SCHEMA, SCHEMA_VERSION, TABLE_NAMES
-from nenstudy.registry.sources import LoadedSource, file_sha256, find_source_files
+from nenstudy.registry.sources import LoadedSource
 from nenstudy.registry.validation import (
     DEFAULT_MEMORY_LIMIT,
     ValidationError,
@@ -163,12 +162,6 @@ def _finish_store_tables(con: duckdb.DuckDBPyConnection, loaded: LoadedSource) -
         "FROM store.patients AS p WHERE d.patient_id = p.patient_id"
     )
     return rows
-
-
-def _source_digests(source: Path) -> dict[str, str]:
-    """SHA-256 of every table file of a source folder (by table name)."""
-    matched, _ = find_source_files(source)
-    return {name: file_sha256(paths[0]) for name, paths in matched.items() if len(paths) == 1}
 
 
 def _write_metadata(
@@ -348,21 +341,19 @@ def _import(
     """The import proper (see :func:`import_registry`), into an existing folder."""
     tmp_store = db_path.with_name(f".{db_path.name}.{os.getpid()}.importing")
     _remove(tmp_store)
-    # The files are hashed (from the page cache) while DuckDB reads them: hashing releases the GIL.
-    with ThreadPoolExecutor(max_workers=1) as pool, \
-            tempfile.TemporaryDirectory(prefix="nenstudy-import-") as spill:
-        hashing = pool.submit(_source_digests, source) if source.is_dir() else None
+    with tempfile.TemporaryDirectory(prefix="nenstudy-import-") as spill:
         con = connect_work_db(threads=threads, memory_limit=memory_limit, temp_dir=Path(spill))
         try:
             # Atomicity comes from building a new file and renaming it over the target.
             con.execute(f"ATTACH {sql.literal(str(tmp_store))} AS store{_storage_option()}")
+            # The files are hashed (from the page cache) while DuckDB reads them.
             report, loaded = validate_into(
-                con, source, catalog="store", show_identifiers=show_identifiers
+                con, source, catalog="store", show_identifiers=show_identifiers, digests=True
             )
             if not report.ok:
                 raise ValidationError(report)
-            assert hashing is not None
-            hashes = hashing.result()
+            hashes = {name: f.sha256 for name, f in loaded.files.items() if f.sha256}
+            assert len(hashes) == len(loaded.files) == len(SCHEMA)
             digest = hashlib.sha256(
                 "".join(f"{n}:{hashes[n]};" for n in sorted(hashes)).encode()
             ).hexdigest()

@@ -226,6 +226,7 @@ def validate_into(
     *,
     catalog: str,
     show_identifiers: bool = False,
+    digests: bool = False,
 ) -> tuple[ValidationReport, LoadedSource]:
     """Read, type and validate a source folder inside ``con``, each file read once.
 
@@ -244,6 +245,8 @@ def validate_into(
         Name of the attached database that receives the tables.
     show_identifiers
         Whether identifier values are shown in the problems.
+    digests
+        Compute the SHA-256 of every file read (hashed while DuckDB reads).
 
     Returns
     -------
@@ -256,7 +259,8 @@ def validate_into(
     )
     build = _Builder(catalog)
     start = time.perf_counter()
-    loaded = load_source(con, source, build, show_identifiers=show_identifiers)
+    loaded = load_source(con, source, build, show_identifiers=show_identifiers,
+                         digests=digests)
     read = time.perf_counter()
     # Every file is read (the rowids follow the files): from here on no statement needs
     # insertion order, and keeping it made the cross-table queries and the importer's
