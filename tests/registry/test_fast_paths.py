@@ -247,6 +247,27 @@ def test_byte_scan_counts_lines(tmp_path: Path, content: bytes, n_lines: int) ->
     assert scan(path).n_lines == n_lines
 
 
+@pytest.mark.parametrize("last", [b"\n", b"x"], ids=["line break at the end", "none"])
+def test_byte_pass_hashes_and_counts_a_file_of_several_blocks(tmp_path: Path, last: bytes) -> None:
+    """The pass beside the reading: SHA-256 and lines of a file larger than its read blocks."""
+    import hashlib
+
+    from nenstudy.registry.csvshape import _BLOCK, byte_pass, plain_spaces
+
+    line = b"NEN-0123456789abcdef,F,1960-01-31\n"
+    content = line * (2 * _BLOCK // len(line) + 7) + b"tail,with,\ttab" + last
+    path = tmp_path / "big.csv"
+    path.write_bytes(content)
+    digest, n_lines = byte_pass(path, digest=True, lines=True)
+    assert digest == hashlib.sha256(content).hexdigest()
+    assert n_lines == content.count(b"\n") + (last != b"\n")
+    assert byte_pass(path, digest=False, lines=True) == (None, n_lines)
+    assert byte_pass(path, digest=True, lines=False) == (digest, None)
+    assert plain_spaces(path) is False  # the tab is in the last block only
+    path.write_bytes(content.replace(b"\t", b" "))
+    assert plain_spaces(path) is True
+
+
 def test_space_padded_codes_in_a_plain_file_are_trimmed(good_registry: Path) -> None:
     path = good_registry / "patients.csv"
     path.write_text(path.read_text().replace("P001,F,", "P001, F ,"), encoding="utf-8")

@@ -866,15 +866,19 @@ def load_source(
         SCHEMA, key=lambda t: -sum(p.stat().st_size for p in matched[t.name])
     )
     with ThreadPoolExecutor(max_workers=1) as bytes_pass:
-        passes = {
-            t.name: bytes_pass.submit(csvshape.byte_pass, matched[t.name][0], digest=digests,
-                                      lines=matched[t.name][0].suffix.lower() == ".csv")
-            for t in by_size if len(matched[t.name]) == 1
-        }
+        passes = {}
+        for t in by_size:
+            if len(matched[t.name]) == 1:
+                path = matched[t.name][0]
+                lines = path.suffix.lower() == ".csv"
+                if digests or lines:
+                    passes[t.name] = bytes_pass.submit(csvshape.byte_pass, path,
+                                                       digest=digests, lines=lines)
 
         def job(table: Table) -> Callable[[duckdb.DuckDBPyConnection], _Loaded]:
             def passed() -> tuple[str | None, int | None]:
-                return passes[table.name].result()
+                future = passes.get(table.name)
+                return (None, None) if future is None else future.result()
 
             return lambda cursor: _load_table(
                 cursor, table, matched[table.name], build, show_identifiers, passed
