@@ -3,8 +3,8 @@
 Each source file is read once (:mod:`nenstudy.registry.sources`) by a single statement that types
 every column, computes the derived columns and checks every row (:mod:`nenstudy.registry.typed`:
 types and formats, allowed codes, required fields, ranges, date order within the row): the rows'
-problems land in a ``_problems`` list column that is NULL for sound rows, so the typed table is
-the store table in the making and no raw-text copy is kept. Keys, references, date logic across
+problems land in a ``_problems`` column (a JSON list) that is NULL for sound rows, so the typed
+table is the store table in the making and no raw-text copy is kept. Keys, references, date logic across
 tables, lines of therapy and duplicate patients then run as aggregations and joins on keys and
 dates (:mod:`nenstudy.registry.crosschecks`). Every problem found is a row of
 :attr:`ValidationReport.problems` with its file, row (as in a spreadsheet: header = row 1), column,
@@ -26,7 +26,11 @@ from nenstudy.registry import DEFAULT_MEMORY_LIMIT, sql
 from nenstudy.registry.crosschecks import insert_problems, run_cross_checks
 from nenstudy.registry.schema import IDENTIFIER_MASK, SCHEMA, Table
 from nenstudy.registry.sources import ROW_CONVENTION, LoadedSource, load_source
-from nenstudy.registry.typed import empty_text_relation, typed_table_sql
+from nenstudy.registry.typed import (
+    PROBLEMS_JSON_TYPE,
+    empty_text_relation,
+    typed_table_sql,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -292,7 +296,8 @@ def validate_into(
             insert_problems(
                 con,
                 f"SELECT p.severity, {file}, _row, p.column, p.value, p.rule, p.message FROM "
-                f"(SELECT {row} AS _row, unnest(_problems) AS p FROM {target} "
+                f"(SELECT {row} AS _row, unnest(from_json(_problems, "
+                f"{sql.literal(PROBLEMS_JSON_TYPE)})) AS p FROM {target} "
                 "WHERE _problems IS NOT NULL)",
             )
     # One thread more than DuckDB reads with: its hash aggregations then split their tables into
