@@ -4,9 +4,9 @@ Each source file is read once (:mod:`nenstudy.registry.sources`) by a single sta
 every column, computes the derived columns and checks every row (:mod:`nenstudy.registry.typed`:
 types and formats, allowed codes, required fields, ranges, date order within the row): the rows'
 problems land in a ``_problems`` column (a JSON list) that is NULL for sound rows, so the typed
-table is the store table in the making and no raw-text copy is kept. Keys, references, date logic across
-tables, lines of therapy and duplicate patients then run as aggregations and joins on keys and
-dates (:mod:`nenstudy.registry.crosschecks`). Every problem found is a row of
+table is the store table in the making and no raw-text copy is kept. Keys, references, date logic
+across tables, lines of therapy and duplicate patients then run as aggregations and joins on keys
+and dates (:mod:`nenstudy.registry.crosschecks`). Every problem found is a row of
 :attr:`ValidationReport.problems` with its file, row (as in a spreadsheet: header = row 1), column,
 value and rule. Values of identifier columns are masked unless the user asks for them.
 """
