@@ -166,10 +166,14 @@ def type_error_message(column: Column, source: str) -> str:
 
 
 def site_group_sql(topography: str) -> str:
-    """SQL deriving the site group from an ICD-O-3 topography expression (NULL if malformed)."""
-    major = f"CAST(substr({topography}, 2, 2) AS INTEGER)"
+    """SQL deriving the site group from an ICD-O-3 topography expression (NULL if malformed).
+
+    On a well-formed code (``Cdd.d``) the major-site ranges are text ranges: ``Cff`` up to
+    ``Cll/`` (``/`` sorts right after ``.``), which spares casting the digits on every row.
+    """
     whens = " ".join(
-        f"WHEN {major} BETWEEN {first} AND {last} THEN {literal(group)}"
+        f"WHEN {topography} >= {literal(f'C{first:02d}')} "
+        f"AND {topography} < {literal(f'C{last:02d}/')} THEN {literal(group)}"
         for first, last, group in SITE_GROUP_RANGES
     )
     return (
@@ -199,11 +203,12 @@ def who_category_sql(
     ki_grade = _grade_sql(ki67_pct, KI67_GRADE_UPPER)
     mi_grade = _grade_sql(mitoses, MITOSES_GRADE_UPPER)
     grade = f"greatest({ki_grade}, {mi_grade})"  # greatest ignores NULLs
+    # Constant strings per grade: no text is built on each row (NULL grade: NULL).
+    net = " ".join(f"WHEN {g} THEN 'NET G{g}'" for g in (1, 2, 3))
     return (
         f"CASE WHEN {non_ne_pct} >= {MINEN_NON_NE_THRESHOLD_PCT} THEN 'MiNEN' "
         f"WHEN {differentiation} = 'poor' OR {cell_type} IS NOT NULL THEN 'NEC' "
-        f"WHEN {differentiation} = 'well' AND {grade} IS NOT NULL "
-        f"THEN 'NET G' || CAST({grade} AS VARCHAR) END"
+        f"WHEN {differentiation} = 'well' THEN CASE {grade} {net} END END"
     )
 
 
