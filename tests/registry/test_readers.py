@@ -276,7 +276,25 @@ def test_trailing_commas_of_a_spreadsheet_export_are_unnamed_columns(good_regist
     assert report.ok, report.render()
     hit = report.problems[report.problems["rule"] == "column.unnamed"]
     assert hit["severity"].tolist() == ["warning", "warning"]
-    assert "column 4 has no name" in hit["message"].iloc[0]
+    assert hit["message"].tolist() == [
+        f"column {i} has no name in the header and is empty; ignored" for i in (4, 5)
+    ]
+
+
+def test_values_in_a_column_without_a_name_are_counted(good_registry: Path) -> None:
+    path = good_registry / "patients.csv"
+    lines = path.read_text().splitlines()
+    extra = {2: "x", 3: " \t ", 4: "7"}  # rows 2 and 4 hold values; row 3 only blanks
+    path.write_text("".join(
+        f"{line},{extra.get(number, '')}\n" for number, line in enumerate(lines, start=1)
+    ))
+    report = validate_source(good_registry)
+    assert report.ok, report.render()
+    hit = report.problems[report.problems["rule"] == "column.unnamed"]
+    assert hit["message"].tolist() == [
+        "column 4 has no name in the header but holds values in 2 rows; they are not imported: "
+        "name the column or delete them"
+    ]
 
 
 def test_utf16_text_is_named(good_registry: Path) -> None:

@@ -324,6 +324,7 @@ def _stage_table(
     native: frozenset[str] = frozenset(),
     spaces_only: bool = False,
     never_empty: bool = False,
+    unnamed_values: Mapping[int, int] | None = None,
 ) -> bool:
     """Create the table of one file from ``build``; return whether it was created.
 
@@ -334,17 +335,24 @@ def _stage_table(
     spreadsheet row is ``rowid + 2`` of the created table (an ordered scan keeps file order).
     ``spaces_only``: the text holds no tab, line break or no-break space (cheaper trimming).
     ``never_empty``: the relation gives empty cells as NULL, never '' (DuckDB's CSV reader), so
-    that no cell needs a test for ''.
+    that no cell needs a test for ''. ``unnamed_values``: for columns without a name (by
+    position, from 1), how many rows hold a value in them (unknown when absent).
     """
     by_name: dict[str, str] = {}
     for position, header in enumerate(headers, start=1):
         name = _normalise_header(header)
         if not name:  # e.g. the trailing comma of a spreadsheet export
-            problems.append(
-                _problem("warning", file.name, "column.unnamed",
-                         f"column {position} has no name in the header; its values, if any, "
-                         "are not imported", row=1)
-            )
+            n = (unnamed_values or {}).get(position)
+            if n is None:
+                message = (f"column {position} has no name in the header; its values, if any, "
+                           "are not imported")
+            elif n == 0:
+                message = f"column {position} has no name in the header and is empty; ignored"
+            else:
+                message = (f"column {position} has no name in the header but holds values in "
+                           f"{n} row{'s' if n != 1 else ''}; they are not imported: name the "
+                           "column or delete them")
+            problems.append(_problem("warning", file.name, "column.unnamed", message, row=1))
             continue
         if name in by_name:
             problems.append(
@@ -436,8 +444,10 @@ def _load_csv(
         relation = f"(SELECT {renamed} FROM {_csv_relation(file, encoding, len(headers))})"
         try:
             # The file is read once, straight into the typed table; its rowid follows file order.
+            unnamed = _unnamed_values(con, relation, headers)
             created = _stage_table(con, table, file, relation, headers, None, build, problems,
-                                   spaces_only=spaces_only, never_empty=True)
+                                   spaces_only=spaces_only, never_empty=True,
+                                   unnamed_values=unnamed)
         except duckdb.Error as exc:
             build.discard(con, table)
             if attempt == "utf-8" and "utf-8" in str(exc).lower():
@@ -472,6 +482,26 @@ def _load_csv(
             )
         return created, encoding
     return False, encoding
+
+
+def _unnamed_values(
+    con: duckdb.DuckDBPyConnection, relation: str, headers: list[str]
+) -> dict[int, int]:
+    """For each column without a name (by position, from 1), the rows holding a value in it.
+
+    Such columns are not imported; a spreadsheet's trailing commas leave them empty, and then
+    nothing is lost. Counted by reading the file once more, only when it has such a column.
+    """
+    unnamed = [i for i, h in enumerate(headers) if not _normalise_header(h)]
+    if not unnamed:
+        return {}
+    counts = ", ".join(
+        f"count(*) FILTER (WHERE trim({_quote_ident(f'{i + 1}$unnamed')}, {_WS}) <> '')"
+        for i in unnamed
+    )
+    row = con.execute(f"SELECT {counts} FROM {relation}").fetchone()
+    assert row is not None
+    return {i + 1: int(n) for i, n in zip(unnamed, row)}
 
 
 def _csv_blank_rows(
