@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from .conftest import GOOD_ROWS, good_rows, write_registry, write_table
 from nenstudy.registry.schema import TABLES
@@ -174,14 +175,16 @@ def test_mixed_line_endings_are_named(good_registry: Path) -> None:
     assert len(hit) == 1 and "line 3" in hit["message"].iloc[0]
 
 
+@pytest.mark.parametrize("newline", ["\n", "\r\n"], ids=["LF", "CRLF"])
 def test_rows_after_blank_rows_keep_their_spreadsheet_numbers(good_registry: Path,
-                                                               tmp_path: Path) -> None:
+                                                               newline: str) -> None:
     path = good_registry / "patients.csv"
     header, p1, p2, p3 = path.read_text().splitlines()
     p2, p3 = (line.replace(",F,", ",Z,").replace(",M,", ",Z,") for line in (p2, p3))
     # rows: 1 header, 2 P001, 3 blank, 4 P002 (bad), 5 and 6 blank, 7 P003 (bad)
     lines = [header, p1, "", p2, "", "", p3]
-    path.write_text("\n".join(lines) + "\n\n\n")  # and trailing blank rows
+    # and trailing blank rows
+    path.write_bytes((newline.join(lines) + newline * 3).encode())
     report = validate_source(good_registry)
     bad = report.problems[report.problems["rule"] == "allowed"]
     assert bad["row"].tolist() == [4, 7]
@@ -435,3 +438,43 @@ def test_a_formula_computed_to_empty_text_is_not_an_uncomputed_formula() -> None
     never_computed = SimpleNamespace(value=None, data_type="n", number_format="General")
     assert _xlsx_value(computed_empty, formula) is None
     assert _xlsx_value(never_computed, formula) is _UNCOMPUTED
+
+
+def _with_multiline_note(good_registry: Path, note: str) -> Path:
+    """diagnoses.csv whose first record's notes hold ``note`` (quoted) and whose second record
+    has an unknown stage."""
+    import csv as _csv
+    import io
+
+    path = good_registry / "diagnoses.csv"
+    rows = list(_csv.reader(io.StringIO(path.read_text())))
+    header = rows[0]
+    rows[1][header.index("notes")] = note
+    rows[2][header.index("stage")] = "stage IV"
+    out = io.StringIO()
+    _csv.writer(out, lineterminator="\n").writerows(rows)
+    path.write_text(out.getvalue())
+    return path
+
+
+def test_values_with_line_breaks_keep_row_numbers_without_reading_the_file_again(
+    good_registry: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nenstudy.registry import csvshape
+
+    _with_multiline_note(good_registry, "first line\nsecond line")
+
+    def not_needed(*args: object, **kwargs: object) -> None:
+        raise AssertionError("no blank line: the rows need not be read again")
+
+    monkeypatch.setattr(csvshape, "blank_rows", not_needed)
+    report = validate_source(good_registry)
+    hit = report.problems
+    assert list(zip(hit["file"], hit["row"], hit["rule"])) == [("diagnoses.csv", 3, "allowed")]
+
+
+def test_a_blank_line_inside_a_value_is_not_a_blank_row(good_registry: Path) -> None:
+    _with_multiline_note(good_registry, "first paragraph\n\nsecond paragraph")
+    report = validate_source(good_registry)
+    hit = report.problems
+    assert list(zip(hit["file"], hit["row"], hit["rule"])) == [("diagnoses.csv", 3, "allowed")]

@@ -3,9 +3,10 @@
 DuckDB's CSV reader skips blank lines, so that after one the rowid of a record no longer gives its
 spreadsheet row, and it stops at the first malformed record. The pass over the file's bytes the
 import makes anyway (:func:`byte_pass`, which also hashes the file) counts the lines; only when
-there are more than the records read, or when DuckDB could not read the file, is it read again
-here with Python's :mod:`csv` module, which counts blank lines as rows (as a spreadsheet does) and
-goes on past a malformed record, so that every one is listed. Messages never quote a row's
+there are more than the records read and two line breaks follow each other somewhere
+(:func:`may_hold_blank_line`; values holding line breaks alone shift no row), or when DuckDB could
+not read the file, is it read again here with Python's :mod:`csv` module, which counts blank lines
+as rows (as a spreadsheet does) and goes on past a malformed record, so that every one is listed. Messages never quote a row's
 content: it may hold patient identifiers.
 """
 
@@ -19,6 +20,7 @@ from typing import Iterator
 
 __all__ = [
     "ByteScan", "BlankRows", "scan", "plain_spaces", "byte_pass", "may_have_blank_rows",
+    "may_hold_blank_line",
     "blank_rows", "shape_problems", "MAX_INNER_BLANK_ROWS",
 ]
 
@@ -118,6 +120,26 @@ def byte_pass(path: Path, *, digest: bool, lines: bool) -> tuple[str | None, int
             last = block[-1]
     return (None if sha is None else sha.hexdigest(),
             n_lines + (last != 10) if lines else None)
+
+
+_BLANK_LINE = (b"\n\n", b"\n\r\n", b"\r\r")
+
+
+def may_hold_blank_line(path: Path) -> bool:
+    """Whether a file holds two line breaks in a row anywhere (LF, CRLF or CR endings).
+
+    A file with more lines than records holds blank rows or values with line breaks; only blank
+    rows shift the spreadsheet row numbers, and without two line breaks in a row there is none,
+    so the rows need not be read again (a blank line inside a quoted value answers yes too: a
+    cautious answer).
+    """
+    previous = b""
+    for block in _blocks(path):
+        data = previous + block.tobytes()
+        if any(pair in data for pair in _BLANK_LINE):
+            return True
+        previous = data[-2:]
+    return False
 
 
 def scan(path: Path) -> ByteScan:
