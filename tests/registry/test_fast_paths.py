@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -218,7 +219,7 @@ def test_spaces_only_trimming_matches_full_trimming_on_space_padded_text(text: s
     [
         (b"a,b\n x ,y \n", True),
         (b"a,b\n\tx,y\n", False),
-        (b"a,b\nx,y\r\n", False),
+        (b"a,b\r\nx ,y\r\n", True),  # outside quotes DuckDB allows a CR only before LF
         (b'a,b\n"x\ny",z\n', False),
         ("a,b\nx\u00a0,y\n".encode("utf-8"), False),
         ("a,b\nx\u00a0,y\n".encode("latin-1"), False),
@@ -321,3 +322,38 @@ def test_large_file_line_count_matches_bytes_count() -> None:
     rng = random.Random(7)
     block = bytes(rng.choice(b"ab,\n\r\"") for _ in range(100_000))
     assert _count_line_breaks(block) == block.count(b"\n")
+
+
+@pytest.mark.parametrize("content", [b"a,b\r\nx\ry,z\r\n", b"a,b\r\nx\r,z\r\n", b"a,b\nx\r,z\n"],
+                         ids=["inside a value", "ending a value", "in a LF file"])
+def test_a_carriage_return_outside_quotes_and_line_endings_is_refused(
+    tmp_path: Path, content: bytes
+) -> None:
+    """Why a CR needs no trimming test: DuckDB's reader refuses one anywhere else."""
+    from nenstudy.registry.sources import _csv_relation
+
+    path = tmp_path / "t.csv"
+    path.write_bytes(content)
+    with pytest.raises(duckdb.Error):
+        duckdb.connect().execute(f"SELECT * FROM {_csv_relation(path, 'utf-8', 2)}").fetchall()
+
+
+def test_windows_line_endings_import_as_plain_files_do(good_registry: Path, tmp_path: Path) -> None:
+    from nenstudy.registry.csvshape import plain_spaces
+
+    folders = {}
+    for name, newline in (("lf", b"\n"), ("crlf", b"\r\n")):
+        folders[name] = tmp_path / name
+        shutil.copytree(good_registry, folders[name])
+        for path in folders[name].glob("*.csv"):
+            lines = path.read_bytes().replace(b"\r\n", b"\n").split(b"\n")
+            if path.name == "patients.csv":  # a padded code (trimmed) and an unknown one
+                lines[1] = lines[1].replace(b",F,", b", F ,").replace(b",M,", b", M ,")
+                lines[2] = lines[2].replace(b",F,", b",Z,").replace(b",M,", b",Z,")
+            path.write_bytes(newline.join(lines))
+    for path in folders["crlf"].glob("*.csv"):
+        assert plain_spaces(path) == plain_spaces(folders["lf"] / path.name)
+    assert plain_spaces(folders["crlf"] / "patients.csv")
+    first, second = (validate_source(folders[name]) for name in ("lf", "crlf"))
+    pd.testing.assert_frame_equal(first.problems, second.problems)
+    assert list(zip(first.problems["row"], first.problems["rule"])) == [(3, "allowed")]

@@ -293,8 +293,8 @@ def trimmed_sql(value: str, *, spaces_only: bool = False, never_empty: bool = Fa
 
     ``trim`` runs only on cells that may need it: it is slow on every cell of a large file.
     With ``spaces_only`` (the text is known to hold no tab, line break or no-break space, see
-    :func:`nenstudy.registry.csvshape.scan`) a cell needs it only when it starts or ends with a
-    space, which is two cheap tests instead of six. With ``never_empty`` (``value`` is NULL
+    :func:`nenstudy.registry.csvshape.plain_spaces`) a cell needs it only when it starts or ends
+    with a space, which is two cheap tests instead of six. With ``never_empty`` (``value`` is NULL
     rather than '', as DuckDB's CSV reader gives empty cells) the cells that need no trimming
     pass as they are.
     """
