@@ -6,8 +6,8 @@ import makes anyway (:func:`byte_pass`, which also hashes the file) counts the l
 there are more than the records read and two line breaks follow each other somewhere
 (:func:`may_hold_blank_line`; values holding line breaks alone shift no row), or when DuckDB could
 not read the file, is it read again here with Python's :mod:`csv` module, which counts blank lines
-as rows (as a spreadsheet does) and goes on past a malformed record, so that every one is listed. Messages never quote a row's
-content: it may hold patient identifiers.
+as rows (as a spreadsheet does) and goes on past a malformed record, so that every one is listed.
+Messages never quote a row's content: it may hold patient identifiers.
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ from typing import Iterator
 
 __all__ = [
     "ByteScan", "BlankRows", "scan", "plain_spaces", "byte_pass", "may_have_blank_rows",
-    "may_hold_blank_line",
-    "blank_rows", "shape_problems", "MAX_INNER_BLANK_ROWS",
+    "may_hold_blank_line", "blank_rows", "shape_problems", "MAX_INNER_BLANK_ROWS",
 ]
 
 MAX_INNER_BLANK_ROWS = 64
