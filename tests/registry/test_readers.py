@@ -391,6 +391,36 @@ def test_xlsx_formula_without_a_computed_value_is_named(good_registry: Path) -> 
     assert hit[["row", "column"]].values.tolist() == [[3, "birth_date"]]
 
 
+def test_an_xlsx_sheet_without_formulas_is_read_once(good_registry: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import openpyxl
+
+    from nenstudy.registry.sources import _sheet_has_formulas
+
+    rows = good_rows()["patients"]
+    (good_registry / "patients.csv").unlink()
+    path = good_registry / "patients.xlsx"
+    _write_xlsx(path, ["patient_id", "sex", "birth_date"],
+                [[r["patient_id"], r["sex"], r["birth_date"]] for r in rows])
+    sheet = openpyxl.load_workbook(path, read_only=True).worksheets[0]
+    assert not _sheet_has_formulas(path, sheet)
+    opened = []
+    real = openpyxl.load_workbook
+
+    def counted(*args: object, **kwargs: object) -> object:
+        opened.append(kwargs.get("data_only"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(openpyxl, "load_workbook", counted)
+    assert validate_source(good_registry).ok
+    assert opened == [True]
+    monkeypatch.setattr(openpyxl, "load_workbook", real)
+    workbook = openpyxl.load_workbook(path)
+    workbook.active["D2"] = "=1+1"  # a formula outside the table's columns still counts
+    workbook.save(path)
+    assert _sheet_has_formulas(path, openpyxl.load_workbook(path, read_only=True).worksheets[0])
+
+
 def test_a_long_free_text_cell_is_not_a_malformed_row(good_registry: Path) -> None:
     """Python's csv module limits a field to 128 KiB by default; a long note is not an error."""
     rows = good_rows()

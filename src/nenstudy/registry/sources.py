@@ -643,13 +643,37 @@ def _xlsx_cell_text(value: Any) -> str | None:
     return str(value)
 
 
+_XLSX_FORMULA = re.compile(rb"<(?:\w+:)?f[\s/>]")
+"""A formula element of a worksheet's XML (``<f>``, ``<f t="shared" .../>``, any prefix)."""
+
+
+def _sheet_has_formulas(path: Path, sheet: Any) -> bool:
+    """Whether a worksheet's XML holds a formula (True when that cannot be told)."""
+    import zipfile
+
+    part = getattr(sheet, "_worksheet_path", None)  # openpyxl's read-only sheets keep it
+    if not isinstance(part, str):
+        return True
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open(part) as xml:
+            tail = b""
+            for chunk in iter(lambda: xml.read(1 << 20), b""):
+                if _XLSX_FORMULA.search(tail + chunk):
+                    return True
+                tail = chunk[-16:]
+    except (KeyError, OSError, zipfile.BadZipFile):
+        return True
+    return False
+
+
 def _xlsx_rows(path: Path, problems: list[dict[str, Any]]) -> Iterator[tuple[int, tuple]]:
     import openpyxl
 
-    # The cells' values as last computed, and (second reading) their formulas: a formula
-    # cell without a computed value reads as empty in the first and is flagged with the second.
+    # The cells' values as last computed, and (second reading, only when the sheet holds a
+    # formula) their formulas: a formula cell without a computed value reads as empty in the
+    # first and is flagged with the second.
     workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    formulas = openpyxl.load_workbook(path, read_only=True, data_only=False)
+    formulas = None
     try:
         sheets = workbook.worksheets
         if len(sheets) > 1:
@@ -658,21 +682,27 @@ def _xlsx_rows(path: Path, problems: list[dict[str, Any]]) -> Iterator[tuple[int
                          f"the workbook has {len(sheets)} sheets; only the first "
                          f"({sheets[0].title!r}) was read")
             )
+        if not _sheet_has_formulas(path, sheets[0]):
+            for number, cells in enumerate(sheets[0].iter_rows(), start=1):
+                yield number, tuple(_xlsx_value(c, None) for c in cells)
+            return
+        formulas = openpyxl.load_workbook(path, read_only=True, data_only=False)
         rows = zip(sheets[0].iter_rows(), formulas.worksheets[0].iter_rows())
         for number, (cells, written) in enumerate(rows, start=1):
             yield number, tuple(_xlsx_value(c, f) for c, f in zip(cells, written))
     finally:
         workbook.close()
-        formulas.close()
+        if formulas is not None:
+            formulas.close()
 
 
 def _xlsx_value(cell: Any, written: Any) -> Any:
     """A cell's value, or a marker for a percentage or a formula never computed."""
     value = cell.value
     # A formula whose computed value is the empty text has data type 'str'; one never
-    # computed has none ('n').
-    if (value is None and isinstance(written.value, str) and written.value.startswith("=")
-            and getattr(cell, "data_type", None) != "str"):
+    # computed has none ('n'). ``written`` is None for a sheet without formulas.
+    if (value is None and written is not None and isinstance(written.value, str)
+            and written.value.startswith("=") and getattr(cell, "data_type", None) != "str"):
         return _UNCOMPUTED
     if (isinstance(value, (int, float)) and not isinstance(value, bool)
             and "%" in (getattr(cell, "number_format", "") or "")):
