@@ -228,11 +228,11 @@ def test_spaces_only_trimming_matches_full_trimming_on_space_padded_text(text: s
 def test_only_plain_spaces_spots_tabs_line_breaks_quotes_and_no_break_spaces(
     tmp_path: Path, content: bytes, plain: bool
 ) -> None:
-    from nenstudy.registry.csvshape import scan
+    from nenstudy.registry.csvshape import plain_spaces
 
     path = tmp_path / "t.csv"
     path.write_bytes(content)
-    assert scan(path).plain_spaces is plain
+    assert plain_spaces(path) is plain
 
 
 @pytest.mark.parametrize(
@@ -241,11 +241,11 @@ def test_only_plain_spaces_spots_tabs_line_breaks_quotes_and_no_break_spaces(
      (b'a,b\n"x\n\ny",z\n', 4), (b"", 0)],
 )
 def test_byte_scan_counts_lines(tmp_path: Path, content: bytes, n_lines: int) -> None:
-    from nenstudy.registry.csvshape import scan
+    from nenstudy.registry.csvshape import byte_pass
 
     path = tmp_path / "t.csv"
     path.write_bytes(content)
-    assert scan(path).n_lines == n_lines
+    assert byte_pass(path, digest=False, lines=True) == (None, n_lines)
 
 
 @pytest.mark.parametrize("last", [b"\n", b"x"], ids=["line break at the end", "none"])

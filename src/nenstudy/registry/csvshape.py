@@ -4,7 +4,7 @@ DuckDB's CSV reader skips blank lines, so that after one the rowid of a record n
 spreadsheet row, and it stops at the first malformed record. The pass over the file's bytes the
 import makes anyway (:func:`byte_pass`, which also hashes the file) counts the lines; only when
 there are more than the records read and two line breaks follow each other somewhere
-(:func:`may_hold_blank_line`; values holding line breaks alone shift no row), or when DuckDB could
+(:func:`may_have_blank_rows`; values holding line breaks alone shift no row), or when DuckDB could
 not read the file, is it read again here with Python's :mod:`csv` module, which counts blank lines
 as rows (as a spreadsheet does) and goes on past a malformed record, so that every one is listed.
 Messages never quote a row's content: it may hold patient identifiers.
@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Iterator
 
 __all__ = [
-    "ByteScan", "BlankRows", "scan", "plain_spaces", "byte_pass", "may_have_blank_rows",
-    "may_hold_blank_line", "blank_rows", "shape_problems", "MAX_INNER_BLANK_ROWS",
+    "BlankRows", "plain_spaces", "byte_pass", "may_have_blank_rows", "blank_rows",
+    "shape_problems", "MAX_INNER_BLANK_ROWS",
 ]
 
 MAX_INNER_BLANK_ROWS = 64
@@ -31,34 +31,6 @@ _BLOCK = 8 << 20
 _NOT_PLAIN = (b"\t", b'"', b"\xa0")
 """Bytes that may surround a value besides spaces. Not CR: outside quotes DuckDB's reader refuses
 a CR anywhere but in a line ending (CRLF), so a file without quotes has none in its values."""
-
-
-@dataclass(frozen=True)
-class ByteScan:
-    """What the passes over a CSV file's bytes found.
-
-    Attributes
-    ----------
-    plain_spaces
-        No tab, quote or byte 0xA0 anywhere: only spaces can surround a value (see
-        :func:`nenstudy.registry.sources.trimmed_sql`); line endings may be CRLF.
-    n_lines
-        Lines in the file (a last line without a line break counts). With one record per line
-        after the header, ``n_lines - 1`` records; more lines mean blank rows (which DuckDB
-        skips) or values holding line breaks, and :func:`blank_rows` tells which.
-    """
-
-    plain_spaces: bool
-    n_lines: int
-
-    def may_have_blank_rows(self, n_records: int) -> bool:
-        """Whether the file has more lines than its header and ``n_records`` records."""
-        return may_have_blank_rows(self.n_lines, n_records)
-
-
-def may_have_blank_rows(n_lines: int, n_records: int) -> bool:
-    """Whether a file of ``n_lines`` lines has more than its header and ``n_records`` records."""
-    return n_lines != n_records + 1
 
 
 def _blocks(path: Path) -> Iterator[memoryview]:
@@ -72,7 +44,8 @@ def _blocks(path: Path) -> Iterator[memoryview]:
 
 
 def plain_spaces(path: Path) -> bool:
-    """Whether a file holds no tab, quote or byte 0xA0 (see :class:`ByteScan`).
+    """Whether a file holds no tab, quote or byte 0xA0: then only spaces can surround a value
+    (see :func:`nenstudy.registry.sources.trimmed_sql`); line endings may be CRLF.
 
     Any byte 0xA0 (also a UTF-8 continuation byte, as in "à") only makes the answer a cautious
     no. About 0.08 s for 490 MB: it is answered before DuckDB reads the file, since it decides
@@ -103,7 +76,7 @@ def byte_pass(path: Path, *, digest: bool, lines: bool) -> tuple[str | None, int
 
     Made while DuckDB reads the files (hashing and counting let other threads run), instead of
     a pass of its own before each read: the line count is needed only once the file is read (see
-    :meth:`ByteScan.may_have_blank_rows`).
+    :func:`may_have_blank_rows`).
 
     Returns
     -------
@@ -126,14 +99,17 @@ def byte_pass(path: Path, *, digest: bool, lines: bool) -> tuple[str | None, int
 _BLANK_LINE = (b"\n\n", b"\n\r\n", b"\r\r")
 
 
-def may_hold_blank_line(path: Path) -> bool:
-    """Whether a file holds two line breaks in a row anywhere (LF, CRLF or CR endings).
+def may_have_blank_rows(path: Path, n_lines: int, n_records: int) -> bool:
+    """Whether a CSV file of ``n_lines`` lines (see :func:`byte_pass`) may hold blank rows.
 
-    A file with more lines than records holds blank rows or values with line breaks; only blank
-    rows shift the spreadsheet row numbers, and without two line breaks in a row there is none,
-    so the rows need not be read again (a blank line inside a quoted value answers yes too: a
-    cautious answer).
+    With one record per line after the header there are ``n_records + 1`` lines; more lines mean
+    blank rows (which DuckDB skips) or values holding line breaks, and only blank rows shift the
+    spreadsheet row numbers. Without two line breaks in a row anywhere (LF, CRLF or CR endings)
+    there is none, so the rows need not be read again (:func:`blank_rows`); a blank line inside
+    a quoted value answers yes too, a cautious answer.
     """
+    if n_lines == n_records + 1:
+        return False
     previous = b""
     for block in _blocks(path):
         data = previous + block.tobytes()
@@ -141,13 +117,6 @@ def may_hold_blank_line(path: Path) -> bool:
             return True
         previous = data[-2:]
     return False
-
-
-def scan(path: Path) -> ByteScan:
-    """Both answers about a CSV file's bytes: :func:`plain_spaces` and its lines."""
-    _, n_lines = byte_pass(path, digest=False, lines=True)
-    assert n_lines is not None
-    return ByteScan(plain_spaces=plain_spaces(path), n_lines=n_lines)
 
 
 def _reader(path: Path, encoding: str, *, strict: bool = True):

@@ -853,8 +853,7 @@ def _load_table(
     n_rows = con.execute(f"SELECT count(*) FROM {build.target(table)}").fetchall()[0][0]
     blank = None
     digest, n_lines = passed()
-    if (n_lines is not None and csvshape.may_have_blank_rows(n_lines, n_rows)
-            and csvshape.may_hold_blank_line(file)):
+    if n_lines is not None and csvshape.may_have_blank_rows(file, n_lines, n_rows):
         assert encoding is not None
         blank = _csv_blank_rows(file, encoding, problems)
         if blank is None:
