@@ -508,3 +508,98 @@ def test_a_blank_line_inside_a_value_is_not_a_blank_row(good_registry: Path) -> 
     report = validate_source(good_registry)
     hit = report.problems
     assert list(zip(hit["file"], hit["row"], hit["rule"])) == [("diagnoses.csv", 3, "allowed")]
+
+
+def _patients_xlsx(good_registry: Path) -> Path:
+    rows = good_rows()["patients"]
+    (good_registry / "patients.csv").unlink()
+    path = good_registry / "patients.xlsx"
+    _write_xlsx(path, ["patient_id", "sex", "birth_date"],
+                [[r["patient_id"], r["sex"], r["birth_date"]] for r in rows])
+    return path
+
+
+def _edit_sheet_xml(path: Path, edit) -> None:
+    """Rewrite the first worksheet's XML of an XLSX file with ``edit(text) -> text``."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        parts = {name: archive.read(name) for name in archive.namelist()}
+    name = "xl/worksheets/sheet1.xml"
+    parts[name] = edit(parts[name].decode()).encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for part, data in parts.items():
+            archive.writestr(part, data)
+
+
+def test_xlsx_rows_and_columns_beyond_a_wrong_stated_range_are_read(good_registry: Path) -> None:
+    """Some programs write a sheet's used range (<dimension>) too small: nothing is dropped."""
+    import re
+
+    path = _patients_xlsx(good_registry)
+    n_rows = len(good_rows()["patients"]) + 1
+    import openpyxl
+
+    workbook = openpyxl.load_workbook(path)
+    workbook.active[f"B{n_rows}"] = "X"  # the last row: an unknown sex
+    workbook.save(path)
+    _edit_sheet_xml(path, lambda x: re.sub(r'<dimension ref="[^"]*"/>',
+                                           '<dimension ref="A1:B2"/>', x))
+    report = validate_source(good_registry)
+    assert report.problems.query("rule == 'allowed'")["row"].tolist() == [n_rows]
+    assert report.problems.query("rule == 'column.missing'").empty  # column C was read
+
+
+def test_xlsx_error_values_are_refused_not_read_as_text(good_registry: Path) -> None:
+    import openpyxl
+
+    path = _patients_xlsx(good_registry)
+    workbook = openpyxl.load_workbook(path)
+    workbook.active["B3"] = "#N/A"  # openpyxl stores it as an error value
+    workbook.save(path)
+    hit = validate_source(good_registry).problems.query("rule == 'cell.error'")
+    assert hit[["row", "column"]].values.tolist() == [[3, "sex"]]
+    assert "#N/A" in hit["message"].iloc[0]
+
+
+def test_xlsx_array_formula_without_a_computed_value_is_named(good_registry: Path) -> None:
+    import openpyxl
+    from openpyxl.worksheet.formula import ArrayFormula
+
+    path = _patients_xlsx(good_registry)
+    workbook = openpyxl.load_workbook(path)
+    workbook.active["B2"] = ArrayFormula("B2", '=UPPER("m")')
+    workbook.save(path)
+    hit = validate_source(good_registry).problems.query("rule == 'cell.formula'")
+    assert hit[["row", "column"]].values.tolist() == [[2, "sex"]]
+
+
+def test_an_unreadable_workbook_does_not_quote_its_cells(good_registry: Path) -> None:
+    path = _patients_xlsx(good_registry)
+    secret = good_rows()["patients"][0]["patient_id"]
+    # a text cell marked as a number: openpyxl fails converting it, quoting the text
+    _edit_sheet_xml(path, lambda x: x.replace('<c r="A2" t="inlineStr"><is><t>' + secret
+                                              + '</t></is></c>',
+                                              f'<c r="A2" t="n"><v>{secret}</v></c>'))
+    report = validate_source(good_registry)
+    assert "file.unreadable" in set(report.problems["rule"])
+    assert secret not in report.render()
+    shown = validate_source(good_registry, show_identifiers=True).render()
+    assert secret in shown
+
+
+def test_a_password_protected_workbook_is_named(good_registry: Path) -> None:
+    (good_registry / "patients.csv").unlink()
+    (good_registry / "patients.xlsx").write_bytes(
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504))
+    hit = validate_source(good_registry).problems.query("rule == 'file.format'")
+    assert "password-protected" in hit["message"].iloc[0]
+
+
+def test_a_missing_header_row_is_one_error_without_the_values(good_registry: Path) -> None:
+    path = good_registry / "patients.csv"
+    path.write_text("".join(path.read_text().splitlines(keepends=True)[1:]))
+    report = validate_source(good_registry)
+    assert report.problems.query("file == 'patients.csv'")["rule"].tolist() == ["header.missing"]
+    first = good_rows()["patients"][0]
+    assert first["patient_id"] not in report.render()

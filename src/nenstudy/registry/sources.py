@@ -362,6 +362,16 @@ def _stage_table(
             )
             return False
         by_name[name] = header
+    if by_name and not any(name in table.column_names for name in by_name):
+        # Most likely a data row taken for the header: its "names" are values, and may be
+        # identifiers, so none is quoted.
+        problems.append(
+            _problem("error", file.name, "header.missing",
+                     f"the first row names none of the columns of table {table.name} "
+                     f"(expected: {', '.join(table.column_names)}); if it is a data row, add "
+                     "the header row above it", row=1)
+        )
+        return False
     for name in by_name:
         if name not in table.column_names:
             problems.append(
@@ -624,9 +634,16 @@ _UNCOMPUTED = object()
 """An XLSX formula cell without a computed value (saved by a program that computes none)."""
 
 
+@dataclass(frozen=True)
+class _ExcelError:
+    """An XLSX cell holding an error value (``#N/A``, ``#REF!`` ...) instead of a value."""
+
+    code: str
+
+
 def _xlsx_cell_text(value: Any) -> str | None:
     """Render an XLSX cell as the text a user typed (dates as ISO dates)."""
-    if value is None or value is _UNCOMPUTED:
+    if value is None or value is _UNCOMPUTED or isinstance(value, _ExcelError):
         return None
     if isinstance(value, _Percent):  # the text shown, which the number rules then refuse
         return f"{value.value * 100:.10g}%"
@@ -682,11 +699,15 @@ def _xlsx_rows(path: Path, problems: list[dict[str, Any]]) -> Iterator[tuple[int
                          f"the workbook has {len(sheets)} sheets; only the first "
                          f"({sheets[0].title!r}) was read")
             )
+        # The used range a sheet states (its <dimension>) may be wrong, as some programs write
+        # it: read every row and column the sheet holds instead, never fewer.
+        sheets[0].reset_dimensions()
         if not _sheet_has_formulas(path, sheets[0]):
             for number, cells in enumerate(sheets[0].iter_rows(), start=1):
                 yield number, tuple(_xlsx_value(c, None) for c in cells)
             return
         formulas = openpyxl.load_workbook(path, read_only=True, data_only=False)
+        formulas.worksheets[0].reset_dimensions()
         rows = zip(sheets[0].iter_rows(), formulas.worksheets[0].iter_rows())
         for number, (cells, written) in enumerate(rows, start=1):
             yield number, tuple(_xlsx_value(c, f) for c, f in zip(cells, written))
@@ -696,18 +717,31 @@ def _xlsx_rows(path: Path, problems: list[dict[str, Any]]) -> Iterator[tuple[int
             formulas.close()
 
 
+def _is_formula(written: Any) -> bool:
+    """Whether a cell of the formulas reading holds a formula (array formulas included)."""
+    return getattr(written, "data_type", None) == "f" or (
+        isinstance(written.value, str) and written.value.startswith("=")
+    )
+
+
 def _xlsx_value(cell: Any, written: Any) -> Any:
-    """A cell's value, or a marker for a percentage or a formula never computed."""
+    """A cell's value, or a marker for a percentage, an error value or a formula never computed."""
     value = cell.value
+    if getattr(cell, "data_type", None) == "e":  # #N/A, #REF!, #DIV/0! ...
+        return _ExcelError(str(value))
     # A formula whose computed value is the empty text has data type 'str'; one never
     # computed has none ('n'). ``written`` is None for a sheet without formulas.
-    if (value is None and written is not None and isinstance(written.value, str)
-            and written.value.startswith("=") and getattr(cell, "data_type", None) != "str"):
+    if (value is None and written is not None and _is_formula(written)
+            and getattr(cell, "data_type", None) != "str"):
         return _UNCOMPUTED
     if (isinstance(value, (int, float)) and not isinstance(value, bool)
             and "%" in (getattr(cell, "number_format", "") or "")):
         return _Percent(value)
     return value
+
+
+_OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+"""The first bytes of an OLE compound file (old .xls, and any password-protected workbook)."""
 
 
 def _load_xlsx(
@@ -716,9 +750,27 @@ def _load_xlsx(
     file: Path,
     build: "TableBuilder",
     problems: list[dict[str, Any]],
+    show_identifiers: bool = False,
 ) -> bool:
+    import zipfile
+
     import pyarrow as pa
 
+    if not zipfile.is_zipfile(file):
+        with open(file, "rb") as handle:
+            start = handle.read(8)
+        if start == _OLE_SIGNATURE:
+            what = ("an OLE file: a password-protected workbook or an old-format .xls; save it "
+                    "from Excel as .xlsx without a password")
+        elif not start:
+            what = "the file is empty"
+        elif start.startswith(b"PK"):
+            what = "a damaged zip archive (cut short while copying?)"
+        else:
+            what = "not a zip archive; if it is CSV text, name it .csv"
+        problems.append(_problem("error", file.name, "file.format",
+                                 f"the file is not an XLSX workbook: {what}"))
+        return False
     try:
         rows = _xlsx_rows(file, problems)
         header_row = None
@@ -766,6 +818,13 @@ def _load_xlsx(
                                  "or LibreOffice and save it, or type the value",
                                  row=number, column=_normalise_header(headers[i]))
                     )
+                elif isinstance(value, _ExcelError):
+                    problems.append(
+                        _problem("error", file.name, "cell.error",
+                                 f"the cell holds the Excel error value {value.code} instead "
+                                 "of a value; correct the cell or its formula",
+                                 row=number, column=_normalise_header(headers[i]))
+                    )
             cells = [_xlsx_cell_text(v) for v in values]
             if len(cells) > width and any(c is not None and c.strip() for c in cells[width:]):
                 problems.append(
@@ -782,10 +841,14 @@ def _load_xlsx(
                 flush()
         flush()
     except Exception as exc:  # openpyxl raises many kinds for a corrupt workbook
+        # The reason may quote a cell (an identifier): shown only when asked.
+        reason = str(exc).splitlines()[0] if str(exc) else ""
+        detail = (f": {reason}" if show_identifiers and reason
+                  else " (its text may quote cells; --show-identifiers shows it)" if reason
+                  else "")
         problems.append(
             _problem("error", file.name, "file.unreadable",
-                     f"the workbook could not be read: {type(exc).__name__}: "
-                     f"{str(exc).splitlines()[0] if str(exc) else ''}")
+                     f"the workbook could not be read: {type(exc).__name__}{detail}")
         )
         return False
     arrow_table = pa.Table.from_batches(batches, schema=schema)
@@ -847,7 +910,7 @@ def _load_table(
     elif fmt == "parquet":
         created = _load_parquet(con, table, file, build, problems)
     else:
-        created = _load_xlsx(con, table, file, build, problems)
+        created = _load_xlsx(con, table, file, build, problems, show_identifiers)
     if not created:
         return problems, None
     n_rows = con.execute(f"SELECT count(*) FROM {build.target(table)}").fetchall()[0][0]
