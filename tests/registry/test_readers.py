@@ -603,3 +603,70 @@ def test_a_missing_header_row_is_one_error_without_the_values(good_registry: Pat
     assert report.problems.query("file == 'patients.csv'")["rule"].tolist() == ["header.missing"]
     first = good_rows()["patients"][0]
     assert first["patient_id"] not in report.render()
+
+
+def _to_parquet(good_registry: Path, table: str, arrow_table) -> None:
+    import pyarrow.parquet as pq
+
+    (good_registry / f"{table}.csv").unlink(missing_ok=True)
+    pq.write_table(arrow_table, good_registry / f"{table}.parquet")
+
+
+def test_parquet_lists_in_a_single_value_column_are_refused(good_registry: Path) -> None:
+    import pyarrow as pa
+
+    rows = good_rows()["patients"]
+    _to_parquet(good_registry, "patients", pa.table({
+        "patient_id": [r["patient_id"] for r in rows],
+        "sex": [[r["sex"]] for r in rows],  # one-item lists: must not pass for values
+        "birth_date": [r["birth_date"] for r in rows],
+    }))
+    hit = validate_source(good_registry).problems.query("rule == 'column.type'")
+    assert hit["column"].tolist() == ["sex"] and "lists" in hit["message"].iloc[0]
+
+
+def test_parquet_binary_text_is_read_as_utf8_or_refused(good_registry: Path) -> None:
+    import pyarrow as pa
+
+    rows = good_rows()["patients"]
+    ids = [r["patient_id"].encode() for r in rows]
+    columns = {"sex": [r["sex"] for r in rows], "birth_date": [r["birth_date"] for r in rows]}
+    _to_parquet(good_registry, "patients",
+                pa.table({"patient_id": pa.array(ids, pa.binary()), **columns}))
+    assert validate_source(good_registry).ok
+    ids[1] = b"P\xff" + ids[1]  # not UTF-8
+    _to_parquet(good_registry, "patients",
+                pa.table({"patient_id": pa.array(ids, pa.binary()), **columns}))
+    report = validate_source(good_registry)
+    hit = report.problems.query("file == 'patients.parquet'")
+    assert hit["rule"].tolist() == ["file.unreadable"]
+    assert "not UTF-8" in hit["message"].iloc[0] and rows[1]["patient_id"] not in report.render()
+
+
+def test_parquet_columns_differing_only_in_case_are_one_error(good_registry: Path) -> None:
+    import pyarrow as pa
+
+    rows = good_rows()["patients"]
+    _to_parquet(good_registry, "patients", pa.table({
+        "patient_id": [r["patient_id"] for r in rows], "sex": [r["sex"] for r in rows],
+        "birth_date": [r["birth_date"] for r in rows], "SEX": ["M" for _ in rows],
+    }))
+    hit = validate_source(good_registry).problems.query("file == 'patients.parquet'")
+    assert hit["rule"].tolist() == ["column.duplicate"]
+
+
+def test_parquet_float32_is_read_as_the_number_it_shows(good_registry: Path,
+                                                       tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    from nenstudy.registry.store import import_registry, open_store
+
+    frame = pd.read_csv(good_registry / "diagnoses.csv", dtype=str)
+    arrow = pa.Table.from_pandas(frame, preserve_index=False)
+    ki67 = pa.array([2.7 if v else None for v in frame["ki67_pct"].notna()], pa.float32())
+    arrow = arrow.set_column(arrow.schema.get_field_index("ki67_pct"), "ki67_pct", ki67)
+    _to_parquet(good_registry, "diagnoses", arrow)
+    db = tmp_path / "store.duckdb"
+    import_registry(good_registry, db)
+    values = {v for (v,) in open_store(db).execute("SELECT ki67_pct FROM diagnoses").fetchall()}
+    assert values <= {2.7, None} and 2.7 in values

@@ -565,22 +565,62 @@ def _first_c1_byte_line(path: Path) -> int | None:
     return None
 
 
+def _nested_kind(dtype: str) -> str | None:
+    """'lists', 'structs' or 'maps' for a nested DuckDB type, else None."""
+    if dtype.endswith("]"):
+        return "lists"
+    for prefix, kind in (("STRUCT", "structs"), ("MAP", "maps"), ("UNION", "unions")):
+        if dtype.startswith(prefix + "("):
+            return kind
+    return None
+
+
+def _duckdb_reason(exc: duckdb.Error, show_identifiers: bool) -> str:
+    """The first line of a DuckDB error about a file, which may quote values: shown only when
+    asked, except for the reasons named here."""
+    text = str(exc)
+    if "not valid UTF8" in text or "Invalid string encoding" in text:
+        return "a text column holds bytes that are not UTF-8 text; write its strings as UTF-8"
+    if show_identifiers:
+        return text.splitlines()[0]
+    return f"{type(exc).__name__} (the reason may quote values; --show-identifiers shows it)"
+
+
 def _load_parquet(
     con: duckdb.DuckDBPyConnection,
     table: Table,
     file: Path,
     build: "TableBuilder",
     problems: list[dict[str, Any]],
+    show_identifiers: bool = False,
 ) -> bool:
-    relation = f"read_parquet({_quote_str(str(file))})"
+    # Binary columns (BYTE_ARRAY without the UTF-8 mark, as older Spark and Hive write text)
+    # are read as UTF-8 text; bytes that are not UTF-8 are an error, never a guessed encoding.
+    relation = f"read_parquet({_quote_str(str(file))}, binary_as_string = true)"
     try:
         described = con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
-    except duckdb.Error as exc:
+        import pyarrow.parquet as pq
+
+        written = pq.read_schema(file).names
+    except (duckdb.Error, OSError, ValueError) as exc:
+        reason = (_duckdb_reason(exc, show_identifiers) if isinstance(exc, duckdb.Error)
+                  else str(exc).splitlines()[0])
         problems.append(
             _problem("error", file.name, "file.unreadable",
-                     f"the Parquet file could not be read: {str(exc).splitlines()[0]}")
+                     f"the Parquet file could not be read: {reason}")
         )
         return False
+    seen: dict[str, str] = {}
+    for name in written:  # DuckDB renames a repeated name (sex, SEX -> SEX_1): named here
+        normalised = _normalise_header(name)
+        if normalised in seen:
+            problems.append(
+                _problem("error", file.name, "column.duplicate",
+                         f"columns {seen[normalised]!r} and {name!r} are the same column "
+                         "(names are compared ignoring case); keep one", column=normalised)
+            )
+            return False
+        seen[normalised] = name
     headers = [name for name, *_ in described]
     types = {name: dtype for name, dtype, *_ in described}
     converted = []
@@ -590,7 +630,20 @@ def _load_parquet(
         q = _quote_ident(name)
         dtype = types[name].upper()
         column = schema_columns.get(_normalise_header(name))
-        if column is not None and dtype in _NATIVE_TYPES.get(column.dtype, ()):
+        nested = _nested_kind(dtype)
+        if column is not None and nested and not (column.dtype == "list" and nested == "lists"):
+            problems.append(
+                _problem("error", file.name, "column.type",
+                         f"column {column.name!r} holds {nested} in the Parquet file "
+                         f"({types[name]}); expected one {column.dtype} value per row",
+                         column=column.name)
+            )
+            return False
+        if column is not None and dtype == "FLOAT" and column.dtype == "float":
+            # a 32-bit float read as the number it shows (2.7, not 2.700000047683716)
+            expr = f"CAST(CAST({q} AS VARCHAR) AS DOUBLE)"
+            native.add(column.name)
+        elif column is not None and dtype in _NATIVE_TYPES.get(column.dtype, ()):
             expr = q
             native.add(column.name)
         elif dtype.startswith("TIMESTAMPTZ") or dtype.endswith("WITH TIME ZONE"):
@@ -618,7 +671,7 @@ def _load_parquet(
         build.discard(con, table)
         problems.append(
             _problem("error", file.name, "file.unreadable",
-                     f"the Parquet file could not be read: {str(exc).splitlines()[0]}")
+                     f"the Parquet file could not be read: {_duckdb_reason(exc, show_identifiers)}")
         )
         return False
 
@@ -908,7 +961,7 @@ def _load_table(
     if fmt == "csv":
         created, encoding = _load_csv(con, table, file, build, problems, show_identifiers)
     elif fmt == "parquet":
-        created = _load_parquet(con, table, file, build, problems)
+        created = _load_parquet(con, table, file, build, problems, show_identifiers)
     else:
         created = _load_xlsx(con, table, file, build, problems, show_identifiers)
     if not created:
