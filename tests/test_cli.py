@@ -71,7 +71,8 @@ def test_threads_and_memory_limit_reach_duckdb(command, tmp_path, monkeypatch):
     assert memory.replace(" ", "") in ("476.8MiB", "500.0MB", "500MB")
 
 
-@pytest.mark.parametrize("option", [["--threads", "0"], ["--memory-limit", "lots"]])
+@pytest.mark.parametrize("option", [["--threads", "0"], ["--threads", "100000"],
+                                    ["--memory-limit", "lots"]])
 def test_bad_threads_or_memory_limit_is_a_usage_error(option, tmp_path):
     (tmp_path / "registry").mkdir()
     result = CliRunner().invoke(cli, ["validate", str(tmp_path / "registry"), *option])
@@ -100,3 +101,29 @@ def test_running_out_of_memory_is_a_message_not_a_traceback(tmp_path):
     assert result.exit_code == 1
     assert "ran out of memory" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "s.duckdb").exists()
+
+
+@pytest.mark.parametrize("command", ["validate", "import"])
+def test_a_problems_path_that_would_overwrite_a_registry_file_is_refused(command, tmp_path):
+    runner = CliRunner()
+    source, store = tmp_path / "registry", tmp_path / "store.duckdb"
+    assert runner.invoke(cli, ["synth", "--out", str(source), "--scale", "0.05"]).exit_code == 0
+    before = (source / "patients.csv").read_bytes()
+    extra = ["--registry", str(store)] if command == "import" else []
+    for bad, reason in [(source / "patients.csv", "a file of the registry"),
+                        (tmp_path, "is a folder"), (source / "patients.csv" / "p.csv", "cannot")]:
+        result = runner.invoke(cli, [command, str(source), *extra, "--problems", str(bad)])
+        assert result.exit_code == 2 and reason in result.output, result.output
+    assert (source / "patients.csv").read_bytes() == before
+    assert not store.exists()  # refused before any work
+
+
+def test_a_store_path_that_cannot_be_made_is_a_message_not_a_traceback(tmp_path):
+    runner = CliRunner()
+    source = tmp_path / "registry"
+    assert runner.invoke(cli, ["synth", "--out", str(source), "--scale", "0.05"]).exit_code == 0
+    (tmp_path / "a_file").write_text("x")
+    result = runner.invoke(cli, ["import", str(source), "--registry",
+                                 str(tmp_path / "a_file" / "store.duckdb")])
+    assert result.exit_code == 1 and "Nothing imported" in result.output, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

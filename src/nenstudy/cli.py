@@ -16,6 +16,9 @@ from nenstudy import __version__
 __all__ = ["main", "cli"]
 
 _console = Console(stderr=True)
+
+MAX_THREADS = 1024
+"""Most threads a command may ask DuckDB for (it starts every one of them)."""
 _out = Console()
 
 
@@ -30,13 +33,51 @@ def _progress() -> Progress:
     )
 
 
+def _check_problems_path(problems_csv: Path | None, source: Path,
+                         db_path: Path | None = None) -> None:
+    """Refuse a --problems path that cannot be written or would overwrite an input or the store.
+
+    Checked before any work, so that a bad path never costs an import (or a source file).
+    """
+    if problems_csv is None:
+        return
+    from nenstudy.registry.schema import TABLE_NAMES
+
+    target = problems_csv.resolve()
+    if target.parent == source.resolve() and target.stem.lower() in TABLE_NAMES:
+        raise click.BadParameter(f"{problems_csv} is a file of the registry being read; "
+                                 "write the problems elsewhere", param_hint="--problems")
+    if db_path is not None and target == db_path.resolve():
+        raise click.BadParameter("the problems file cannot be the store",
+                                 param_hint="--problems")
+    if target.is_dir():
+        raise click.BadParameter(f"{problems_csv} is a folder; give a file name",
+                                 param_hint="--problems")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "a"):
+            pass
+    except OSError as exc:
+        raise click.BadParameter(f"{problems_csv} cannot be written ({exc.strerror or exc})",
+                                 param_hint="--problems") from None
+
+
+def _write_problems(report, problems_csv: Path, done: str = "") -> None:
+    """Write a report's problems as CSV; say so, or why it could not be done, and exit."""
+    try:
+        report.to_csv(problems_csv)
+    except OSError as exc:
+        _console.print(f"[red]{done}The problems could not be written to {problems_csv}: "
+                       f"{exc.strerror or exc}.[/red]", highlight=False)
+        sys.exit(1)
+    _console.print(f"Problems written to [bold]{problems_csv}[/bold]")
+
+
 def _report_problems(report, problems_csv: Path | None) -> None:
     """Print a validation report and optionally write its problems as CSV."""
     _console.print(report.render(), markup=False, highlight=False)
     if problems_csv is not None:
-        problems_csv.parent.mkdir(parents=True, exist_ok=True)
-        report.to_csv(problems_csv)
-        _console.print(f"Problems written to [bold]{problems_csv}[/bold]")
+        _write_problems(report, problems_csv)
 
 
 def _print_summary(summary: dict) -> None:
@@ -91,7 +132,7 @@ def _engine_options(command):
         callback=_memory_limit,
         help="Memory DuckDB may use; beyond it, it spills to a temporary folder.")(command)
     return click.option(
-        "--threads", type=click.IntRange(min=1), default=None,
+        "--threads", type=click.IntRange(min=1, max=MAX_THREADS), default=None,
         help="Threads DuckDB may use [default: one per core].")(command)
 
 
@@ -137,6 +178,7 @@ def validate(source: Path, problems_csv: Path | None, show_identifiers: bool,
 
     from nenstudy.registry.validation import validate_source
 
+    _check_problems_path(problems_csv, source)
     try:
         report = validate_source(source, show_identifiers=show_identifiers, threads=threads,
                                  memory_limit=memory_limit)
@@ -163,6 +205,7 @@ def import_(source: Path, db_path: Path, problems_csv: Path | None, show_identif
 
     import duckdb
 
+    _check_problems_path(problems_csv, source, db_path)
     try:
         result = import_registry(source, db_path, show_identifiers=show_identifiers,
                                  threads=threads, memory_limit=memory_limit)
@@ -171,13 +214,21 @@ def import_(source: Path, db_path: Path, problems_csv: Path | None, show_identif
     except StoreTargetError as exc:
         _console.print(f"[red]Nothing imported: {exc}[/red]", highlight=False)
         sys.exit(1)
+    except OSError as exc:  # e.g. a read-only folder, or a file where a folder should be
+        _console.print(f"[red]Nothing imported: {exc.strerror or exc}: {exc.filename}[/red]",
+                       highlight=False)
+        sys.exit(1)
+    except duckdb.IOException as exc:
+        _console.print(f"[red]Nothing imported: DuckDB could not write {db_path}: "
+                       f"{str(exc).splitlines()[0]}[/red]", highlight=False)
+        sys.exit(1)
     except ValidationError as exc:
         _report_problems(exc.report, problems_csv)
         kept = f"{db_path} is unchanged" if db_path.exists() else "no store was written"
         _console.print(f"[red]Import failed; {kept}.[/red]", highlight=False)
         sys.exit(1)
     if problems_csv is not None:
-        result.report.to_csv(problems_csv)
+        _write_problems(result.report, problems_csv, done=f"{db_path} was imported. ")
     if result.report.n_warnings:
         _console.print(result.report.render(), markup=False, highlight=False)
     stages = ", ".join(f"{name.replace('_', ' ')} {sec:.1f} s"
@@ -275,9 +326,26 @@ def demo(out_dir: Path, seed: int, suppress_below: int | None) -> None:
     _out.print(f"Demo finished in {time.perf_counter() - start:.1f} s.")
 
 
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM ends the program as Ctrl-C does: an import under way removes its partial store."""
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
     """Run the command line (entry point of the ``nenstudy`` script)."""
-    cli(prog_name="nenstudy")
+    import signal
+
+    import duckdb
+
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        cli(prog_name="nenstudy")
+    except (duckdb.InterruptException, RuntimeError) as exc:
+        # Ctrl-C while DuckDB ran a statement of this thread: DuckDB raises, not Python
+        if "interrupted" not in str(exc).lower():
+            raise
+        _console.print("Aborted!")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -88,3 +88,31 @@ def test_a_single_threaded_database_runs_jobs_one_at_a_time():
     assert most == 1
     assert _threads(con) == 1
     con.close()
+
+
+def test_an_interrupt_stops_the_running_statements_and_starts_no_other() -> None:
+    """Ctrl-C while jobs run: raised at once, no job left running, the connection free."""
+    import os
+    import signal
+    import time
+
+    con = duckdb.connect(config={"threads": 2})
+    started: list[int] = []
+
+    def job(i: int):
+        def run(cursor: duckdb.DuckDBPyConnection) -> int:
+            started.append(i)
+            # minutes of work unless interrupted
+            cursor.execute("SELECT sum(a.range * b.range) FROM range(100000) a, range(100000) b")
+            return i
+        return run
+
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))  # as Ctrl-C does
+    timer.start()
+    begin = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        run_side_by_side(con, [job(i) for i in range(5)])
+    assert time.perf_counter() - begin < 30
+    assert sorted(started) == [0, 1]  # the jobs not started when it came never start
+    assert _threads(con) == 2
+    con.close()  # no cursor is busy any more

@@ -18,7 +18,7 @@ alone it runs faster on every thread.
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Callable, Sequence, TypeVar
 
 import duckdb
@@ -76,22 +76,47 @@ def run_side_by_side(
     -------
     list
         The jobs' results, in the order of ``jobs``. The first exception a job raised is raised
-        once every job has ended; the ``threads`` setting is restored in any case.
+        once every job has ended; on an exception in the caller (Ctrl-C), the jobs not started
+        are dropped and the running statements interrupted before it is raised. The
+        ``threads`` setting is restored in any case.
     """
     share = _ThreadShare(con)
+    running: set[duckdb.DuckDBPyConnection] = set()
+    lock = threading.Lock()
 
     def run(job: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         cursor = con.cursor()
+        with lock:
+            running.add(cursor)
         share.started()
         try:
             return job(cursor)
         finally:
             share.finished()
+            with lock:
+                running.discard(cursor)
             cursor.close()
 
+    pool = ThreadPoolExecutor(max_workers=max(1, min(share.threads, len(jobs))))
+    futures: list[Future[T]] = []
     try:
-        with ThreadPoolExecutor(max_workers=max(1, min(share.threads, len(jobs)))) as pool:
-            futures = [pool.submit(run, job) for job in jobs]
-            return [future.result() for future in futures]
+        futures += [pool.submit(run, job) for job in jobs]
+        return [future.result() for future in futures]
+    except Exception:
+        raise  # a job's own exception: raised once the other jobs have ended (finally)
+    except BaseException:
+        # Ctrl-C or SIGTERM while the jobs run: no job starts any more, and the running ones
+        # have their statements interrupted (again, should a job start another) until they end.
+        pool.shutdown(wait=False, cancel_futures=True)
+        while True:
+            with lock:
+                for cursor in running:
+                    cursor.interrupt()
+            started = [f for f in futures if not f.done()]  # a cancelled one is done
+            if not started:
+                break
+            wait(started, timeout=0.05)
+        raise
     finally:
+        pool.shutdown(wait=True)
         share.close()

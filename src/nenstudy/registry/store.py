@@ -364,7 +364,11 @@ def _import(
             con.execute("CHECKPOINT store")
             con.execute("DETACH store")
         except BaseException:
-            con.close()
+            try:
+                con.interrupt()
+                con.close()
+            except duckdb.Error:  # still busy: the file is removed all the same
+                pass
             _remove(tmp_store)
             raise
         con.close()
