@@ -50,11 +50,13 @@ def test_integer_typing_matches_the_integer_regular_expression(text: str) -> Non
     assert _value(con, fast, text) == _value(con, reference, text)
 
 
-@pytest.mark.parametrize("text", ["a;b", "a; b", "a;;b", ";a", "a;", " a ", "a;\tb", ";", " "])
+@pytest.mark.parametrize("text", ["a;b", "a; b", "a;;b", ";a", "a;", " a ", "a;\tb", ";", " ",
+                                  "a\u00a0;b", "a;\u00a0b\u00a0", "\u00a0", "a\u00a0b"])
 def test_list_typing_matches_split_trim_and_drop_empty_tokens(text: str) -> None:
     con = duckdb.connect()
     reference = (
-        "list_filter(list_transform(string_split(x, ';'), lambda t: trim(t)), lambda t: t <> '')"
+        "list_filter(list_transform(string_split(x, ';'), "
+        f"lambda t: trim(t, {sql.TOKEN_WHITESPACE})), lambda t: t <> '')"
     )
     fast = sql.typed_expr(TABLES["treatments"].column("agents"), "x")
     assert _value(con, fast, text) == _value(con, reference, text)

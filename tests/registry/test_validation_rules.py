@@ -70,6 +70,12 @@ CASES = [
      "error", "treatments.csv", 2, "agents", "allowed", "etopside"),
     ("topography_format", _set("diagnoses", 1, primary_site="C171"),
      "error", "diagnoses.csv", 3, "primary_site", "format", "Cnn.n"),
+    ("topography_beyond_c80", _set("diagnoses", 1, primary_site="C99.9"),
+     "error", "diagnoses.csv", 3, "primary_site", "format", "C00.0 to C80.9"),
+    ("year_0000", _set("molecular_tests", 0, test_date="0000-01-01"),
+     "error", "molecular_tests.csv", 2, "test_date", "date.range", "before 1900-01-01"),
+    ("date_in_the_future", _set("follow_up", 0, last_contact_date="2999-01-01"),
+     "error", "follow_up.csv", 2, "last_contact_date", "date.range", "after today"),
     ("ki67_out_of_range", _set("diagnoses", 0, ki67_pct="150"),
      "error", "diagnoses.csv", 2, "ki67_pct", "range", "0-100"),
     ("ecog_out_of_range", _set("diagnoses", 0, ecog_ps="7"),
@@ -186,6 +192,40 @@ def test_excel_serial_message_shows_the_date_it_would_be(tmp_path: Path) -> None
     report = validate_source(write_registry(tmp_path / "reg", rows))
     message = report.problems.query("rule == 'type.date'").iloc[0]["message"]
     assert "2023-01-01" in message and "ISO YYYY-MM-DD" in message
+
+
+def test_excel_serials_before_march_1900_count_excels_29_february(tmp_path: Path) -> None:
+    rows = good_rows()
+    rows["patients"][0]["birth_date"] = "1"  # Excel: 1900-01-01
+    rows["patients"][1]["birth_date"] = "61"  # Excel: 1900-03-01
+    report = validate_source(write_registry(tmp_path / "reg", rows))
+    messages = report.problems.query("rule == 'type.date'")["message"].tolist()
+    assert "1900-01-01" in messages[0] and "1900-03-01" in messages[1]
+
+
+def test_a_repeated_header_column_does_not_hide_a_missing_one(tmp_path: Path) -> None:
+    folder = write_registry(tmp_path / "reg")
+    path = folder / "patients.csv"
+    lines = path.read_text().splitlines()
+    lines = ["patient_id,sex,sex"] + [line.rsplit(",", 1)[0] + ",F" for line in lines[1:]]
+    path.write_text("\n".join(lines) + "\n")
+    problems = validate_source(folder).problems.query("file == 'patients.csv'")
+    assert sorted(problems["rule"]) == ["column.duplicate", "column.missing"]
+
+
+def test_long_values_are_cut_in_the_terminal_and_formulas_made_inert_in_the_csv(
+    tmp_path: Path,
+) -> None:
+    rows = good_rows()
+    rows["diagnoses"][0]["stage"] = "x" * 5000
+    rows["diagnoses"][1]["stage"] = "=HYPERLINK(\"http://example.org\")"
+    rows["diagnoses"][2]["ki67_pct"] = "-5"
+    report = validate_source(write_registry(tmp_path / "reg", rows))
+    assert "(5,000 characters)" in report.render() and "x" * 200 not in report.render()
+    report.to_csv(tmp_path / "p.csv")
+    text = (tmp_path / "p.csv").read_text()
+    assert "x" * 5000 in text  # whole in the file
+    assert "'=HYPERLINK" in text and ",-5," in text  # a negative number stays a number
 
 
 def test_identifier_values_are_masked_by_default(tmp_path: Path) -> None:

@@ -14,6 +14,8 @@ import sys
 from nenstudy.registry.sources import ROW_CONVENTION
 from nenstudy.registry.schema import (
     AGE_RANGE_YEARS,
+    EARLIEST_DATE,
+    TOPOGRAPHY_LAST,
     DAYS_PER_YEAR,
     KARNOFSKY_TO_ECOG,
     KI67_GRADE_UPPER,
@@ -141,7 +143,7 @@ def render_registry_markdown() -> str:
         "- `float`: decimal point (`12.5`), not comma; no digit separator or percent sign "
         "(an XLSX cell formatted as a percentage is refused: write 6 for 6%); finite. "
         "`int`: whole number (`3` or `3.0`), at most 9 digits.",
-        "- `bool`: `true` or `false`.",
+        "- `bool`: `true` or `false`, in any case (`TRUE`, `False`).",
         f"- `list`: tokens separated by `{LIST_SEPARATOR}`, lower case, e.g. `liver;nodes`.",
         "",
         "## Validation",
@@ -158,6 +160,9 @@ def render_registry_markdown() -> str:
         "",
         "Checks beyond each column's type, codes, range and required values:",
         "",
+        f"- every date from {EARLIEST_DATE} to the day of validation (a year 0000, or a date "
+        "in the future, is an error); ICD-O-3 topography codes up to "
+        f"{TOPOGRAPHY_LAST};",
         "- unique keys; references (orphan rows are errors); every patient has exactly one "
         "`follow_up` row (error) and at least one diagnosis (warning);",
         "- birth date < diagnosis date <= MDT date; age at diagnosis "

@@ -30,6 +30,8 @@ __all__ = [
     "SCHEMA_VERSION",
     "DTYPES",
     "DUCKDB_TYPES",
+    "EARLIEST_DATE",
+    "TOPOGRAPHY_LAST",
     "IDENTIFIER_MASK",
     "Column",
     "DerivedColumn",
@@ -306,6 +308,13 @@ SITE_GROUP_DEFAULT = "other_extrapulmonary"
 """Site group of topographies outside :data:`SITE_GROUP_RANGES`."""
 
 TOPOGRAPHY_PATTERN = r"C\d\d\.\d"
+"""The shape of an ICD-O-3 topography code; the codes run up to :data:`TOPOGRAPHY_LAST`."""
+
+TOPOGRAPHY_LAST = "C80.9"
+"""The last ICD-O-3 topography code (unknown primary site)."""
+
+EARLIEST_DATE = "1900-01-01"
+"""No date of a registry may come before it (nor after the day of validation)."""
 
 KI67_GRADE_UPPER = (3.0, 20.0)
 """Ki-67 (%) grade bounds: G1 < 3, G2 3–20, G3 > 20 (WHO 2019)."""

@@ -339,6 +339,7 @@ def _stage_table(
     position, from 1), how many rows hold a value in them (unknown when absent).
     """
     by_name: dict[str, str] = {}
+    repeated: set[str] = set()
     for position, header in enumerate(headers, start=1):
         name = _normalise_header(header)
         if not name:  # e.g. the trailing comma of a spreadsheet export
@@ -355,12 +356,14 @@ def _stage_table(
             problems.append(_problem("warning", file.name, "column.unnamed", message, row=1))
             continue
         if name in by_name:
-            problems.append(
-                _problem("error", file.name, "column.duplicate",
-                         f"column {name!r} appears more than once in the header", row=1,
-                         column=name)
-            )
-            return False
+            if name not in repeated:
+                problems.append(
+                    _problem("error", file.name, "column.duplicate",
+                             f"column {name!r} appears more than once in the header", row=1,
+                             column=name)
+                )
+            repeated.add(name)
+            continue
         by_name[name] = header
     if by_name and not any(name in table.column_names for name in by_name):
         # Most likely a data row taken for the header: its "names" are values, and may be
@@ -387,7 +390,7 @@ def _stage_table(
                      f"required column {name!r} is missing from the header", row=1,
                      column=name)
         )
-    if missing:
+    if missing or repeated:  # every header problem is listed first
         return False
     select = [] if row_expr is None else [f"{row_expr} AS _row"]
     for column in table.columns:

@@ -73,6 +73,10 @@ def full_match(value: str, pattern: str) -> str:
     return f"{value} GLOB {literal(glob)}"
 
 
+TOKEN_WHITESPACE = "' ' || chr(9) || chr(10) || chr(13) || chr(160)"
+"""SQL: the characters trimmed from each token of a list value (as from a whole value)."""
+
+
 def typed_expr(column: Column, source: str) -> str:
     """Return the SQL expression typing the text ``source`` for ``column`` (NULL when invalid).
 
@@ -108,12 +112,14 @@ def typed_expr(column: Column, source: str) -> str:
         return f"CASE lower({source}) WHEN 'true' THEN true WHEN 'false' THEN false END"
     if column.dtype == "list":
         sep = LIST_SEPARATOR
-        # Without spaces or empty tokens the split alone gives the same list, lambdas unneeded.
+        # Each token is trimmed of the whitespace a value is (no-break spaces too). Without
+        # it or empty tokens the split alone gives the same list, lambdas unneeded.
         return (
             f"CASE WHEN contains({source}, ' ') OR contains({source}, '{sep}{sep}') "
             f"OR prefix({source}, '{sep}') OR suffix({source}, '{sep}') "
+            f"OR contains({source}, chr(160)) OR contains({source}, chr(9)) "
             f"THEN list_filter(list_transform(string_split({source}, '{sep}'), "
-            f"lambda t: trim(t)), lambda t: t <> '') "
+            f"lambda t: trim(t, {TOKEN_WHITESPACE})), lambda t: t <> '') "
             f"ELSE string_split({source}, '{sep}') END"
         )
     raise ValueError(column.dtype)
@@ -127,7 +133,8 @@ def type_error_message(column: Column, source: str) -> str:
             f"WHEN regexp_full_match({source}, '\\d{{1,7}}(\\.\\d+)?') "
             f"AND TRY_CAST({source} AS DOUBLE) BETWEEN 1 AND 2958465 "
             "THEN 'looks like an Excel serial date (' || "
-            f"strftime(DATE '1899-12-30' + CAST(floor(CAST({source} AS DOUBLE)) AS INTEGER), "
+            f"strftime(CASE WHEN CAST({source} AS DOUBLE) < 61 THEN DATE '1899-12-31' "
+            f"ELSE DATE '1899-12-30' END + CAST(floor(CAST({source} AS DOUBLE)) AS INTEGER), "
             "'%Y-%m-%d') || ' if read as one); write the date as ISO YYYY-MM-DD' "
             f"WHEN regexp_full_match({source}, '(\\d{{1,2}})[/.-](\\d{{1,2}})[/.-](\\d{{2}}|\\d{{4}})') "
             f"AND TRY_CAST(regexp_extract({source}, '^(\\d+)', 1) AS INTEGER) <= 12 "

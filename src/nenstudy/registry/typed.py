@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from nenstudy.registry import sql
-from nenstudy.registry.schema import Column, Table
+from nenstudy.registry.schema import (
+    EARLIEST_DATE,
+    TOPOGRAPHY_LAST,
+    TOPOGRAPHY_PATTERN,
+    Column,
+    Table,
+)
 from nenstudy.registry.sources import trimmed_sql
 
 __all__ = ["typed_table_sql", "empty_text_relation", "PROBLEMS_JSON_TYPE"]
@@ -176,6 +182,15 @@ def _value_checks(column: Column, native: frozenset[str]) -> list[_RowCheck]:
             _RowCheck("error", column.name, "range", f"{c} % {column.multiple_of} <> 0",
                       sql.literal(f"expected a multiple of {column.multiple_of}"))
         )
+    if column.dtype == "date":
+        # A registry's dates are of living patients: a year 0000 (DuckDB reads it as 1 BC) or
+        # a date after today is a typing error.
+        checks.append(
+            _RowCheck("error", column.name, "date.range",
+                      f"{c} < DATE '{EARLIEST_DATE}' OR {c} > current_date",
+                      f"'the date is before {EARLIEST_DATE} or after today (' || "
+                      "strftime(current_date, '%Y-%m-%d') || ')'")
+        )
     return checks
 
 
@@ -190,6 +205,12 @@ def _table_row_checks(table: Table, native: frozenset[str]) -> list[_RowCheck]:
         checks += [
             _RowCheck("error", "mdt_date", "date_order", "mdt_date < diagnosis_date",
                       f"'MDT date before the diagnosis date ' || {_d('diagnosis_date')}"),
+            # well-formed codes (the format check) compare as text
+            _RowCheck("error", "primary_site", "format",
+                      f"{sql.full_match('primary_site', TOPOGRAPHY_PATTERN)} "
+                      f"AND primary_site > {sql.literal(TOPOGRAPHY_LAST)}",
+                      sql.literal(f"ICD-O-3 topography codes run from C00.0 to "
+                                  f"{TOPOGRAPHY_LAST}")),
             _RowCheck("error", "who_category", "who_category.missing",
                       "who_category IS NULL AND _who_derived IS NULL",
                       "'no WHO category: none typed in and the pathology elements "

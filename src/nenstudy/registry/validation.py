@@ -14,6 +14,7 @@ value and rule. Values of identifier columns are masked unless the user asks for
 from __future__ import annotations
 
 import csv
+import re
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -112,13 +113,14 @@ class ValidationReport:
         """Write every problem to a CSV file (UTF-8, columns :data:`PROBLEM_COLUMNS`).
 
         A missing value (the row of a file-level problem, a problem without a column) is an
-        empty cell.
+        empty cell. A value a spreadsheet would run as a formula (``=...``, ``@...``, or ``+``/``-``
+        followed by other than a number) is written after a ``'``, as spreadsheets do for text.
         """
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         with open(path, "w", encoding="utf-8", newline="") as handle:
             writer = csv.writer(handle, lineterminator="\n")
             writer.writerow(PROBLEM_COLUMNS)
-            writer.writerows(self._records)
+            writer.writerows(tuple(_inert(v) for v in record) for record in self._records)
 
     def render(self, max_rows: int = 200) -> str:
         """Return the report as plain text for a terminal.
@@ -142,7 +144,7 @@ class ValidationReport:
             where = file if row is None else f"{file} row {int(row)}"
             if isinstance(column, str):
                 where += f" column {column}"
-            shown = "" if not isinstance(value, str) else f" value {value!r}"
+            shown = "" if not isinstance(value, str) else f" value {_shorten(value)!r}"
             lines.append(f"  {severity.upper():7s} {where}{shown}: {message} ({rule})")
         if len(self._records) > max_rows:
             lines.append(
@@ -150,6 +152,28 @@ class ValidationReport:
                 "--problems FILE.csv"
             )
         return "\n".join(lines)
+
+
+SHOWN_VALUE_CHARS = 120
+"""A value longer than this is cut in terminal listings (written whole by ``to_csv``)."""
+
+
+def _shorten(value: str) -> str:
+    if len(value) <= SHOWN_VALUE_CHARS:
+        return value
+    return f"{value[:SHOWN_VALUE_CHARS]}... ({len(value):,} characters)"
+
+
+_NUMBER = re.compile(r"[+-]\s*[\d.]")
+
+
+def _inert(value: object) -> object:
+    """A text a spreadsheet would take for a formula, made plain text with a leading '."""
+    if isinstance(value, str) and value and (
+        value[0] in "=@\t\r" or (value[0] in "+-" and not _NUMBER.match(value))
+    ):
+        return "'" + value
+    return value
 
 
 class ValidationError(Exception):
