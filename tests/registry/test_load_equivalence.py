@@ -143,15 +143,28 @@ def test_other_patterns_keep_the_regular_expression(pattern: str) -> None:
 
 
 @pytest.mark.parametrize("table,column", [("diagnoses", "stage"), ("molecular_tests", "gene"),
-                                          ("treatments", "best_response")])
+                                          ("treatments", "best_response"), ("patients", "sex")])
 def test_allowed_code_check_equals_not_in(table: str, column: str) -> None:
-    from nenstudy.registry.typed import _value_checks
+    """The ENUM-typed value and its check flag exactly the texts that are not a code."""
+    from nenstudy.registry.typed import _typed, _value_checks
 
     col = TABLES[table].column(column)
     (check,) = [ch for ch in _value_checks(col, frozenset()) if ch.rule == "allowed"]
-    con = duckdb.connect()
-    values = [None, "", " ", "x", *col.allowed, *(a.upper() for a in col.allowed),
-              *(a + " " for a in col.allowed)]
+    values = [None, "", " ", "x", "'", *col.allowed, *(a.upper() for a in col.allowed),
+              *(a.lower() for a in col.allowed), *(a + " " for a in col.allowed),
+              *(a[:-1] for a in col.allowed)]
     allowed = ", ".join(sql.literal(a) for a in col.allowed)
-    condition = check.condition.replace(sql.ident(column), "x")
-    assert _compare(con, values, f"x NOT IN ({allowed})", condition) == []
+    con = duckdb.connect()
+    con.execute(f"CREATE TEMP TABLE texts ({sql.raw(column)} VARCHAR)")
+    con.executemany("INSERT INTO texts VALUES (?)", [[v] for v in values])
+    typed = f"(SELECT *, {_typed(col, frozenset())} AS {sql.ident(column)} FROM texts)"
+    raw = sql.raw(column)
+    differ = con.execute(
+        f"SELECT {raw} FROM {typed} WHERE ({raw} NOT IN ({allowed})) IS DISTINCT FROM "
+        f"(CASE WHEN {raw} IS NULL THEN NULL ELSE ({check.condition}) END)"
+    ).fetchall()
+    assert differ == []
+    # a code types to itself, in the store's ENUM type
+    kept = con.execute(f"SELECT {raw}, CAST({sql.ident(column)} AS VARCHAR) FROM {typed} "
+                       f"WHERE {raw} IN ({allowed})").fetchall()
+    assert kept and all(a == b for a, b in kept)

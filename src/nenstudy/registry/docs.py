@@ -201,7 +201,10 @@ def render_registry_markdown() -> str:
         "## The store",
         "",
         "One DuckDB table per registry table with the types below (`date` DATE, `float` DOUBLE, "
-        "`int` INTEGER, `bool` BOOLEAN, `list` VARCHAR[], `string` VARCHAR), rows in source order; "
+        "`int` INTEGER, `bool` BOOLEAN, `list` VARCHAR[], `string` VARCHAR; a `string` with "
+        "allowed values, including the derived `site_group` and `who_category`, is an ENUM of "
+        "them in the order listed: R reads it as a factor with those levels, pandas as "
+        "categories, and `ORDER BY` follows that order), rows in source order; "
         "plus `_meta` (schema version, source digest), `_source_files` (file, format, encoding, "
         "SHA-256, rows) and `_import_log` (one row per import). The file is written in DuckDB's "
         f"{STORAGE_VERSION} storage format, which DuckDB {STORAGE_VERSION.lstrip('v')} and later "

@@ -32,6 +32,7 @@ __all__ = [
     "DUCKDB_TYPES",
     "EARLIEST_DATE",
     "TOPOGRAPHY_LAST",
+    "enum_type",
     "IDENTIFIER_MASK",
     "Column",
     "DerivedColumn",
@@ -94,7 +95,19 @@ DUCKDB_TYPES: Mapping[str, str] = MappingProxyType(
         "list": "VARCHAR[]",
     }
 )
-"""DuckDB column type of each value type in the store."""
+"""DuckDB column type of each value type in the store (a ``string`` column with allowed codes
+is an ENUM of its codes instead, see :func:`enum_type`)."""
+
+
+def enum_type(codes: tuple[str, ...]) -> str:
+    """DuckDB ENUM type of a coded column: its codes, in the schema's order.
+
+    The store keeps each code as a small integer (cheaper to write and scan than text); R reads
+    the column as a factor with these levels and pandas as an ordered set of categories, and
+    ``ORDER BY`` sorts in this order. Comparisons with text (``stage = 'metastatic'``) work as
+    with text columns.
+    """
+    return "ENUM(" + ", ".join("'" + c.replace("'", "''") + "'" for c in codes) + ")"
 
 IDENTIFIER_MASK = "<identifier>"
 """What problem listings show instead of a value from an identifier column."""
@@ -151,7 +164,9 @@ class Column:
 
     @property
     def duckdb_type(self) -> str:
-        """DuckDB type of the column in the store."""
+        """DuckDB type of the column in the store (an ENUM for a coded ``string``)."""
+        if self.dtype == "string" and self.allowed is not None:
+            return enum_type(self.allowed)
         return DUCKDB_TYPES[self.dtype]
 
 
@@ -168,15 +183,20 @@ class DerivedColumn:
         One of :data:`DTYPES`.
     description
         How it is derived.
+    allowed
+        Its codes, for a coded ``string`` (stored as an ENUM of them).
     """
 
     name: str
     dtype: str
     description: str
+    allowed: tuple[str, ...] | None = None
 
     @property
     def duckdb_type(self) -> str:
-        """DuckDB type of the column in the store."""
+        """DuckDB type of the column in the store (an ENUM for a coded ``string``)."""
+        if self.dtype == "string" and self.allowed is not None:
+            return enum_type(self.allowed)
         return DUCKDB_TYPES[self.dtype]
 
 
@@ -485,12 +505,16 @@ DIAGNOSES = Table(
     ),
     foreign_keys=(ForeignKey("patient_id", "patients", "patient_id"),),
     derived=(
-        DerivedColumn("site_group", "string", "Derived from primary_site (ICD-O-3 topography)."),
+        DerivedColumn("site_group", "string", "Derived from primary_site (ICD-O-3 topography).",
+                      allowed=SITE_GROUPS),
         DerivedColumn("who_category", "string",
-                      "Derived from the raw pathology elements, else the typed-in value."),
+                      "Derived from the raw pathology elements, else the typed-in value.",
+                      allowed=WHO_CATEGORIES),
         DerivedColumn("ecog_ps", "int", "ECOG as given, else mapped from Karnofsky."),
-        DerivedColumn("site_group_reported", "string", "The typed-in site_group."),
-        DerivedColumn("who_category_reported", "string", "The typed-in who_category."),
+        DerivedColumn("site_group_reported", "string", "The typed-in site_group.",
+                      allowed=SITE_GROUPS),
+        DerivedColumn("who_category_reported", "string", "The typed-in who_category.",
+                      allowed=WHO_CATEGORIES),
         DerivedColumn("pure_histology", "bool",
                       "coalesce(non_ne_component_pct, 0) = 0 and who_category <> 'MiNEN'."),
         DerivedColumn("advanced", "bool",

@@ -5,7 +5,8 @@ gene is *tested* when a row for that gene exists and *altered* when any of those
 alteration other than ``wild_type``; MSI is *tested* when an MSI status is recorded and *high*
 when any is ``MSI-H``; TMB is *tested* when a value is recorded and *high* when the patient's
 highest value is at or above the threshold. The matrix (patients x genes) gives, per cell, the
-non-wild-type alterations joined by ``;``, ``wild_type``, or ``None`` when not tested.
+non-wild-type alterations joined by ``;`` (in the schema's order of codes), ``wild_type``, or
+``None`` when not tested.
 """
 
 from __future__ import annotations
