@@ -172,20 +172,26 @@ def type_error_message(column: Column, source: str) -> str:
     raise ValueError(column.dtype)
 
 
-def site_group_sql(topography: str) -> str:
+def _code(value: str, codes_type: str | None) -> str:
+    """SQL constant of a code, of ``codes_type`` (an ENUM) when given, else text."""
+    return literal(value) if codes_type is None else f"CAST({literal(value)} AS {codes_type})"
+
+
+def site_group_sql(topography: str, codes_type: str | None = None) -> str:
     """SQL deriving the site group from an ICD-O-3 topography expression (NULL if malformed).
 
     On a well-formed code (``Cdd.d``) the major-site ranges are text ranges: ``Cff`` up to
     ``Cll/`` (``/`` sorts right after ``.``), which spares casting the digits on every row.
+    ``codes_type``: the ENUM type the result takes (constants of it: no cast on each row).
     """
     whens = " ".join(
         f"WHEN {topography} >= {literal(f'C{first:02d}')} "
-        f"AND {topography} < {literal(f'C{last:02d}/')} THEN {literal(group)}"
+        f"AND {topography} < {literal(f'C{last:02d}/')} THEN {_code(group, codes_type)}"
         for first, last, group in SITE_GROUP_RANGES
     )
     return (
         f"CASE WHEN NOT {full_match(topography, TOPOGRAPHY_PATTERN)} THEN NULL "
-        f"{whens} ELSE {literal(SITE_GROUP_DEFAULT)} END"
+        f"{whens} ELSE {_code(SITE_GROUP_DEFAULT, codes_type)} END"
     )
 
 
@@ -202,19 +208,23 @@ def who_category_sql(
     ki67_pct: str,
     mitoses: str,
     non_ne_pct: str,
+    codes_type: str | None = None,
 ) -> str:
     """SQL deriving the WHO category from the raw elements (NULL when they do not determine it).
 
-    Same rules as :func:`nenstudy.registry.schema.derive_who_category`.
+    Same rules as :func:`nenstudy.registry.schema.derive_who_category`; ``codes_type`` as for
+    :func:`site_group_sql`.
     """
     ki_grade = _grade_sql(ki67_pct, KI67_GRADE_UPPER)
     mi_grade = _grade_sql(mitoses, MITOSES_GRADE_UPPER)
     grade = f"greatest({ki_grade}, {mi_grade})"  # greatest ignores NULLs
     # Constant strings per grade: no text is built on each row (NULL grade: NULL).
-    net = " ".join(f"WHEN {g} THEN 'NET G{g}'" for g in (1, 2, 3))
+    net = " ".join(f"WHEN {g} THEN {_code(f'NET G{g}', codes_type)}" for g in (1, 2, 3))
     return (
-        f"CASE WHEN {non_ne_pct} >= {MINEN_NON_NE_THRESHOLD_PCT} THEN 'MiNEN' "
-        f"WHEN {differentiation} = 'poor' OR {cell_type} IS NOT NULL THEN 'NEC' "
+        f"CASE WHEN {non_ne_pct} >= {MINEN_NON_NE_THRESHOLD_PCT} "
+        f"THEN {_code('MiNEN', codes_type)} "
+        f"WHEN {differentiation} = 'poor' OR {cell_type} IS NOT NULL "
+        f"THEN {_code('NEC', codes_type)} "
         f"WHEN {differentiation} = 'well' THEN CASE {grade} {net} END END"
     )
 

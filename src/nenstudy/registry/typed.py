@@ -350,11 +350,15 @@ def typed_table_sql(
         typed.append(f"{_typed(column, native)} AS {sql.ident(column.name)}")
     relation = f"(SELECT {', '.join(typed)} FROM {text_relation})"
     if table.name == "diagnoses":
+        # derived as the store's ENUMs (constants of the type: no cast on each row)
         who = sql.who_category_sql(
-            "differentiation", "cell_type", "ki67_pct", "mitoses_per_2mm2", "non_ne_component_pct"
+            "differentiation", "cell_type", "ki67_pct", "mitoses_per_2mm2", "non_ne_component_pct",
+            codes_type=table.column("who_category").duckdb_type,
         )
+        site = sql.site_group_sql("primary_site",
+                                  codes_type=table.column("site_group").duckdb_type)
         relation = (
-            f"(SELECT *, {sql.site_group_sql('primary_site')} AS _site_group_derived, "
+            f"(SELECT *, {site} AS _site_group_derived, "
             f"{who} AS _who_derived, "
             f"{sql.ecog_from_karnofsky_sql('karnofsky')} AS _ecog_from_karnofsky "
             f"FROM {relation})"
