@@ -13,13 +13,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from nenstudy.registry import sql
-from nenstudy.registry.schema import (
-    EARLIEST_DATE,
-    TOPOGRAPHY_LAST,
-    TOPOGRAPHY_PATTERN,
-    Column,
-    Table,
-)
+from nenstudy.registry.schema import EARLIEST_DATE, TOPOGRAPHY_LAST, Column, Table
 from nenstudy.registry.sources import trimmed_sql
 
 __all__ = ["typed_table_sql", "empty_text_relation", "PROBLEMS_JSON_TYPE"]
@@ -210,9 +204,9 @@ def _table_row_checks(table: Table, native: frozenset[str]) -> list[_RowCheck]:
         checks += [
             _RowCheck("error", "mdt_date", "date_order", "mdt_date < diagnosis_date",
                       f"'MDT date before the diagnosis date ' || {_d('diagnosis_date')}"),
-            # well-formed codes (the format check) compare as text
+            # well-formed codes (those with a derived site group) compare as text
             _RowCheck("error", "primary_site", "format",
-                      f"{sql.full_match('primary_site', TOPOGRAPHY_PATTERN)} "
+                      f"_site_group_derived IS NOT NULL "
                       f"AND primary_site > {sql.literal(TOPOGRAPHY_LAST)}",
                       sql.literal(f"ICD-O-3 topography codes run from C00.0 to "
                                   f"{TOPOGRAPHY_LAST}")),
