@@ -310,3 +310,15 @@ def test_report_render_states_the_row_convention(tmp_path: Path) -> None:
     rows["patients"][2]["sex"] = "X"
     text = validate_source(write_registry(tmp_path / "reg", rows)).render()
     assert "header is row 1" in text and "patients.csv row 4 column sex" in text
+
+
+def test_an_identifier_shifted_into_another_column_is_masked(tmp_path: Path) -> None:
+    rows = good_rows()
+    first = rows["patients"][0]
+    first["patient_id"], first["sex"] = first["sex"], first["patient_id"]  # values swapped
+    report = validate_source(write_registry(tmp_path / "reg", rows))
+    hit = report.problems.query("rule == 'allowed' and column == 'sex'")
+    assert hit["value"].tolist() == ["<identifier>"]
+    assert good_rows()["patients"][0]["patient_id"] not in report.render()
+    shown = validate_source(tmp_path / "reg", show_identifiers=True).problems
+    assert good_rows()["patients"][0]["patient_id"] in set(shown["value"])

@@ -150,8 +150,10 @@ def render_registry_markdown() -> str:
         "",
         "`nenstudy validate SOURCE` lists every problem at once (terminal and `--problems "
         "FILE.csv`), each with severity, file, row, column, value, rule and message; "
-        f"{ROW_CONVENTION}. Values of identifier columns are shown as `<identifier>` unless "
-        "`--show-identifiers` is given. Errors block an import; warnings do not. "
+        f"{ROW_CONVENTION}. Values of identifier columns, and values of other columns that "
+        "equal an identifier of the registry (an identifier shifted into another column), are "
+        "shown as `<identifier>` unless `--show-identifiers` is given. Errors block an import; "
+        "warnings do not. "
         "`nenstudy import SOURCE --registry FILE.duckdb` writes the store only when there is no "
         "error, and replaces it as a whole (a failed import leaves it unchanged). Both take "
         "`--threads N` and `--memory-limit SIZE` for DuckDB, which they run in (default: one "

@@ -356,9 +356,11 @@ def _fetch_report(
     value = (
         "value"
         if show_identifiers
-        else f"CASE WHEN \"column\" IN ({identifiers}) AND value IS NOT NULL "
-        f"THEN {sql.literal(IDENTIFIER_MASK)} ELSE value END"
+        else f"CASE WHEN (\"column\" IN ({identifiers}) OR value IN (SELECT v FROM _seen_ids)) "
+        f"AND value IS NOT NULL THEN {sql.literal(IDENTIFIER_MASK)} ELSE value END"
     )
+    if not show_identifiers:
+        _identifiers_shown_elsewhere(con, identifiers)
     records = con.execute(
         f"SELECT severity, file, row, \"column\", {value} AS value, rule, message "
         "FROM _problems ORDER BY file, row NULLS FIRST, \"column\" NULLS FIRST, rule, "
@@ -369,6 +371,32 @@ def _fetch_report(
     )
     return ValidationReport(
         source=source, _records=tuple(records), files=files, seconds=seconds
+    )
+
+
+def _identifiers_shown_elsewhere(con: duckdb.DuckDBPyConnection, identifiers: str) -> None:
+    """Make ``_seen_ids``: the values of errors in other columns that are identifiers.
+
+    An identifier shifted into another column (a row whose values moved by one, a file without
+    its header row) is an error there, whose value would be shown: such values are looked up
+    among the identifier columns of every table. Only errors are looked at (no clean registry
+    pays for it); warnings show typed values, not text that failed to type.
+    """
+    shown = (f"SELECT DISTINCT value FROM _problems WHERE severity = 'error' "
+             f"AND value IS NOT NULL AND (\"column\" IS NULL OR \"column\" NOT IN ({identifiers}))")
+    lookups = [
+        f"SELECT CAST({sql.ident(c.name)} AS VARCHAR) AS v FROM typed_{t.name} "
+        f"WHERE CAST({sql.ident(c.name)} AS VARCHAR) IN (SELECT value FROM shown)"
+        for t in SCHEMA for c in t.columns if c.identifier
+    ]
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _shown_values AS {shown}")
+    row = con.execute("SELECT count(*) FROM _shown_values").fetchone()
+    if not row or not row[0]:
+        con.execute("CREATE OR REPLACE TEMP TABLE _seen_ids (v VARCHAR)")
+        return
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _seen_ids AS WITH shown AS (SELECT * FROM _shown_values) "
+        + " UNION ".join(lookups)
     )
 
 
