@@ -670,3 +670,30 @@ def test_parquet_float32_is_read_as_the_number_it_shows(good_registry: Path,
     import_registry(good_registry, db)
     values = {v for (v,) in open_store(db).execute("SELECT ki67_pct FROM diagnoses").fetchall()}
     assert values <= {2.7, None} and 2.7 in values
+
+
+def test_a_file_mixing_utf8_and_latin1_is_an_error_at_its_row(good_registry: Path) -> None:
+    """Read as Latin-1, its UTF-8 text would be garbled (and the reverse): never stored."""
+    rows = good_rows()
+    rows["diagnoses"][0]["notes"] = "line one\nline two"  # row 2 spans two lines
+    rows["diagnoses"][1]["notes"] = "R\u00e9section"  # UTF-8, row 3
+    write_table(good_registry, "diagnoses", rows["diagnoses"])
+    path = good_registry / "diagnoses.csv"
+    lines = path.read_bytes().split(b"\n")
+    lines[4] = lines[4].replace(b"\r", b"caf\xe9\r")  # row 4 (the fifth line): Latin-1
+    path.write_bytes(b"\n".join(lines))
+    hit = validate_source(good_registry).problems.query("rule == 'file.encoding'")
+    assert hit[["severity", "row"]].values.tolist() == [["error", 4]]
+    assert "row 3" in hit["message"].iloc[0]
+
+
+def test_windows_1252_row_counts_values_spanning_lines(good_registry: Path) -> None:
+    rows = good_rows()
+    rows["diagnoses"][0]["notes"] = "one\ntwo\nthree"  # row 2 spans three lines
+    write_table(good_registry, "diagnoses", rows["diagnoses"])
+    path = good_registry / "diagnoses.csv"
+    lines = path.read_bytes().split(b"\n")
+    lines[5] = lines[5].replace(b"\r", b"\x80\r")  # the sixth line is row 4
+    path.write_bytes(b"\n".join(lines))
+    hit = validate_source(good_registry).problems.query("rule == 'file.encoding'")
+    assert hit["row"].tolist() == [4]

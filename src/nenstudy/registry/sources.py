@@ -466,10 +466,12 @@ def _load_csv(
             if attempt == "utf-8" and "utf-8" in str(exc).lower():
                 continue
             if attempt == "latin-1" and "latin-1" in str(exc).lower():
+                line = _first_c1_byte_line(file)
                 problems.append(
                     _problem("error", file.name, "file.encoding",
                              "the file is neither UTF-8 nor Latin-1 (bytes 0x80-0x9F suggest "
-                             "Windows-1252); save it as UTF-8", row=_first_c1_byte_line(file))
+                             "Windows-1252); save it as UTF-8",
+                             row=None if line is None else _row_of_line(file, line))
                 )
                 return False, encoding
             shape = csvshape.shape_problems(file, encoding, len(headers))
@@ -485,6 +487,16 @@ def _load_csv(
             problems.append(
                 _problem("error", file.name, "file.unreadable",
                          f"the CSV file could not be read: {reason}", row=row)
+            )
+            return False, encoding
+        if created and encoding == "latin-1" and (mixed := _mixed_encodings(file)):
+            build.discard(con, table)
+            bad, good = mixed
+            problems.append(
+                _problem("error", file.name, "file.encoding",
+                         f"the file mixes encodings: this row is not UTF-8, while row {good} "
+                         "holds UTF-8 text; read either way, part of it would be garbled. Save "
+                         "the whole file as UTF-8", row=bad)
             )
             return False, encoding
         if created and encoding == "latin-1":
@@ -553,6 +565,53 @@ def _blank_rows_are_mapped(
                  "numbers count them, as a spreadsheet does")
     )
     return True
+
+
+_UTF8_MULTIBYTE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
+"""A UTF-8 character beyond ASCII (in Latin-1 text such pairs, e.g. 'Ã©', hardly occur)."""
+
+
+def _mixed_encodings(path: Path) -> tuple[int, int] | None:
+    """For a file that is not valid UTF-8: (row of the first byte that is not UTF-8, row of
+    the first UTF-8 character beyond ASCII) when it also holds such characters, else None."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    bad = good = None
+    line, tail = 1, b""  # line: that of the chunk's first byte
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            if good is None:
+                window = tail + chunk
+                found = _UTF8_MULTIBYTE.search(window)
+                if found is not None:
+                    good = line - tail.count(b"\n") + window.count(b"\n", 0, found.start())
+            if bad is None:
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError as exc:
+                    bad = line + chunk.count(b"\n", 0, max(exc.start, 0))
+            if bad is not None and good is not None:
+                return _row_of_line(path, bad), _row_of_line(path, good)
+            line += chunk.count(b"\n")
+            tail = chunk[-3:]
+    return None
+
+
+def _row_of_line(path: Path, line: int) -> int:
+    """The spreadsheet row holding physical line ``line`` of a CSV file (a quoted value may
+    span lines; a blank line is a row, as in a spreadsheet)."""
+    import csv
+
+    csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))
+    with open(path, newline="", encoding="latin-1") as handle:  # any byte reads; only rows count
+        reader = csv.reader(handle)
+        for row, _ in enumerate(reader, start=1):
+            if reader.line_num >= line:
+                return row
+    return line
 
 
 def _first_c1_byte_line(path: Path) -> int | None:
