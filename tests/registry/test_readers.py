@@ -697,3 +697,14 @@ def test_windows_1252_row_counts_values_spanning_lines(good_registry: Path) -> N
     path.write_bytes(b"\n".join(lines))
     hit = validate_source(good_registry).problems.query("rule == 'file.encoding'")
     assert hit["row"].tolist() == [4]
+
+
+def test_a_stray_quote_merging_two_rows_is_named(good_registry: Path) -> None:
+    """An opening quote in row 3's note swallows row 4 up to a quote in its own note."""
+    path = good_registry / "diagnoses.csv"
+    lines = path.read_text().split("\n")
+    lines[2] = lines[2].rstrip("\r") + '"Lesion 2'
+    lines[3] = lines[3].rstrip("\r") + 'cm"'
+    path.write_text("\n".join(lines))
+    hit = validate_source(good_registry).problems.query("rule == 'value.merged_rows'")
+    assert hit[["severity", "row", "column"]].values.tolist() == [["warning", 3, "notes"]]

@@ -197,9 +197,31 @@ def _d(name: str) -> str:
     return f"strftime({sql.ident(name)}, '%Y-%m-%d')"
 
 
+def _merged_row_checks(table: Table) -> list[_RowCheck]:
+    """A free-text value holding a line break and as many commas as a whole row: in a CSV file,
+    most likely two rows merged by a stray or missing quote (warned, as a note may hold both)."""
+    separators = len(table.columns) - 1
+    keys = set(table.key) | {fk.column for fk in table.foreign_keys}
+    checks = []
+    for column in table.columns:
+        if (column.dtype != "string" or column.allowed is not None
+                or column.pattern is not None or column.name in keys):
+            continue
+        c = sql.ident(column.name)
+        checks.append(_RowCheck(
+            "warning", column.name, "value.merged_rows",
+            f"contains({c}, chr(10)) AND strlen({c}) - strlen(replace({c}, ',', '')) "
+            f">= {separators}",
+            sql.literal(f"the value holds a line break and {separators} or more commas, as a "
+                        "whole row would: a stray or missing quote may have merged two rows "
+                        "(check this row and the next)"),
+        ))
+    return checks
+
+
 def _table_row_checks(table: Table, native: frozenset[str]) -> list[_RowCheck]:
     """Checks across the columns of one row, particular to each table."""
-    checks: list[_RowCheck] = []
+    checks: list[_RowCheck] = _merged_row_checks(table)
     if table.name == "diagnoses":
         checks += [
             _RowCheck("error", "mdt_date", "date_order", "mdt_date < diagnosis_date",
