@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 from pathlib import Path
 
 import duckdb
@@ -304,3 +305,35 @@ def test_an_import_waiting_on_a_folder_another_import_removed_starts_again(
     os.close(held)
     waiting.join(timeout=60)
     assert outcome and (folder / "store.duckdb").is_file()
+
+
+def test_an_import_removes_what_killed_imports_left(good_registry: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A SIGKILLed import leaves its partial store and spill folder: the next import clears
+    those of processes that are gone, and only those."""
+    import subprocess
+    import sys
+
+    from nenstudy.registry import store
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    alive = str(os.getppid())
+    spill_root = tmp_path / "tmp"
+    spill_root.mkdir()
+    monkeypatch.setattr(store.tempfile, "tempdir", str(spill_root))
+    db = tmp_path / "store.duckdb"
+    left = [tmp_path / f".store.duckdb.{gone}.importing",
+            tmp_path / f".store.duckdb.{gone}.importing.wal",
+            spill_root / f"{store.SPILL_PREFIX}{gone}-x1y2"]
+    kept = [tmp_path / f".store.duckdb.{alive}.importing", tmp_path / ".other.duckdb.1.importing",
+            spill_root / f"{store.SPILL_PREFIX}{alive}-a1b2"]
+    for path in left + kept:
+        if path.name.endswith("-x1y2") or path.name.endswith("-a1b2"):
+            path.mkdir()
+            (path / "spill.tmp").write_bytes(b"x")
+        else:
+            path.write_bytes(b"x")
+    import_registry(good_registry, db)
+    assert [p for p in left if p.exists()] == []
+    assert all(p.exists() for p in kept)

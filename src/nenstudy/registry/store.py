@@ -232,6 +232,47 @@ def _previous_import_log(db_path: Path) -> list[tuple]:
         con.close()
 
 
+SPILL_PREFIX = "nenstudy-import-"
+"""Prefix of the temporary folder an import spills to (then its process id and ``-``)."""
+
+
+def _remove_stale(folder: Path, prefix: str, suffix: str) -> None:
+    """Remove what imports killed outright (SIGKILL, power loss) left: ``prefix<pid>...suffix``
+    files or folders in ``folder`` whose process is gone."""
+    import shutil
+
+    if os.name == "nt":  # os.kill(pid, 0) would end the process there
+        return
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        name = entry.name
+        if not (name.startswith(prefix) and name.endswith(suffix)):
+            continue
+        pid = name[len(prefix):len(name) - len(suffix)].split(".")[0].split("-")[0]
+        if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+            continue
+        try:
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                _remove(entry)
+        except OSError:
+            pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process
+        return True
+    return True
+
+
 def _remove(path: Path) -> None:
     for p in (path, path.with_name(path.name + ".wal")):
         try:
@@ -341,7 +382,10 @@ def _import(
     """The import proper (see :func:`import_registry`), into an existing folder."""
     tmp_store = db_path.with_name(f".{db_path.name}.{os.getpid()}.importing")
     _remove(tmp_store)
-    with tempfile.TemporaryDirectory(prefix="nenstudy-import-") as spill:
+    for suffix in (".importing", ".importing.wal"):
+        _remove_stale(db_path.parent, f".{db_path.name}.", suffix)
+    _remove_stale(Path(tempfile.gettempdir()), SPILL_PREFIX, "")
+    with tempfile.TemporaryDirectory(prefix=f"{SPILL_PREFIX}{os.getpid()}-") as spill:
         con = connect_work_db(threads=threads, memory_limit=memory_limit, temp_dir=Path(spill))
         try:
             # Atomicity comes from building a new file and renaming it over the target.
