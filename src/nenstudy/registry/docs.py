@@ -124,17 +124,26 @@ def render_registry_markdown() -> str:
         "## Values",
         "",
         "- CSV: comma-separated, UTF-8 (a byte-order mark is fine); a Latin-1 file is read with "
-        "a warning; Windows-1252 text is an error. The first line is the header; column names "
+        "a warning; Windows-1252 text, or a file mixing UTF-8 with other bytes, is an error "
+        "at the first row concerned. The first line is the header (a first row naming none of "
+        "the table's columns is an error that quotes none of its values); column names "
         "are matched case-insensitively; optional columns may be left out; unknown columns and "
         "columns without a name (trailing commas) are reported, with the number of rows holding "
         "a value in them, and not imported. Blank rows are "
         "ignored with a warning and counted in row numbers, as in a spreadsheet. A file whose "
         "rows do not all have the header's number of values, or with an unclosed quote, or "
         "with mixed line endings, gets every such row listed; its values are checked once it "
-        "is mended. UTF-16, semicolon- and tab-separated files are named as such.",
-        "- XLSX: the first worksheet; blank rows are skipped and row numbers are the sheet's. "
-        "A formula cell must hold its computed value (a workbook saved by Excel or LibreOffice "
-        "does; one written by a script may not, and such a cell is an error).",
+        "is mended. UTF-16, semicolon- and tab-separated files are named as such. A free-text "
+        "value holding a line break and as many commas as a whole row is a warning (two rows "
+        "merged by a stray quote?).",
+        "- XLSX: the first worksheet, every row and column it holds (whatever used range it "
+        "states); blank rows are skipped and row numbers are the sheet's. A formula cell must "
+        "hold its computed value (a workbook saved by Excel or LibreOffice does; one written by "
+        "a script may not, and such a cell is an error); an error value (`#N/A`, `#REF!` ...) "
+        "is an error.",
+        "- Parquet: typed columns are read as they are (a 32-bit float as the number it shows); "
+        "binary text columns must be UTF-8; a list, struct or map in a column of single values, "
+        "or two columns whose names differ only in case, is an error.",
         "- Empty cells are missing values; whitespace around a value is ignored. A row with no "
         "value at all (only separators) is one error.",
         "- `date`: ISO `YYYY-MM-DD` only. Excel serial numbers (e.g. 44927) and day/month "
