@@ -322,8 +322,10 @@ def test_large_file_line_count_matches_bytes_count() -> None:
     from nenstudy.registry.csvshape import _count_line_breaks
 
     rng = random.Random(7)
-    block = bytes(rng.choice(b"ab,\n\r\"") for _ in range(100_000))
-    assert _count_line_breaks(block) == block.count(b"\n")
+    buffer = bytearray(rng.choice(b"ab,\n\r\"") for _ in range(100_000))
+    whole, part = memoryview(buffer), memoryview(buffer)[:54_321]  # a full and a last block
+    assert _count_line_breaks(whole) == bytes(buffer).count(b"\n")
+    assert _count_line_breaks(part) == bytes(buffer[:54_321]).count(b"\n")
 
 
 @pytest.mark.parametrize("content", [b"a,b\r\nx\ry,z\r\n", b"a,b\r\nx\r,z\r\n", b"a,b\nx\r,z\n"],

@@ -59,16 +59,14 @@ def plain_spaces(path: Path) -> bool:
     return True
 
 
-def _count_small(block: memoryview) -> int:
-    return block.tobytes().count(b"\n")
-
-
 def _count_line_breaks(block: memoryview) -> int:
-    """Line breaks in a block: numpy counts 3-4 times faster than ``bytes.count``, and lets other
-    threads run meanwhile."""
-    import numpy as np  # only for large files: validating a small registry need not load it
+    """Line breaks in a block, counted on the buffer itself (no copy) when the block fills it.
 
-    return int(np.count_nonzero(np.frombuffer(block, np.uint8) == 10))
+    numpy counts faster, but importing it (and starting its BLAS threads) costs more CPU than
+    it saves here: about 0.2 CPU-s against 0.07 for the 490 MB of 10^6 patients.
+    """
+    data = block.obj if len(block) == len(block.obj) else block.tobytes()
+    return data.count(b"\n")
 
 
 def byte_pass(path: Path, *, digest: bool, lines: bool) -> tuple[str | None, int | None]:
@@ -84,13 +82,12 @@ def byte_pass(path: Path, *, digest: bool, lines: bool) -> tuple[str | None, int
         The hex digest and the number of lines (a last line without a line break counts).
     """
     sha = hashlib.sha256() if digest else None
-    count = _count_line_breaks if path.stat().st_size > _BLOCK else _count_small
     n_lines, last = 0, 10
     for block in _blocks(path):
         if sha is not None:
             sha.update(block)
         if lines:
-            n_lines += count(block)
+            n_lines += _count_line_breaks(block)
             last = block[-1]
     return (None if sha is None else sha.hexdigest(),
             n_lines + (last != 10) if lines else None)
