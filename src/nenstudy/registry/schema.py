@@ -79,8 +79,11 @@ __all__ = [
     "ecog_from_karnofsky",
 ]
 
-SCHEMA_VERSION = "1"
-"""Version of this schema; stored in every registry store (``_meta``)."""
+SCHEMA_VERSION = "2"
+"""Version of this schema; stored in every registry store (``_meta``, ``_import_log``).
+
+2: coded columns are ENUMs of their codes (1: text); the values are the same.
+"""
 
 DTYPES = ("string", "date", "float", "int", "bool", "list")
 """The value types a registry column may have."""
