@@ -708,3 +708,21 @@ def test_a_stray_quote_merging_two_rows_is_named(good_registry: Path) -> None:
     path.write_text("\n".join(lines))
     hit = validate_source(good_registry).problems.query("rule == 'value.merged_rows'")
     assert hit[["severity", "row", "column"]].values.tolist() == [["warning", 3, "notes"]]
+
+
+def test_utf16_without_a_byte_order_mark_is_named(good_registry: Path) -> None:
+    path = good_registry / "patients.csv"
+    path.write_bytes(path.read_text().encode("utf-16-le"))
+    hit = validate_source(good_registry).problems.query("file == 'patients.csv'")
+    assert hit["rule"].tolist() == ["file.encoding"] and "UTF-16" in hit["message"].iloc[0]
+
+
+def test_a_broken_link_or_folder_named_as_a_table_file_is_named(good_registry: Path) -> None:
+    (good_registry / "patients.csv").unlink()
+    (good_registry / "patients.csv").symlink_to(good_registry / "gone.csv")
+    (good_registry / "follow_up.csv").unlink()
+    (good_registry / "follow_up.csv").mkdir()
+    problems = validate_source(good_registry).problems
+    messages = dict(zip(problems["file"], problems["message"]))
+    assert "does not exist" in messages["patients.csv"]
+    assert "not a file" in messages["follow_up.csv"]

@@ -200,9 +200,16 @@ def find_source_files(source: Path) -> tuple[dict[str, list[Path]], list[dict[st
     matched: dict[str, list[Path]] = {t.name: [] for t in SCHEMA}
     problems: list[dict[str, Any]] = []
     for path in sorted(source.iterdir()):
-        if path.name.startswith(".") or not path.is_file():
+        if path.name.startswith("."):
             continue
         stem, suffix = path.stem.lower(), path.suffix.lower()
+        if not path.is_file():
+            if stem in matched and suffix in SUPPORTED_SUFFIXES:  # named as a table's file
+                what = ("a link to a file that does not exist" if path.is_symlink()
+                        and not path.exists() else "not a file")
+                problems.append(_problem("error", path.name, "file.unreadable",
+                                         f"{path.name} is {what}"))
+            continue
         if stem in matched and suffix in SUPPORTED_SUFFIXES:
             matched[stem].append(path)
         elif stem in matched:
@@ -427,6 +434,15 @@ def _load_csv(
         problems.append(
             _problem("error", file.name, "file.encoding",
                      "the file is UTF-16 text (Excel's 'Unicode text'); save it as CSV UTF-8")
+        )
+        return False, None
+    with open(file, "rb") as handle:
+        first = handle.read(4096)
+    if b"\x00" in first:
+        problems.append(
+            _problem("error", file.name, "file.encoding",
+                     "the file holds NUL bytes: UTF-16 text without a byte-order mark, or not a "
+                     "text file; save it as CSV UTF-8")
         )
         return False, None
     headers = _csv_header(file)
