@@ -15,12 +15,15 @@ only when the check's own query would find nothing.
 
 from __future__ import annotations
 
+from typing import Mapping
+
 import duckdb
 
 from nenstudy.registry import sql
 from nenstudy.registry.schema import AGE_RANGE_YEARS, DAYS_PER_YEAR, SCHEMA, Table
 
-__all__ = ["run_cross_checks", "insert_problems"]
+__all__ = ["run_cross_checks", "insert_problems", "repeated_key_hashes",
+           "own_key_is_checked_apart"]
 
 MAX_SHOWN_ROWS = 5
 """At most this many row numbers are listed in one message (then ``...``)."""
@@ -168,19 +171,27 @@ def _treatment_facts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
 # --------------------------------------------------------------------------- listings
 
 
-def _repeated_key_hashes(con: duckdb.DuckDBPyConnection, table: Table) -> int:
+def repeated_key_hashes(con: duckdb.DuckDBPyConnection, table: Table,
+                        relation: str | None = None) -> int:
     """How many hash values of ``table``'s key are shared by several rows (0: no key repeats).
 
     Equal keys have equal hashes, so 0 rules out a repeated key; grouping 64-bit integers costs
     less than grouping the key text. Shared hashes (a repeated key, or rarely a collision) send
     the table to :func:`_unique_key_checks`, whose listing compares the keys themselves.
+    ``relation``: the table's rows (default: its ``typed_<table>`` view).
     """
     k = sql.ident(table.key[0])
     row = con.execute(
-        f"SELECT count(*) FROM (SELECT hash({k}) AS h FROM typed_{table.name} "
+        f"SELECT count(*) FROM (SELECT hash({k}) AS h FROM {relation or 'typed_' + table.name} "
         f"WHERE {k} IS NOT NULL GROUP BY h HAVING count(*) > 1)"
     ).fetchone()
     return int(row[0]) if row else 0
+
+
+def own_key_is_checked_apart(table: Table) -> bool:
+    """Whether ``table``'s key is checked by :func:`repeated_key_hashes` (not by the
+    per-patient facts, which count the rows of the tables keyed by ``patient_id``)."""
+    return table.key != ("patient_id",)
 
 
 def _unique_key_checks(con: duckdb.DuckDBPyConnection, table: Table) -> None:
@@ -533,7 +544,8 @@ def _line_checks(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def run_cross_checks(
-    con: duckdb.DuckDBPyConnection, available: set[str], *, gated: bool = True
+    con: duckdb.DuckDBPyConnection, available: set[str], *, gated: bool = True,
+    key_repeats: Mapping[str, int] | None = None,
 ) -> None:
     """Run every check across rows and tables on the tables in ``available``.
 
@@ -547,6 +559,9 @@ def run_cross_checks(
         Run a check's listing query only when the per-patient counts say it may find something
         (the default). ``False`` runs every listing query: the same problems, found slower (the
         tests compare the two).
+    key_repeats
+        :func:`repeated_key_hashes` of tables already counted (while their file was read);
+        the others are counted here.
     """
     facts = _patient_facts(con)
     if not gated:
@@ -557,7 +572,8 @@ def run_cross_checks(
         repeated_rows = {"patients": facts["repeated_patients"],
                          "follow_up": facts["repeated_follow_up"]}.get(table.name)
         if repeated_rows is None and gated:  # a key other than patient_id
-            repeated_rows = _repeated_key_hashes(con, table)
+            counted = (key_repeats or {}).get(table.name)
+            repeated_rows = (repeated_key_hashes(con, table) if counted is None else counted)
         if repeated_rows != 0:
             _unique_key_checks(con, table)
 

@@ -29,6 +29,7 @@ from typing import Any, Callable, Iterator, Mapping, Protocol
 import duckdb
 
 from nenstudy.registry import csvshape
+from nenstudy.registry.crosschecks import own_key_is_checked_apart, repeated_key_hashes
 from nenstudy.registry.lanes import run_side_by_side
 from nenstudy.registry.schema import SCHEMA, Table
 
@@ -114,6 +115,10 @@ class SourceFile:
         Blank rows of a CSV file that the reader skipped (``None``: none).
     sha256
         SHA-256 hex digest of the file's bytes, when :func:`load_source` was asked for digests.
+    key_hash_repeats
+        For a table whose own key is not ``patient_id``: how many hashes of the key repeat
+        (:func:`nenstudy.registry.crosschecks.repeated_key_hashes`), counted in the reading
+        lane, which is otherwise idle once its last file is read.
     """
 
     table: str
@@ -124,6 +129,7 @@ class SourceFile:
     row_column: bool
     blank_rows: csvshape.BlankRows | None = None
     sha256: str | None = None
+    key_hash_repeats: int | None = None
 
     @property
     def row_sql(self) -> str:
@@ -1061,9 +1067,11 @@ def _load_table(
                      + ("" if table.may_be_empty else
                         f"; a registry needs at least one row in {table.name}"))
         )
+    repeats = (repeated_key_hashes(con, table, build.target(table))
+               if own_key_is_checked_apart(table) else None)
     return problems, SourceFile(
         table.name, file, fmt, encoding, int(n_rows), row_column=(fmt == "xlsx"),
-        blank_rows=blank, sha256=digest,
+        blank_rows=blank, sha256=digest, key_hash_repeats=repeats,
     )
 
 

@@ -331,7 +331,10 @@ def validate_into(
     threads = int(row[0]) if row else 1
     con.execute(f"SET threads = {threads + 1}")
     try:
-        run_cross_checks(con, available)
+        run_cross_checks(con, available, key_repeats={
+            name: f.key_hash_repeats for name, f in loaded.files.items()
+            if f.key_hash_repeats is not None and name in available
+        })
     finally:
         con.execute(f"SET threads = {threads}")
     seconds = {"read": read - start, "cross_checks": time.perf_counter() - read}
