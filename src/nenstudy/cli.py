@@ -227,14 +227,18 @@ def import_(source: Path, db_path: Path, problems_csv: Path | None, show_identif
         kept = f"{db_path} is unchanged" if db_path.exists() else "no store was written"
         _console.print(f"[red]Import failed; {kept}.[/red]", highlight=False)
         sys.exit(1)
-    if problems_csv is not None:
-        _write_problems(result.report, problems_csv, done=f"{db_path} was imported. ")
-    if result.report.n_warnings:
-        _console.print(result.report.render(), markup=False, highlight=False)
-    stages = ", ".join(f"{name.replace('_', ' ')} {sec:.1f} s"
-                       for name, sec in result.stage_seconds.items())
-    _console.print(f"Imported in {result.seconds:.1f} s ({stages}).")
-    _print_summary(summarize(db_path))
+    try:
+        if problems_csv is not None:
+            _write_problems(result.report, problems_csv, done=f"{db_path} was imported. ")
+        if result.report.n_warnings:
+            _console.print(result.report.render(), markup=False, highlight=False)
+        stages = ", ".join(f"{name.replace('_', ' ')} {sec:.1f} s"
+                           for name, sec in result.stage_seconds.items())
+        _console.print(f"Imported in {result.seconds:.1f} s ({stages}).")
+        _print_summary(summarize(db_path))
+    except KeyboardInterrupt:  # the store is in place: say so, not "Aborted!"
+        _console.print(f"Interrupted after the import: {db_path} holds the new registry.")
+        sys.exit(130)
 
 
 def _run_study_and_report(registry: Path, study: Path, out_dir: Path, *, seed: int | None,
