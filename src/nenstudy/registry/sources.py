@@ -385,7 +385,7 @@ def _stage_table(
             _problem("error", file.name, "header.missing",
                      f"the first row names none of the columns of table {table.name} "
                      f"(expected: {', '.join(table.column_names)}); if it is a data row, add "
-                     "the header row above it", row=1)
+                     "the header row above it; if it is a title, delete it", row=1)
         )
         return False
     for name in by_name:
