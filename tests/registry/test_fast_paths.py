@@ -56,7 +56,7 @@ def test_list_typing_matches_split_trim_and_drop_empty_tokens(text: str) -> None
     con = duckdb.connect()
     reference = (
         "list_filter(list_transform(string_split(x, ';'), "
-        f"lambda t: trim(t, {sql.TOKEN_WHITESPACE})), lambda t: t <> '')"
+        f"lambda t: trim(t, {sql.WHITESPACE})), lambda t: t <> '')"
     )
     fast = sql.typed_expr(TABLES["treatments"].column("agents"), "x")
     assert _value(con, fast, text) == _value(con, reference, text)

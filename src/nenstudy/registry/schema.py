@@ -112,6 +112,13 @@ def enum_type(codes: tuple[str, ...]) -> str:
     """
     return "ENUM(" + ", ".join("'" + c.replace("'", "''") + "'" for c in codes) + ")"
 
+
+def store_type(dtype: str, allowed: tuple[str, ...] | None) -> str:
+    """DuckDB type of a column of value type ``dtype`` with codes ``allowed`` in the store."""
+    if dtype == "string" and allowed is not None:
+        return enum_type(allowed)
+    return DUCKDB_TYPES[dtype]
+
 IDENTIFIER_MASK = "<identifier>"
 """What problem listings show instead of a value from an identifier column."""
 
@@ -168,9 +175,7 @@ class Column:
     @property
     def duckdb_type(self) -> str:
         """DuckDB type of the column in the store (an ENUM for a coded ``string``)."""
-        if self.dtype == "string" and self.allowed is not None:
-            return enum_type(self.allowed)
-        return DUCKDB_TYPES[self.dtype]
+        return store_type(self.dtype, self.allowed)
 
 
 @dataclass(frozen=True)
@@ -198,9 +203,7 @@ class DerivedColumn:
     @property
     def duckdb_type(self) -> str:
         """DuckDB type of the column in the store (an ENUM for a coded ``string``)."""
-        if self.dtype == "string" and self.allowed is not None:
-            return enum_type(self.allowed)
-        return DUCKDB_TYPES[self.dtype]
+        return store_type(self.dtype, self.allowed)
 
 
 @dataclass(frozen=True)

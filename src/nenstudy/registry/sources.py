@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterator, Mapping, Protocol
 
 import duckdb
 
-from nenstudy.registry import csvshape
+from nenstudy.registry import csvshape, sql
 from nenstudy.registry.crosschecks import own_key_is_checked_apart, repeated_key_hashes
 from nenstudy.registry.lanes import run_side_by_side
 from nenstudy.registry.schema import SCHEMA, Table
@@ -50,7 +50,6 @@ ROW_CONVENTION = "row numbers as in a spreadsheet: the header is row 1, the firs
 SUPPORTED_SUFFIXES = (".csv", ".parquet", ".xlsx")
 """File suffixes recognised as registry tables."""
 
-_WS = "' ' || chr(9) || chr(10) || chr(13) || chr(160)"
 _CSV_BUFFER_BYTES = 8 << 20
 """CSV read buffer. 8 MB holds fewer rows than a DuckDB row group for the registry's tables, so
 the ordered insert merges whole row groups as it goes; 16 MB buffers left a partial row group per
@@ -315,12 +314,12 @@ def trimmed_sql(value: str, *, spaces_only: bool = False, never_empty: bool = Fa
     if spaces_only:
         return (
             f"CASE WHEN prefix({value}, ' ') OR suffix({value}, ' ') "
-            f"THEN NULLIF(trim({value}, {_WS}), '') ELSE {kept} END"
+            f"THEN NULLIF(trim({value}, {sql.WHITESPACE}), '') ELSE {kept} END"
         )
     return (
         f"CASE WHEN prefix({value}, ' ') OR suffix({value}, ' ') OR contains({value}, chr(9)) "
         f"OR contains({value}, chr(160)) OR contains({value}, chr(10)) "
-        f"OR contains({value}, chr(13)) THEN NULLIF(trim({value}, {_WS}), '') "
+        f"OR contains({value}, chr(13)) THEN NULLIF(trim({value}, {sql.WHITESPACE}), '') "
         f"ELSE {kept} END"
     )
 
@@ -543,7 +542,7 @@ def _unnamed_values(
     if not unnamed:
         return {}
     counts = ", ".join(
-        f"count(*) FILTER (WHERE trim({_quote_ident(f'{i + 1}$unnamed')}, {_WS}) <> '')"
+        f"count(*) FILTER (WHERE trim({_quote_ident(f'{i + 1}$unnamed')}, {sql.WHITESPACE}) <> '')"
         for i in unnamed
     )
     row = con.execute(f"SELECT {counts} FROM {relation}").fetchone()

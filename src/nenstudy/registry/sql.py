@@ -73,8 +73,8 @@ def full_match(value: str, pattern: str) -> str:
     return f"{value} GLOB {literal(glob)}"
 
 
-TOKEN_WHITESPACE = "' ' || chr(9) || chr(10) || chr(13) || chr(160)"
-"""SQL: the characters trimmed from each token of a list value (as from a whole value)."""
+WHITESPACE = "' ' || chr(9) || chr(10) || chr(13) || chr(160)"
+"""SQL: the characters trimmed from a value, and from each token of a list value."""
 
 
 def typed_expr(column: Column, source: str) -> str:
@@ -119,7 +119,7 @@ def typed_expr(column: Column, source: str) -> str:
             f"OR prefix({source}, '{sep}') OR suffix({source}, '{sep}') "
             f"OR contains({source}, chr(160)) OR contains({source}, chr(9)) "
             f"THEN list_filter(list_transform(string_split({source}, '{sep}'), "
-            f"lambda t: trim(t, {TOKEN_WHITESPACE})), lambda t: t <> '') "
+            f"lambda t: trim(t, {WHITESPACE})), lambda t: t <> '') "
             f"ELSE string_split({source}, '{sep}') END"
         )
     raise ValueError(column.dtype)
