@@ -597,27 +597,36 @@ _UTF8_MULTIBYTE = re.compile(
 def _mixed_encodings(path: Path) -> tuple[int, int] | None:
     """For a file that is not valid UTF-8: (row of the first byte that is not UTF-8, row of
     the first UTF-8 character beyond ASCII) when it also holds such characters, else None."""
+    good = _line_of_first(path, _UTF8_MULTIBYTE)
+    if good is None:
+        return None
     import codecs
 
     decoder = codecs.getincrementaldecoder("utf-8")()
-    bad = good = None
-    line, tail = 1, b""  # line: that of the chunk's first byte
+    line = 1  # that of the chunk's first byte
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
-            if good is None:
-                window = tail + chunk
-                found = _UTF8_MULTIBYTE.search(window)
-                if found is not None:
-                    good = line - tail.count(b"\n") + window.count(b"\n", 0, found.start())
-            if bad is None:
-                try:
-                    decoder.decode(chunk)
-                except UnicodeDecodeError as exc:
-                    bad = line + chunk.count(b"\n", 0, max(exc.start, 0))
-            if bad is not None and good is not None:
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                bad = line + chunk.count(b"\n", 0, max(exc.start, 0))
                 return _row_of_line(path, bad), _row_of_line(path, good)
             line += chunk.count(b"\n")
-            tail = chunk[-3:]
+    return None
+
+
+def _line_of_first(path: Path, pattern: re.Pattern[bytes], overlap: int = 3) -> int | None:
+    """Line number (1-based) of the first match of ``pattern`` (at most ``overlap`` + 1 bytes
+    long) in a file, read in chunks."""
+    line, tail = 1, b""  # line: that of the window's first byte
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            window = tail + chunk
+            found = pattern.search(window)
+            if found is not None:
+                return line + window.count(b"\n", 0, found.start())
+            tail = window[-overlap:] if overlap else b""
+            line += window.count(b"\n") - tail.count(b"\n")
     return None
 
 
@@ -637,15 +646,10 @@ def _row_of_line(path: Path, line: int) -> int:
 
 def _first_c1_byte_line(path: Path) -> int | None:
     """Line number (1-based) of the first byte 0x80-0x9F, which Latin-1 text never contains."""
-    pattern = re.compile(rb"[\x80-\x9f]")
-    line = 1
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            found = pattern.search(chunk)
-            if found:
-                return line + chunk.count(b"\n", 0, found.start())
-            line += chunk.count(b"\n")
-    return None
+    return _line_of_first(path, _C1_BYTE, overlap=0)
+
+
+_C1_BYTE = re.compile(rb"[\x80-\x9f]")
 
 
 def _nested_kind(dtype: str) -> str | None:
@@ -658,15 +662,16 @@ def _nested_kind(dtype: str) -> str | None:
     return None
 
 
-def _duckdb_reason(exc: duckdb.Error, show_identifiers: bool) -> str:
-    """The first line of a DuckDB error about a file, which may quote values: shown only when
-    asked, except for the reasons named here."""
+def _masked_reason(exc: Exception, show_identifiers: bool) -> str:
+    """Why a file could not be read (DuckDB's or openpyxl's error), whose text may quote a cell:
+    the text only when asked, except for the reasons named here."""
     text = str(exc)
     if "not valid UTF8" in text or "Invalid string encoding" in text:
         return "a text column holds bytes that are not UTF-8 text; write its strings as UTF-8"
-    if show_identifiers:
-        return text.splitlines()[0]
-    return f"{type(exc).__name__} (the reason may quote values; --show-identifiers shows it)"
+    if show_identifiers and text:
+        return f"{type(exc).__name__}: {text.splitlines()[0]}"
+    hidden = " (its text may quote values; --show-identifiers shows it)" if text else ""
+    return f"{type(exc).__name__}{hidden}"
 
 
 def _load_parquet(
@@ -686,7 +691,7 @@ def _load_parquet(
 
         written = pq.read_schema(file).names
     except (duckdb.Error, OSError, ValueError) as exc:
-        reason = (_duckdb_reason(exc, show_identifiers) if isinstance(exc, duckdb.Error)
+        reason = (_masked_reason(exc, show_identifiers) if isinstance(exc, duckdb.Error)
                   else str(exc).splitlines()[0])
         problems.append(
             _problem("error", file.name, "file.unreadable",
@@ -754,7 +759,7 @@ def _load_parquet(
         build.discard(con, table)
         problems.append(
             _problem("error", file.name, "file.unreadable",
-                     f"the Parquet file could not be read: {_duckdb_reason(exc, show_identifiers)}")
+                     f"the Parquet file could not be read: {_masked_reason(exc, show_identifiers)}")
         )
         return False
 
@@ -977,14 +982,9 @@ def _load_xlsx(
                 flush()
         flush()
     except Exception as exc:  # openpyxl raises many kinds for a corrupt workbook
-        # The reason may quote a cell (an identifier): shown only when asked.
-        reason = str(exc).splitlines()[0] if str(exc) else ""
-        detail = (f": {reason}" if show_identifiers and reason
-                  else " (its text may quote cells; --show-identifiers shows it)" if reason
-                  else "")
         problems.append(
             _problem("error", file.name, "file.unreadable",
-                     f"the workbook could not be read: {type(exc).__name__}{detail}")
+                     f"the workbook could not be read: {_masked_reason(exc, show_identifiers)}")
         )
         return False
     arrow_table = pa.Table.from_batches(batches, schema=schema)
