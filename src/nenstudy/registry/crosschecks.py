@@ -15,6 +15,7 @@ only when the check's own query would find nothing.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Mapping
 
 import duckdb
@@ -22,8 +23,8 @@ import duckdb
 from nenstudy.registry import sql
 from nenstudy.registry.schema import AGE_RANGE_YEARS, DAYS_PER_YEAR, SCHEMA, Table
 
-__all__ = ["run_cross_checks", "insert_problems", "repeated_key_hashes",
-           "own_key_is_checked_apart"]
+__all__ = ["run_cross_checks", "insert_problems", "repeated_key_hashes", "LaneFacts",
+           "prepare_in_lane", "LANE_TABLES", "EVENTS_TABLE"]
 
 MAX_SHOWN_ROWS = 5
 """At most this many row numbers are listed in one message (then ``...``)."""
@@ -61,7 +62,77 @@ _FACT_NAMES = ("orphans", "repeated_patients", "repeated_follow_up", "follow_up_
                "late_last_contact")
 
 
-def _patient_facts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+def _one_per_patient(relation: str, count: str, values: tuple[tuple[str, str], ...],
+                     unique: bool) -> str:
+    """SQL: one row per patient_id of ``relation``, its rows counted as ``count`` and each
+    ``(name, expression)`` of ``values`` taken from one of them; ``unique``: the patient_ids
+    are known not to repeat, so the rows are taken as they are (no grouping)."""
+    if unique:
+        columns = ", ".join(f"{e} AS {n}" for n, e in values)
+        return f"SELECT patient_id, 1 AS {count}, {columns} FROM {relation} " \
+               "WHERE patient_id IS NOT NULL"
+    columns = ", ".join(f"any_value({e}) AS {n}" for n, e in values)
+    return f"SELECT patient_id, count(*) AS {count}, {columns} FROM {relation} " \
+           "WHERE patient_id IS NOT NULL GROUP BY patient_id"
+
+
+def _events_by_patient(treatments: str, molecular_tests: str) -> str:
+    """SQL: each patient's latest treatment or test date (``patient_id``, ``event``)."""
+    return f"""
+        SELECT patient_id, max(event) AS event FROM (
+            SELECT patient_id,
+                   greatest(start_date, end_date, progression_date, last_assessment_date)
+                       AS event
+            FROM {treatments} WHERE patient_id IS NOT NULL
+            UNION ALL
+            SELECT patient_id, test_date FROM {molecular_tests} WHERE patient_id IS NOT NULL
+        ) GROUP BY patient_id
+    """
+
+
+LANE_TABLES = ("treatments", "molecular_tests")
+"""The tables :func:`prepare_in_lane` needs read."""
+
+EVENTS_TABLE = "main._events_by_patient"
+"""The table of each patient's latest treatment or test date that :func:`prepare_in_lane`
+makes (in the work database, seen by every cursor; dropped by :func:`run_cross_checks`)."""
+
+
+@dataclass(frozen=True)
+class LaneFacts:
+    """What :func:`prepare_in_lane` found out before the cross-table checks.
+
+    Attributes
+    ----------
+    events_table
+        The table of each patient's latest treatment or test date (:data:`EVENTS_TABLE`).
+    lines_1_to_k
+        Whether every patient's systemic lines are exactly 1, 2, ..., k, each once.
+    """
+
+    events_table: str
+    lines_1_to_k: bool
+
+
+def prepare_in_lane(con: duckdb.DuckDBPyConnection, tables: Mapping[str, str]) -> LaneFacts:
+    """The part of the cross-table checks that needs only treatments and molecular tests.
+
+    Run in a reading lane once those two tables are read (``tables``: the table each was read
+    into), while the other lane still reads: the lane would otherwise wait idle for it. It
+    aggregates the two tables per patient into :data:`EVENTS_TABLE` and checks the line
+    numbers (see :func:`_lines_are_1_to_k`), work the cross-table checks then skip.
+    """
+    treatments, molecular = tables["treatments"], tables["molecular_tests"]
+    lines = _lines_are_1_to_k(con, treatments)
+    con.execute(f"CREATE OR REPLACE TABLE {EVENTS_TABLE} AS "
+                f"{_events_by_patient(treatments, molecular)}")
+    return LaneFacts(events_table=EVENTS_TABLE, lines_1_to_k=lines)
+
+
+def _patient_facts(
+    con: duckdb.DuckDBPyConnection, *, unique: frozenset[str] = frozenset(),
+    events: str | None = None,
+) -> dict[str, int]:
     """Aggregate each table per patient, join; return, per check, how many patients may break it.
 
     One statement, whose per-patient rows are never stored: it creates the temporary table
@@ -71,6 +142,11 @@ def _patient_facts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     Also creates the view ``_dx_by_patient`` (first and last diagnosis, first primary site, the
     row of the last diagnosis) that the listing queries use. Tables whose file was not read are
     empty views, so every part of the query has its table.
+
+    ``unique`` names the tables among patients and follow_up whose patient_id is known not to
+    repeat (no hash of it repeats, see :func:`repeated_key_hashes`): their rows are already
+    one per patient and are not grouped. ``events``: a table of each patient's latest treatment
+    or test date made beforehand (:func:`prepare_in_lane`), instead of aggregating those rows here.
     """
     lo, hi = AGE_RANGE_YEARS
     age = f"datediff('day', birth_date, {{}}) / {DAYS_PER_YEAR}"
@@ -92,27 +168,18 @@ def _patient_facts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _facts AS
-        WITH p AS (
-            SELECT patient_id, count(*) AS n_patient_rows, any_value(birth_date) AS birth_date,
-                   any_value(CASE WHEN sex IS NOT NULL AND birth_date IS NOT NULL
-                                  THEN hash(sex, birth_date) END) AS person
-            FROM typed_patients WHERE patient_id IS NOT NULL GROUP BY patient_id
-        ), f AS (
-            SELECT patient_id, count(*) AS n_follow_up_rows,
-                   any_value(last_contact_date) AS last_contact_date,
-                   any_value(death_date) AS death_date
-            FROM typed_follow_up WHERE patient_id IS NOT NULL GROUP BY patient_id
+        WITH p AS ({_one_per_patient("typed_patients", "n_patient_rows", (
+            ("birth_date", "birth_date"),
+            ("person", "CASE WHEN sex IS NOT NULL AND birth_date IS NOT NULL "
+                       "THEN hash(sex, birth_date) END"),
+        ), "patients" in unique)}
+        ), f AS ({_one_per_patient("typed_follow_up", "n_follow_up_rows", (
+            ("last_contact_date", "last_contact_date"), ("death_date", "death_date"),
+        ), "follow_up" in unique)}
         ), dx AS ({_dx_per_patient()}
         ), events AS (
-            SELECT patient_id, max(event) AS event FROM (
-                SELECT patient_id,
-                       greatest(start_date, end_date, progression_date, last_assessment_date)
-                           AS event
-                FROM typed_treatments WHERE patient_id IS NOT NULL
-                UNION ALL
-                SELECT patient_id, test_date FROM typed_molecular_tests
-                WHERE patient_id IS NOT NULL
-            ) GROUP BY patient_id
+            {f"SELECT patient_id, event FROM {events}" if events else
+             _events_by_patient("typed_treatments", "typed_molecular_tests")}
         ), by_patient AS MATERIALIZED (
             -- One small aggregation per table, joined: cheaper (and lighter on memory) than one
             -- aggregation of all tables' rows with every table's aggregates.
@@ -186,12 +253,6 @@ def repeated_key_hashes(con: duckdb.DuckDBPyConnection, table: Table,
         f"WHERE {k} IS NOT NULL GROUP BY h HAVING count(*) > 1)"
     ).fetchone()
     return int(row[0]) if row else 0
-
-
-def own_key_is_checked_apart(table: Table) -> bool:
-    """Whether ``table``'s key is checked by :func:`repeated_key_hashes` (not by the
-    per-patient facts, which count the rows of the tables keyed by ``patient_id``)."""
-    return table.key != ("patient_id",)
 
 
 def _unique_key_checks(con: duckdb.DuckDBPyConnection, table: Table) -> None:
@@ -444,14 +505,15 @@ def _late_last_contact(con: duckdb.DuckDBPyConnection, available: set[str]) -> N
     )
 
 
-_SYSTEMIC_LINES = (
-    "SELECT _file, _row, patient_id, line, start_date FROM typed_treatments "
-    "WHERE modality = 'systemic' AND line IS NOT NULL AND patient_id IS NOT NULL"
-)
+def _systemic_lines(relation: str = "typed_treatments", columns: str = "_file, _row, ") -> str:
+    """SQL: the systemic treatment rows with a line number and a patient."""
+    return (f"SELECT {columns}patient_id, line, start_date FROM {relation} "
+            "WHERE modality = 'systemic' AND line IS NOT NULL AND patient_id IS NOT NULL")
 _MAX_MASKED_LINE = 63
 
 
-def _lines_are_1_to_k(con: duckdb.DuckDBPyConnection) -> bool:
+def _lines_are_1_to_k(con: duckdb.DuckDBPyConnection,
+                      treatments: str = "typed_treatments") -> bool:
     """Whether every patient's systemic lines are exactly 1, 2, ..., k, each once.
 
     One aggregation per patient: the lines' bits OR-ed together are the k lowest bits, and there
@@ -466,7 +528,7 @@ def _lines_are_1_to_k(con: duckdb.DuckDBPyConnection) -> bool:
                    bit_or(CASE WHEN line BETWEEN 1 AND {_MAX_MASKED_LINE}
                                THEN 1::UBIGINT << (line - 1) END) AS mask,
                    count(*) FILTER (WHERE line < 1 OR line > {_MAX_MASKED_LINE}) AS outside
-            FROM ({_SYSTEMIC_LINES}) GROUP BY patient_id
+            FROM ({_systemic_lines(treatments, "")}) GROUP BY patient_id
         )
         """
     ).fetchone()
@@ -478,7 +540,7 @@ def _line_order(con: duckdb.DuckDBPyConnection) -> None:
     insert_problems(
         con,
         f"""
-        WITH systemic AS ({_SYSTEMIC_LINES})
+        WITH systemic AS ({_systemic_lines()})
         SELECT 'warning', b._file, b._row, 'start_date', strftime(b.start_date, '%Y-%m-%d'),
                'line.order',
                'line ' || CAST(b.line AS VARCHAR) || ' starts before line '
@@ -545,7 +607,7 @@ def _line_checks(con: duckdb.DuckDBPyConnection) -> None:
 
 def run_cross_checks(
     con: duckdb.DuckDBPyConnection, available: set[str], *, gated: bool = True,
-    key_repeats: Mapping[str, int] | None = None,
+    key_repeats: Mapping[str, int] | None = None, lane_facts: LaneFacts | None = None,
 ) -> None:
     """Run every check across rows and tables on the tables in ``available``.
 
@@ -557,13 +619,33 @@ def run_cross_checks(
         Names of the tables whose file was read (the others are empty).
     gated
         Run a check's listing query only when the per-patient counts say it may find something
-        (the default). ``False`` runs every listing query: the same problems, found slower (the
-        tests compare the two).
+        (the default). ``False`` runs every listing query, and makes every count here without
+        what the reading found out (``key_repeats``, ``lane_facts``): the same problems, found
+        slower (the tests compare the two).
     key_repeats
         :func:`repeated_key_hashes` of tables already counted (while their file was read);
-        the others are counted here.
+        the others are counted here. For patients and follow_up, 0 lets the per-patient facts
+        take their rows as they are.
+    lane_facts
+        What :func:`prepare_in_lane` found out while the files were read (``None``: not run);
+        its table is dropped here.
     """
-    facts = _patient_facts(con)
+    try:
+        _run_cross_checks(con, available, gated, key_repeats or {},
+                          lane_facts if gated else None)
+    finally:
+        if lane_facts is not None:
+            con.execute(f"DROP TABLE IF EXISTS {lane_facts.events_table}")
+
+
+def _run_cross_checks(
+    con: duckdb.DuckDBPyConnection, available: set[str], gated: bool,
+    key_repeats: Mapping[str, int], lane_facts: LaneFacts | None,
+) -> None:
+    unique = frozenset(t for t in ("patients", "follow_up")
+                       if gated and t in available and key_repeats.get(t) == 0)
+    facts = _patient_facts(con, unique=unique,
+                           events=lane_facts.events_table if lane_facts else None)
     if not gated:
         facts = dict.fromkeys(facts, 1)
     for table in SCHEMA:
@@ -572,7 +654,7 @@ def run_cross_checks(
         repeated_rows = {"patients": facts["repeated_patients"],
                          "follow_up": facts["repeated_follow_up"]}.get(table.name)
         if repeated_rows is None and gated:  # a key other than patient_id
-            counted = (key_repeats or {}).get(table.name)
+            counted = key_repeats.get(table.name)
             repeated_rows = (repeated_key_hashes(con, table) if counted is None else counted)
         if repeated_rows != 0:
             _unique_key_checks(con, table)
@@ -610,7 +692,7 @@ def run_cross_checks(
     if "follow_up" in available and (repeated_follow_up or facts["late_last_contact"]):
         _late_last_contact(con, available)
     if "treatments" in available:
-        if gated and _lines_are_1_to_k(con):
+        if gated and (lane_facts.lines_1_to_k if lane_facts else _lines_are_1_to_k(con)):
             _line_order(con)
         else:
             _line_checks(con)

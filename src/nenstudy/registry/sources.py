@@ -21,15 +21,16 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import re
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Protocol
+from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence
 
 import duckdb
 
 from nenstudy.registry import csvshape, sql
-from nenstudy.registry.crosschecks import own_key_is_checked_apart, repeated_key_hashes
+from nenstudy.registry.crosschecks import repeated_key_hashes
 from nenstudy.registry.lanes import run_side_by_side
 from nenstudy.registry.schema import SCHEMA, Table
 
@@ -39,6 +40,7 @@ __all__ = [
     "TableBuilder",
     "SourceFile",
     "LoadedSource",
+    "LaneTask",
     "find_source_files",
     "load_source",
     "trimmed_sql",
@@ -115,9 +117,9 @@ class SourceFile:
     sha256
         SHA-256 hex digest of the file's bytes, when :func:`load_source` was asked for digests.
     key_hash_repeats
-        For a table whose own key is not ``patient_id``: how many hashes of the key repeat
+        How many hashes of the table's key repeat
         (:func:`nenstudy.registry.crosschecks.repeated_key_hashes`), counted in the reading
-        lane, which is otherwise idle once its last file is read.
+        lane right after the file is read (0: no key repeats).
     """
 
     table: str
@@ -149,10 +151,33 @@ class LoadedSource:
     problems
         File-level problems, each a dict with keys severity, file, row, column, value, rule,
         message.
+    task_results
+        What each :class:`LaneTask` given to :func:`load_source` returned, in their order
+        (``None`` for a task not run).
     """
 
     files: Mapping[str, SourceFile]
     problems: tuple[dict[str, Any], ...]
+    task_results: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
+class LaneTask:
+    """Work for a reading lane of :func:`load_source` once the tables it needs are read.
+
+    Attributes
+    ----------
+    needs
+        Names of the tables it needs.
+    run
+        Called as ``run(cursor, tables)`` with ``tables`` mapping each needed table to the
+        table it was read into, once all of them are read; not called when one of them could
+        not be read. It must not depend on the order of rows (insertion order is kept while
+        the files are read, but no other statement waits for it).
+    """
+
+    needs: tuple[str, ...]
+    run: Callable[[duckdb.DuckDBPyConnection, Mapping[str, str]], Any]
 
 
 def _problem(
@@ -1066,8 +1091,7 @@ def _load_table(
                      + ("" if table.may_be_empty else
                         f"; a registry needs at least one row in {table.name}"))
         )
-    repeats = (repeated_key_hashes(con, table, build.target(table))
-               if own_key_is_checked_apart(table) else None)
+    repeats = repeated_key_hashes(con, table, build.target(table))
     return problems, SourceFile(
         table.name, file, fmt, encoding, int(n_rows), row_column=(fmt == "xlsx"),
         blank_rows=blank, sha256=digest, key_hash_repeats=repeats,
@@ -1081,6 +1105,7 @@ def load_source(
     *,
     show_identifiers: bool = False,
     digests: bool = False,
+    tasks: Sequence[LaneTask] = (),
 ) -> LoadedSource:
     """Read every table file of a registry source folder, once, into the tables ``build`` makes.
 
@@ -1104,6 +1129,11 @@ def load_source(
         Whether reading errors may quote the offending source line.
     digests
         Compute the SHA-256 of every file read (:attr:`SourceFile.sha256`).
+    tasks
+        Work that needs some tables read and nothing else, run in the reading lanes after the
+        files (each as soon as a lane is free and its tables are read): a lane that has no file
+        left does it while the other still reads. Their results are
+        :attr:`LoadedSource.task_results`.
 
     Returns
     -------
@@ -1119,7 +1149,8 @@ def load_source(
             _problem("error", str(source), "source.missing",
                      "the source folder does not exist or is not a folder")
         )
-        return LoadedSource(files={}, problems=tuple(problems))
+        return LoadedSource(files={}, problems=tuple(problems),
+                            task_results=(None,) * len(tasks))
     matched, found = find_source_files(source)
     problems.extend(found)
     # Largest files first, so that the last read is a small one.
@@ -1136,24 +1167,49 @@ def load_source(
                     passes[t.name] = bytes_pass.submit(csvshape.byte_pass, path,
                                                        digest=digests, lines=lines)
 
+        read = {t.name: threading.Event() for t in by_size}
+        created: dict[str, str] = {}
+
         def job(table: Table) -> Callable[[duckdb.DuckDBPyConnection], _Loaded]:
             def passed() -> tuple[str | None, int | None]:
                 future = passes.get(table.name)
                 return (None, None) if future is None else future.result()
 
-            return lambda cursor: _load_table(
-                cursor, table, matched[table.name], build, show_identifiers, passed
-            )
+            def load(cursor: duckdb.DuckDBPyConnection) -> _Loaded:
+                try:
+                    loaded = _load_table(
+                        cursor, table, matched[table.name], build, show_identifiers, passed
+                    )
+                    if loaded[1] is not None:
+                        created[table.name] = build.target(table)
+                    return loaded
+                finally:
+                    read[table.name].set()
+
+            return load
+
+        def after(task: LaneTask) -> Callable[[duckdb.DuckDBPyConnection], Any]:
+            def run(cursor: duckdb.DuckDBPyConnection) -> Any:
+                # Every file's job started before this one (the lanes take jobs in order), so
+                # each of these waits ends.
+                for name in task.needs:
+                    read[name].wait()
+                if not all(name in created for name in task.needs):
+                    return None
+                return task.run(cursor, {name: created[name] for name in task.needs})
+
+            return run
 
         try:
-            results = dict(zip((t.name for t in by_size),
-                               run_side_by_side(con, [job(t) for t in by_size])))
+            done = run_side_by_side(con, [job(t) for t in by_size] + [after(t) for t in tasks])
         finally:
             for future in passes.values():
                 future.cancel()
+    results = dict(zip((t.name for t in by_size), done))
     for table in SCHEMA:
         found_problems, file = results[table.name]
         problems.extend(found_problems)
         if file is not None:
             files[table.name] = file
-    return LoadedSource(files=files, problems=tuple(problems))
+    return LoadedSource(files=files, problems=tuple(problems),
+                        task_results=tuple(done[len(by_size):]))

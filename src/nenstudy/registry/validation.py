@@ -24,9 +24,11 @@ from typing import TYPE_CHECKING, Any, Mapping
 import duckdb
 
 from nenstudy.registry import DEFAULT_MEMORY_LIMIT, sql
-from nenstudy.registry.crosschecks import insert_problems, run_cross_checks
+from nenstudy.registry.crosschecks import (
+    LANE_TABLES, insert_problems, prepare_in_lane, run_cross_checks,
+)
 from nenstudy.registry.schema import IDENTIFIER_MASK, SCHEMA, Table
-from nenstudy.registry.sources import ROW_CONVENTION, LoadedSource, load_source
+from nenstudy.registry.sources import ROW_CONVENTION, LaneTask, LoadedSource, load_source
 from nenstudy.registry.typed import (
     PROBLEMS_JSON_TYPE,
     empty_text_relation,
@@ -287,8 +289,9 @@ def validate_into(
     )
     build = _Builder(catalog)
     start = time.perf_counter()
+    # The lane that runs out of files first prepares what needs treatments and tests only.
     loaded = load_source(con, source, build, show_identifiers=show_identifiers,
-                         digests=digests)
+                         digests=digests, tasks=[LaneTask(LANE_TABLES, prepare_in_lane)])
     read = time.perf_counter()
     # Every file is read (the rowids follow the files): from here on no statement needs
     # insertion order, and keeping it made the cross-table queries and the importer's
@@ -334,7 +337,7 @@ def validate_into(
         run_cross_checks(con, available, key_repeats={
             name: f.key_hash_repeats for name, f in loaded.files.items()
             if f.key_hash_repeats is not None and name in available
-        })
+        }, lane_facts=loaded.task_results[0])
     finally:
         con.execute(f"SET threads = {threads}")
     seconds = {"read": read - start, "cross_checks": time.perf_counter() - read}
