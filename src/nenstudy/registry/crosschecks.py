@@ -23,8 +23,9 @@ import duckdb
 from nenstudy.registry import sql
 from nenstudy.registry.schema import AGE_RANGE_YEARS, DAYS_PER_YEAR, SCHEMA, Table
 
-__all__ = ["run_cross_checks", "insert_problems", "repeated_key_hashes", "LaneFacts",
-           "prepare_in_lane", "LANE_TABLES", "EVENTS_TABLE"]
+__all__ = ["run_cross_checks", "insert_problems", "repeated_key_hashes",
+           "own_key_is_checked_apart", "LaneFacts", "prepare_in_lane", "LANE_TABLES",
+           "EVENTS_TABLE"]
 
 MAX_SHOWN_ROWS = 5
 """At most this many row numbers are listed in one message (then ``...``)."""
@@ -60,20 +61,6 @@ def _dx_per_patient(semi_join: str = "") -> str:
 _FACT_NAMES = ("orphans", "repeated_patients", "repeated_follow_up", "follow_up_missing",
                "diagnosis_missing", "diagnosis_vs_birth", "death_before_diagnosis",
                "late_last_contact")
-
-
-def _one_per_patient(relation: str, count: str, values: tuple[tuple[str, str], ...],
-                     unique: bool) -> str:
-    """SQL: one row per patient_id of ``relation``, its rows counted as ``count`` and each
-    ``(name, expression)`` of ``values`` taken from one of them; ``unique``: the patient_ids
-    are known not to repeat, so the rows are taken as they are (no grouping)."""
-    if unique:
-        columns = ", ".join(f"{e} AS {n}" for n, e in values)
-        return f"SELECT patient_id, 1 AS {count}, {columns} FROM {relation} " \
-               "WHERE patient_id IS NOT NULL"
-    columns = ", ".join(f"any_value({e}) AS {n}" for n, e in values)
-    return f"SELECT patient_id, count(*) AS {count}, {columns} FROM {relation} " \
-           "WHERE patient_id IS NOT NULL GROUP BY patient_id"
 
 
 def _events_by_patient(treatments: str, molecular_tests: str) -> str:
@@ -129,10 +116,7 @@ def prepare_in_lane(con: duckdb.DuckDBPyConnection, tables: Mapping[str, str]) -
     return LaneFacts(events_table=EVENTS_TABLE, lines_1_to_k=lines)
 
 
-def _patient_facts(
-    con: duckdb.DuckDBPyConnection, *, unique: frozenset[str] = frozenset(),
-    events: str | None = None,
-) -> dict[str, int]:
+def _patient_facts(con: duckdb.DuckDBPyConnection, events: str | None = None) -> dict[str, int]:
     """Aggregate each table per patient, join; return, per check, how many patients may break it.
 
     One statement, whose per-patient rows are never stored: it creates the temporary table
@@ -143,10 +127,8 @@ def _patient_facts(
     row of the last diagnosis) that the listing queries use. Tables whose file was not read are
     empty views, so every part of the query has its table.
 
-    ``unique`` names the tables among patients and follow_up whose patient_id is known not to
-    repeat (no hash of it repeats, see :func:`repeated_key_hashes`): their rows are already
-    one per patient and are not grouped. ``events``: a table of each patient's latest treatment
-    or test date made beforehand (:func:`prepare_in_lane`), instead of aggregating those rows here.
+    ``events``: a table of each patient's latest treatment or test date made beforehand
+    (:func:`prepare_in_lane`), instead of aggregating those rows here.
     """
     lo, hi = AGE_RANGE_YEARS
     age = f"datediff('day', birth_date, {{}}) / {DAYS_PER_YEAR}"
@@ -168,14 +150,16 @@ def _patient_facts(
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _facts AS
-        WITH p AS ({_one_per_patient("typed_patients", "n_patient_rows", (
-            ("birth_date", "birth_date"),
-            ("person", "CASE WHEN sex IS NOT NULL AND birth_date IS NOT NULL "
-                       "THEN hash(sex, birth_date) END"),
-        ), "patients" in unique)}
-        ), f AS ({_one_per_patient("typed_follow_up", "n_follow_up_rows", (
-            ("last_contact_date", "last_contact_date"), ("death_date", "death_date"),
-        ), "follow_up" in unique)}
+        WITH p AS (
+            SELECT patient_id, count(*) AS n_patient_rows, any_value(birth_date) AS birth_date,
+                   any_value(CASE WHEN sex IS NOT NULL AND birth_date IS NOT NULL
+                                  THEN hash(sex, birth_date) END) AS person
+            FROM typed_patients WHERE patient_id IS NOT NULL GROUP BY patient_id
+        ), f AS (
+            SELECT patient_id, count(*) AS n_follow_up_rows,
+                   any_value(last_contact_date) AS last_contact_date,
+                   any_value(death_date) AS death_date
+            FROM typed_follow_up WHERE patient_id IS NOT NULL GROUP BY patient_id
         ), dx AS ({_dx_per_patient()}
         ), events AS (
             {f"SELECT patient_id, event FROM {events}" if events else
@@ -253,6 +237,12 @@ def repeated_key_hashes(con: duckdb.DuckDBPyConnection, table: Table,
         f"WHERE {k} IS NOT NULL GROUP BY h HAVING count(*) > 1)"
     ).fetchone()
     return int(row[0]) if row else 0
+
+
+def own_key_is_checked_apart(table: Table) -> bool:
+    """Whether ``table``'s key is checked by :func:`repeated_key_hashes` (not by the
+    per-patient facts, which count the rows of the tables keyed by ``patient_id``)."""
+    return table.key != ("patient_id",)
 
 
 def _unique_key_checks(con: duckdb.DuckDBPyConnection, table: Table) -> None:
@@ -509,6 +499,8 @@ def _systemic_lines(relation: str = "typed_treatments", columns: str = "_file, _
     """SQL: the systemic treatment rows with a line number and a patient."""
     return (f"SELECT {columns}patient_id, line, start_date FROM {relation} "
             "WHERE modality = 'systemic' AND line IS NOT NULL AND patient_id IS NOT NULL")
+
+
 _MAX_MASKED_LINE = 63
 
 
@@ -624,8 +616,7 @@ def run_cross_checks(
         slower (the tests compare the two).
     key_repeats
         :func:`repeated_key_hashes` of tables already counted (while their file was read);
-        the others are counted here. For patients and follow_up, 0 lets the per-patient facts
-        take their rows as they are.
+        the others are counted here.
     lane_facts
         What :func:`prepare_in_lane` found out while the files were read (``None``: not run);
         its table is dropped here.
@@ -642,10 +633,7 @@ def _run_cross_checks(
     con: duckdb.DuckDBPyConnection, available: set[str], gated: bool,
     key_repeats: Mapping[str, int], lane_facts: LaneFacts | None,
 ) -> None:
-    unique = frozenset(t for t in ("patients", "follow_up")
-                       if gated and t in available and key_repeats.get(t) == 0)
-    facts = _patient_facts(con, unique=unique,
-                           events=lane_facts.events_table if lane_facts else None)
+    facts = _patient_facts(con, lane_facts.events_table if lane_facts else None)
     if not gated:
         facts = dict.fromkeys(facts, 1)
     for table in SCHEMA:

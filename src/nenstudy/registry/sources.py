@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence
 import duckdb
 
 from nenstudy.registry import csvshape, sql
-from nenstudy.registry.crosschecks import repeated_key_hashes
+from nenstudy.registry.crosschecks import own_key_is_checked_apart, repeated_key_hashes
 from nenstudy.registry.lanes import run_side_by_side
 from nenstudy.registry.schema import SCHEMA, Table
 
@@ -117,9 +117,9 @@ class SourceFile:
     sha256
         SHA-256 hex digest of the file's bytes, when :func:`load_source` was asked for digests.
     key_hash_repeats
-        How many hashes of the table's key repeat
+        For a table whose own key is not ``patient_id``: how many hashes of the key repeat
         (:func:`nenstudy.registry.crosschecks.repeated_key_hashes`), counted in the reading
-        lane right after the file is read (0: no key repeats).
+        lane right after the file is read.
     """
 
     table: str
@@ -1091,7 +1091,8 @@ def _load_table(
                      + ("" if table.may_be_empty else
                         f"; a registry needs at least one row in {table.name}"))
         )
-    repeats = repeated_key_hashes(con, table, build.target(table))
+    repeats = (repeated_key_hashes(con, table, build.target(table))
+               if own_key_is_checked_apart(table) else None)
     return problems, SourceFile(
         table.name, file, fmt, encoding, int(n_rows), row_column=(fmt == "xlsx"),
         blank_rows=blank, sha256=digest, key_hash_repeats=repeats,
