@@ -58,6 +58,8 @@ CASES = [
      "error", "diagnoses.csv", 2, "ki67_pct", "type.float", "digit separator"),
     ("not_finite", _set("diagnoses", 0, ki67_pct="NaN"),
      "error", "diagnoses.csv", 2, "ki67_pct", "type.float", "not a finite number"),
+    ("underflow_to_zero", _set("molecular_tests", 1, tmb="1e-400"),
+     "error", "molecular_tests.csv", 3, "tmb", "type.float", "too small to be stored"),
     ("whole_number_too_long", _set("diagnoses", 1, karnofsky="99999999999"),
      "error", "diagnoses.csv", 3, "karnofsky", "type.int", "at most 9"),
     ("boolean_not_true_false", _set("diagnoses", 2, resectable="no"),
@@ -322,3 +324,13 @@ def test_an_identifier_shifted_into_another_column_is_masked(tmp_path: Path) -> 
     assert good_rows()["patients"][0]["patient_id"] not in report.render()
     shown = validate_source(tmp_path / "reg", show_identifiers=True).problems
     assert good_rows()["patients"][0]["patient_id"] in set(shown["value"])
+
+
+@pytest.mark.parametrize("text", ["0", "0.000", "-0", "+0.0", "0e5", "0E-3", "1e-300", "5e-324"])
+def test_zero_and_tiny_numbers_are_not_taken_for_an_underflow(tmp_path: Path, text: str) -> None:
+    """Only a nonzero mantissa read as 0 (1e-400) is refused; zeros and representable numbers,
+    however written, are read as they are."""
+    rows = good_rows()
+    rows["molecular_tests"][1]["tmb"] = text
+    report = validate_source(write_registry(tmp_path / "reg", rows))
+    assert report.ok and report.problems.empty, report.render()

@@ -135,6 +135,16 @@ def _value_checks(column: Column, native: frozenset[str]) -> list[_RowCheck]:
                       f"{c} IS NULL AND {_given(column, native)}",
                       sql.type_error_message(column, f"({r})"))
         )
+    if column.dtype == "float" and column.name not in native:
+        # A text such as 1e-400 types to 0 (below the smallest double): refused, never coerced.
+        # The cheap tests first: the typed 0, then any nonzero digit, then the mantissa's.
+        checks.append(
+            _RowCheck("error", column.name, "type.float",
+                      f"{c} = 0 AND {r} GLOB '*[1-9]*' "
+                      f"AND regexp_matches(split_part(lower({r}), 'e', 1), '[1-9]')",
+                      "'a number too small to be stored: it would be read as 0; "
+                      "write 0 if that is meant'")
+        )
     if column.allowed is not None and column.dtype == "string":
         # The typed value is an ENUM of the codes (see _typed): NULL for a text that is none.
         checks.append(
