@@ -150,7 +150,8 @@ def render_registry_markdown() -> str:
         "orders (03/04/2021) are errors, never guessed. XLSX cells formatted as dates are "
         "accepted.",
         "- `float`: decimal point (`12.5`), not comma; no digit separator or percent sign "
-        "(an XLSX cell formatted as a percentage is refused: write 6 for 6%); finite. "
+        "(an XLSX cell formatted as a percentage is refused: write 6 for 6%); finite, and not "
+        "so small that it would be read as 0 (`1e-400`). "
         "`int`: whole number (`3` or `3.0`), at most 9 digits.",
         "- `bool`: `true` or `false`, in any case (`TRUE`, `False`).",
         f"- `list`: tokens separated by `{LIST_SEPARATOR}`, lower case, e.g. `liver;nodes`.",
