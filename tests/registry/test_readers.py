@@ -175,6 +175,32 @@ def test_mixed_line_endings_are_named(good_registry: Path) -> None:
     assert len(hit) == 1 and "line 3" in hit["message"].iloc[0]
 
 
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n"], ids=["LF", "CRLF"])
+def test_a_carriage_return_inside_an_unquoted_value_is_named_by_its_line(
+        good_registry: Path, newline: bytes) -> None:
+    """A lone CR splits its line in two for every reader: named by line, not as two rows of the
+    wrong width (and the rows after it, whose numbers it would shift, are not listed)."""
+    path = good_registry / "treatments.csv"
+    lines = path.read_bytes().replace(b"\r\n", b"\n").split(b"\n")
+    assert b'"' not in lines[2]
+    lines[2] = lines[2].replace(b"FOLFIRI", b"FOL\rFIRI")
+    assert b"\r" in lines[2]
+    path.write_bytes(newline.join(lines))
+    report = validate_source(good_registry)
+    problems = report.problems[report.problems["file"] == "treatments.csv"]
+    hit = problems[problems["rule"] == "file.line_break"]
+    assert len(hit) == 1 and "line 3 " in hit["message"].iloc[0]
+    assert "file.row_width" not in set(problems["rule"])
+    assert not report.ok
+
+
+def test_a_quoted_carriage_return_is_part_of_the_value(good_registry: Path) -> None:
+    path = good_registry / "treatments.csv"
+    path.write_bytes(path.read_bytes().replace(b"FOLFIRI", b'"FOL\rFIRI"'))
+    report = validate_source(good_registry)
+    assert report.ok and report.problems.empty, report.render()
+
+
 @pytest.mark.parametrize("newline", ["\n", "\r\n"], ids=["LF", "CRLF"])
 def test_rows_after_blank_rows_keep_their_spreadsheet_numbers(good_registry: Path,
                                                                newline: str) -> None:

@@ -199,14 +199,49 @@ def _mixed_line_endings(path: Path) -> int | None:
     return None
 
 
+_MAX_LISTED_LINES = 20
+"""Lines listed one by one for a problem found line by line (then one problem counts the rest)."""
+
+
+def _lone_carriage_returns(path: Path) -> list[int]:
+    """Lines (of a file whose lines end with LF or CRLF) holding a carriage return that is not
+    part of the line ending, in a line without quotes (so outside any quoted value)."""
+    found: list[int] = []
+    with open(path, "rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.endswith(b"\n"):
+                break  # the last line, or a file without LF (old Mac CR line endings)
+            if b"\r" in line[:-2] and b'"' not in line:
+                found.append(number)
+    return found
+
+
 def shape_problems(path: Path, encoding: str, n_fields: int) -> list[dict]:
     """Every malformed row of a CSV file that DuckDB could not read (none: an empty list).
 
     A record with more or fewer fields than the header, a quote that is never closed or sits
     inside an unquoted value, and line endings that change from one line to the next (CRLF and
-    LF mixed, which DuckDB's strict reader refuses) are each one problem, with its row.
+    LF mixed, which DuckDB's strict reader refuses) are each one problem, with its row. A
+    carriage return inside a line, outside quotes, splits that line into two records for every
+    reader; it is named by its line, and the row widths are checked once it is mended (each
+    row after it would be misnumbered).
     """
     name = path.name
+    lone = _lone_carriage_returns(path)
+    if lone:
+        listed = [_problem(
+            name, "file.line_break",
+            f"line {line} of the file holds a carriage return (CR) inside the line, outside "
+            "quotes, which splits it into two rows; remove it or enclose the value in double "
+            "quotes (the rows of this file are checked once it is mended)",
+        ) for line in lone[:_MAX_LISTED_LINES]]
+        if len(lone) > _MAX_LISTED_LINES:
+            listed.append(_problem(
+                name, "file.line_break",
+                f"{len(lone) - _MAX_LISTED_LINES} more lines hold a carriage return inside the "
+                "line (not listed)",
+            ))
+        return listed
     problems: list[dict] = []
     handle, reader = _reader(path, encoding)
     number = 0
