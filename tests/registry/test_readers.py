@@ -421,7 +421,7 @@ def test_an_xlsx_sheet_without_formulas_is_read_once(good_registry: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     import openpyxl
 
-    from nenstudy.registry.sources import _sheet_has_formulas
+    from nenstudy.registry.sources import _sheet_xml
 
     rows = good_rows()["patients"]
     (good_registry / "patients.csv").unlink()
@@ -429,7 +429,7 @@ def test_an_xlsx_sheet_without_formulas_is_read_once(good_registry: Path,
     _write_xlsx(path, ["patient_id", "sex", "birth_date"],
                 [[r["patient_id"], r["sex"], r["birth_date"]] for r in rows])
     sheet = openpyxl.load_workbook(path, read_only=True).worksheets[0]
-    assert not _sheet_has_formulas(path, sheet)
+    assert _sheet_xml(path, sheet) == (False, [])
     opened = []
     real = openpyxl.load_workbook
 
@@ -444,7 +444,28 @@ def test_an_xlsx_sheet_without_formulas_is_read_once(good_registry: Path,
     workbook = openpyxl.load_workbook(path)
     workbook.active["D2"] = "=1+1"  # a formula outside the table's columns still counts
     workbook.save(path)
-    assert _sheet_has_formulas(path, openpyxl.load_workbook(path, read_only=True).worksheets[0])
+    assert _sheet_xml(path, openpyxl.load_workbook(path, read_only=True).worksheets[0])[0]
+
+
+def test_merged_xlsx_cells_are_errors_not_empty_cells(good_registry: Path) -> None:
+    """Cells merged in a spreadsheet keep the value in the first cell only: the others would
+    read as empty, silently. Each merged range is an error at its first row."""
+    import openpyxl
+
+    rows = good_rows()["patients"]
+    (good_registry / "patients.csv").unlink()
+    path = good_registry / "patients.xlsx"
+    _write_xlsx(path, ["patient_id", "sex", "birth_date"],
+                [[r["patient_id"], r["sex"], r["birth_date"]] for r in rows])
+    workbook = openpyxl.load_workbook(path)
+    workbook.active["B3"] = workbook.active["B2"].value
+    workbook.active.merge_cells("B2:B3")  # same sex for two patients, typed once
+    workbook.save(path)
+    report = validate_source(good_registry)
+    hit = report.problems.query("rule == 'cell.merged'")
+    assert hit[["file", "row"]].values.tolist() == [["patients.xlsx", 2]]
+    assert "B2:B3" in hit["message"].iloc[0] and "B2 only" in hit["message"].iloc[0]
+    assert not report.ok
 
 
 def test_a_long_free_text_cell_is_not_a_malformed_row(good_registry: Path) -> None:
@@ -752,3 +773,24 @@ def test_a_broken_link_or_folder_named_as_a_table_file_is_named(good_registry: P
     messages = dict(zip(problems["file"], problems["message"]))
     assert "does not exist" in messages["patients.csv"]
     assert "not a file" in messages["follow_up.csv"]
+
+
+def test_merged_ranges_are_found_once_across_the_read_chunks(tmp_path: Path) -> None:
+    """The sheet XML is read 1 MiB at a time: a range cut by a chunk's end is found, once."""
+    import zipfile
+    from types import SimpleNamespace
+
+    from nenstudy.registry.sources import _sheet_xml
+
+    chunk = 1 << 20
+    element = b'<mergeCell ref="C7:D9"/>'
+    head = b"<worksheet><sheetData/>"
+    pad = b" " * (chunk - len(head) - 10)  # the element then straddles the first chunk's end
+    xml = head + pad + element + b'<x:mergeCell ref="A2:A5"/>' \
+        + b" " * (chunk - 60) + b'<mergeCell ref="B1:B2"/></worksheet>'
+    assert xml.index(element) < chunk < xml.index(element) + len(element)
+    path = tmp_path / "sheet.xlsx"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", xml)
+    sheet = SimpleNamespace(_worksheet_path="xl/worksheets/sheet1.xml")
+    assert _sheet_xml(path, sheet) == (False, ["C7:D9", "A2:A5", "B1:B2"])

@@ -132,15 +132,17 @@ def render_registry_markdown() -> str:
         "number of rows holding a value in them. Blank rows are "
         "ignored with a warning and counted in row numbers, as in a spreadsheet. A file whose "
         "rows do not all have the header's number of values, or with an unclosed quote, or "
-        "with mixed line endings, gets every such row listed; its values are checked once it "
-        "is mended. UTF-16, semicolon- and tab-separated files are named as such. A free-text "
+        "with mixed line endings, gets every such row listed (a carriage return inside an "
+        "unquoted value, which splits its line in two, is named by its line); its values are "
+        "checked once it is mended. UTF-16, semicolon- and tab-separated files are named as such. A free-text "
         "value holding a line break and as many commas as a whole row is a warning (two rows "
         "merged by a stray quote?).",
         "- XLSX: the first worksheet, every row and column it holds (whatever used range it "
         "states); blank rows are skipped and row numbers are the sheet's. A formula cell must "
         "hold its computed value (a workbook saved by Excel or LibreOffice does; one written by "
         "a script may not, and such a cell is an error); an error value (`#N/A`, `#REF!` ...) "
-        "is an error.",
+        "is an error, and so are merged cells (a merged range keeps its value in the first "
+        "cell only).",
         "- Parquet: typed columns are read as they are (a 32-bit float as the number it shows); "
         "binary text columns must be UTF-8; a list, struct or map in a column of single values, "
         "or two columns whose names differ only in case, is an error.",

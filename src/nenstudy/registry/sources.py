@@ -828,25 +828,35 @@ def _xlsx_cell_text(value: Any) -> str | None:
 
 _XLSX_FORMULA = re.compile(rb"<(?:\w+:)?f[\s/>]")
 """A formula element of a worksheet's XML (``<f>``, ``<f t="shared" .../>``, any prefix)."""
+_XLSX_MERGED = re.compile(rb'<(?:\w+:)?mergeCell\s[^>]*?ref="([A-Z]{1,3}[0-9]+:[A-Z]{1,3}[0-9]+)"')
+"""A merged cell range of a worksheet's XML (``<mergeCell ref="A2:A5"/>``)."""
+_MAX_LISTED_CELLS = 20
+"""Merged cell ranges listed one by one (then one problem counts the rest)."""
 
 
-def _sheet_has_formulas(path: Path, sheet: Any) -> bool:
-    """Whether a worksheet's XML holds a formula (True when that cannot be told)."""
+def _sheet_xml(path: Path, sheet: Any) -> tuple[bool, list[str]]:
+    """Whether a worksheet's XML holds a formula (True when that cannot be told), and its
+    merged cell ranges (``A2:A5``), read from the XML in one pass."""
     import zipfile
 
     part = getattr(sheet, "_worksheet_path", None)  # openpyxl's read-only sheets keep it
     if not isinstance(part, str):
-        return True
+        return True, []
+    formula, merged = False, []
     try:
         with zipfile.ZipFile(path) as archive, archive.open(part) as xml:
             tail = b""
             for chunk in iter(lambda: xml.read(1 << 20), b""):
-                if _XLSX_FORMULA.search(tail + chunk):
-                    return True
-                tail = chunk[-16:]
+                text = tail + chunk
+                formula = formula or _XLSX_FORMULA.search(text) is not None
+                # an element cut at the chunk's end is found whole in the next text; one
+                # that ends within the carried tail was found before
+                merged += [m.group(1).decode() for m in _XLSX_MERGED.finditer(text)
+                           if m.end() > len(tail)]
+                tail = text[-128:]
     except (KeyError, OSError, zipfile.BadZipFile):
-        return True
-    return False
+        return True, []
+    return formula, merged
 
 
 def _xlsx_rows(path: Path, problems: list[dict[str, Any]]) -> Iterator[tuple[int, tuple]]:
@@ -868,7 +878,22 @@ def _xlsx_rows(path: Path, problems: list[dict[str, Any]]) -> Iterator[tuple[int
         # The used range a sheet states (its <dimension>) may be wrong, as some programs write
         # it: read every row and column the sheet holds instead, never fewer.
         sheets[0].reset_dimensions()
-        if not _sheet_has_formulas(path, sheets[0]):
+        has_formulas, merged = _sheet_xml(path, sheets[0])
+        for cells in merged[:_MAX_LISTED_CELLS]:
+            first, last = cells.split(":")
+            problems.append(
+                _problem("error", path.name, "cell.merged",
+                         f"cells {cells} are merged: the value is in {first} only and the "
+                         "other cells read as empty; unmerge them and fill each cell",
+                         row=int(re.sub(r"[A-Z]+", "", first)))
+            )
+        if len(merged) > _MAX_LISTED_CELLS:
+            problems.append(
+                _problem("error", path.name, "cell.merged",
+                         f"{len(merged) - _MAX_LISTED_CELLS} more merged cell ranges "
+                         "(not listed)")
+            )
+        if not has_formulas:
             for number, cells in enumerate(sheets[0].iter_rows(), start=1):
                 yield number, tuple(_xlsx_value(c, None) for c in cells)
             return
