@@ -415,6 +415,9 @@ def test_xlsx_formula_without_a_computed_value_is_named(good_registry: Path) -> 
     problems = validate_source(good_registry).problems.query("file == 'patients.xlsx'")
     hit = problems.query("rule == 'cell.formula'")
     assert hit[["row", "column"]].values.tolist() == [[3, "birth_date"]]
+    # one problem for the cell: not also "a value is required" (birth_date is required)
+    cell = problems[(problems["row"] == 3) & (problems["column"] == "birth_date")]
+    assert cell["rule"].tolist() == ["cell.formula"]
 
 
 def test_an_xlsx_sheet_without_formulas_is_read_once(good_registry: Path,
@@ -604,9 +607,13 @@ def test_xlsx_error_values_are_refused_not_read_as_text(good_registry: Path) -> 
     workbook = openpyxl.load_workbook(path)
     workbook.active["B3"] = "#N/A"  # openpyxl stores it as an error value
     workbook.save(path)
-    hit = validate_source(good_registry).problems.query("rule == 'cell.error'")
+    problems = validate_source(good_registry).problems
+    hit = problems.query("rule == 'cell.error'")
     assert hit[["row", "column"]].values.tolist() == [[3, "sex"]]
     assert "#N/A" in hit["message"].iloc[0]
+    # sex is required: the cell is one problem, not also a missing value
+    cell = problems[(problems["row"] == 3) & (problems["column"] == "sex")]
+    assert cell["rule"].tolist() == ["cell.error"]
 
 
 def test_xlsx_array_formula_without_a_computed_value_is_named(good_registry: Path) -> None:

@@ -340,6 +340,13 @@ def validate_into(
         }, lane_facts=loaded.task_results[0])
     finally:
         con.execute(f"SET threads = {threads}")
+    # A workbook cell without a value to read (a formula never computed, an error value) is
+    # named as such: not also as a required value missing from it.
+    con.execute(
+        "DELETE FROM _problems AS p WHERE p.rule = 'required' AND EXISTS (SELECT 1 FROM "
+        "_problems AS c WHERE c.rule IN ('cell.formula', 'cell.error') AND c.file = p.file "
+        "AND c.row = p.row AND c.\"column\" = p.\"column\")"
+    )
     seconds = {"read": read - start, "cross_checks": time.perf_counter() - read}
     report = _fetch_report(con, source, loaded, show_identifiers, seconds)
     return report, loaded
