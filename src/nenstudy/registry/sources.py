@@ -828,7 +828,9 @@ def _xlsx_cell_text(value: Any) -> str | None:
 
 _XLSX_FORMULA = re.compile(rb"<(?:\w+:)?f[\s/>]")
 """A formula element of a worksheet's XML (``<f>``, ``<f t="shared" .../>``, any prefix)."""
-_XLSX_MERGED = re.compile(rb'<(?:\w+:)?mergeCell\s[^>]*?ref="([A-Z]{1,3}[0-9]+:[A-Z]{1,3}[0-9]+)"')
+_XLSX_MERGED = re.compile(
+    rb'<(?:\w+:)?mergeCell\s[^>]*?ref="([A-Z]{1,3}[0-9]+:[A-Z]{1,3}[0-9]+)"'
+)
 """A merged cell range of a worksheet's XML (``<mergeCell ref="A2:A5"/>``)."""
 _MAX_LISTED_CELLS = 20
 """Merged cell ranges listed one by one (then one problem counts the rest)."""
@@ -880,7 +882,7 @@ def _xlsx_rows(path: Path, problems: list[dict[str, Any]]) -> Iterator[tuple[int
         sheets[0].reset_dimensions()
         has_formulas, merged = _sheet_xml(path, sheets[0])
         for cells in merged[:_MAX_LISTED_CELLS]:
-            first, last = cells.split(":")
+            first = cells.split(":")[0]
             problems.append(
                 _problem("error", path.name, "cell.merged",
                          f"cells {cells} are merged: the value is in {first} only and the "
