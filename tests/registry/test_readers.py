@@ -679,6 +679,28 @@ def test_parquet_lists_in_a_single_value_column_are_refused(good_registry: Path)
     assert hit["column"].tolist() == ["sex"] and "lists" in hit["message"].iloc[0]
 
 
+@pytest.mark.parametrize("arrow_type", ["int32", "int64", "float64"])
+def test_parquet_day_counts_in_a_date_column_are_one_error(good_registry: Path,
+                                                            arrow_type: str) -> None:
+    """Days since 1970 (as R or pandas may write them) are not taken for Excel serial dates, nor
+    for dates at all: one error for the column, not one per row."""
+    import datetime as dt
+
+    import pyarrow as pa
+
+    rows = good_rows()["patients"]
+    days = [(dt.date.fromisoformat(r["birth_date"]) - dt.date(1970, 1, 1)).days for r in rows]
+    _to_parquet(good_registry, "patients", pa.table({
+        "patient_id": [r["patient_id"] for r in rows], "sex": [r["sex"] for r in rows],
+        "birth_date": pa.array(days).cast(arrow_type),
+    }))
+    problems = validate_source(good_registry).problems.query("file == 'patients.parquet'")
+    assert problems["rule"].tolist() == ["column.type"]
+    assert problems["column"].tolist() == ["birth_date"]
+    message = problems["message"].iloc[0]
+    assert "Parquet DATE" in message and "Excel serial" not in message
+
+
 def test_parquet_binary_text_is_read_as_utf8_or_refused(good_registry: Path) -> None:
     import pyarrow as pa
 

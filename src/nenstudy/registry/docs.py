@@ -145,7 +145,8 @@ def render_registry_markdown() -> str:
         "cell only).",
         "- Parquet: typed columns are read as they are (a 32-bit float as the number it shows); "
         "binary text columns must be UTF-8; a list, struct or map in a column of single values, "
-        "or two columns whose names differ only in case, is an error.",
+        "numbers in a date column (a day count whose origin cannot be told), or two columns "
+        "whose names differ only in case, is an error.",
         "- Empty cells are missing values; whitespace around a value is ignored. A row with no "
         "value at all (only separators) is one error.",
         "- `date`: ISO `YYYY-MM-DD` only. Excel serial numbers (e.g. 44927) and day/month "

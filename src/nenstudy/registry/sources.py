@@ -752,6 +752,21 @@ def _load_parquet(
                          column=column.name)
             )
             return False
+        if column is not None and column.dtype == "date" and (
+            dtype in _INTEGER_TYPES or dtype in ("FLOAT", "DOUBLE", "HUGEINT", "UHUGEINT")
+            or dtype.startswith("DECIMAL")
+        ):
+            # Numbers are no dates: counted from 1970 (R, pandas) or from 1899 (Excel), the
+            # same number is two different days; never guessed.
+            problems.append(
+                _problem("error", file.name, "column.type",
+                         f"column {column.name!r} holds numbers in the Parquet file "
+                         f"({types[name]}), not dates; write it as a Parquet DATE column (or "
+                         "as ISO text YYYY-MM-DD): a day count is not read as a date, since "
+                         "its origin (1970-01-01, or Excel's 1899-12-30) cannot be told",
+                         column=column.name)
+            )
+            return False
         if column is not None and dtype == "FLOAT" and column.dtype == "float":
             # a 32-bit float read as the number it shows (2.7, not 2.700000047683716)
             expr = f"CAST(CAST({q} AS VARCHAR) AS DOUBLE)"
