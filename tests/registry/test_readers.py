@@ -432,7 +432,7 @@ def test_an_xlsx_sheet_without_formulas_is_read_once(good_registry: Path,
     _write_xlsx(path, ["patient_id", "sex", "birth_date"],
                 [[r["patient_id"], r["sex"], r["birth_date"]] for r in rows])
     sheet = openpyxl.load_workbook(path, read_only=True).worksheets[0]
-    assert _sheet_xml(path, sheet) == (False, [])
+    assert not _sheet_xml(path, sheet).formulas
     opened = []
     real = openpyxl.load_workbook
 
@@ -447,7 +447,7 @@ def test_an_xlsx_sheet_without_formulas_is_read_once(good_registry: Path,
     workbook = openpyxl.load_workbook(path)
     workbook.active["D2"] = "=1+1"  # a formula outside the table's columns still counts
     workbook.save(path)
-    assert _sheet_xml(path, openpyxl.load_workbook(path, read_only=True).worksheets[0])[0]
+    assert _sheet_xml(path, openpyxl.load_workbook(path, read_only=True).worksheets[0]).formulas
 
 
 def test_merged_xlsx_cells_are_errors_not_empty_cells(good_registry: Path) -> None:
@@ -804,6 +804,33 @@ def test_a_broken_link_or_folder_named_as_a_table_file_is_named(good_registry: P
     assert "not a file" in messages["follow_up.csv"]
 
 
+def test_hidden_rows_and_a_hidden_first_sheet_are_warned(good_registry: Path) -> None:
+    """Rows hidden (or filtered out) in a spreadsheet are data all the same: read, with a
+    warning naming them; a hidden first sheet is the one read, with a warning."""
+    import openpyxl
+
+    rows = good_rows()["patients"]
+    (good_registry / "patients.csv").unlink()
+    path = good_registry / "patients.xlsx"
+    _write_xlsx(path, ["patient_id", "sex", "birth_date"],
+                [[r["patient_id"], r["sex"], r["birth_date"]] for r in rows])
+    workbook = openpyxl.load_workbook(path)
+    workbook.active.row_dimensions[3].hidden = True
+    workbook.create_sheet("notes")
+    workbook.active.sheet_state = "hidden"
+    workbook.save(path)
+    report = validate_source(good_registry)
+    problems = report.problems.query("file == 'patients.xlsx'")
+    # the second sheet is named too (only the first is read)
+    assert sorted(problems["rule"]) == ["file.sheets", "file.sheets", "row.hidden"]
+    assert set(problems["severity"]) == {"warning"}
+    hidden = problems[problems["rule"] == "row.hidden"]
+    assert hidden["row"].tolist() == [3] and "rows 3;" in hidden["message"].iloc[0]
+    sheets = " ".join(problems[problems["rule"] == "file.sheets"]["message"])
+    assert "is hidden in the workbook" in sheets
+    assert report.ok and ("patients", "patients.xlsx", len(rows)) in report.files
+
+
 def test_merged_ranges_are_found_once_across_the_read_chunks(tmp_path: Path) -> None:
     """The sheet XML is read 1 MiB at a time: a range cut by a chunk's end is found, once."""
     import zipfile
@@ -822,4 +849,23 @@ def test_merged_ranges_are_found_once_across_the_read_chunks(tmp_path: Path) -> 
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("xl/worksheets/sheet1.xml", xml)
     sheet = SimpleNamespace(_worksheet_path="xl/worksheets/sheet1.xml")
-    assert _sheet_xml(path, sheet) == (False, ["C7:D9", "A2:A5", "B1:B2"])
+    assert _sheet_xml(path, sheet).merged == ["C7:D9", "A2:A5", "B1:B2"]
+
+
+def test_hidden_rows_are_found_once_across_the_read_chunks(tmp_path: Path) -> None:
+    import zipfile
+    from types import SimpleNamespace
+
+    from nenstudy.registry.sources import _sheet_xml
+
+    chunk = 1 << 20
+    row = b'<row r="42" spans="1:3" hidden="1" customHeight="1">'
+    head = b"<worksheet><sheetData>"
+    xml = head + b" " * (chunk - len(head) - 20) + row + b"</row>" \
+        + b'<row r="43"></row><row hidden="true" r="44"></row></sheetData></worksheet>'
+    assert xml.index(row) < chunk < xml.index(row) + len(row)
+    path = tmp_path / "sheet.xlsx"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", xml)
+    found = _sheet_xml(path, SimpleNamespace(_worksheet_path="xl/worksheets/sheet1.xml"))
+    assert found.hidden_rows == [42, 44] and found.merged == [] and not found.formulas

@@ -142,7 +142,8 @@ def render_registry_markdown() -> str:
         "hold its computed value (a workbook saved by Excel or LibreOffice does; one written by "
         "a script may not, and such a cell is an error); an error value (`#N/A`, `#REF!` ...) "
         "is an error, and so are merged cells (a merged range keeps its value in the first "
-        "cell only).",
+        "cell only). Hidden rows (filtered out?) are read like the others, with a warning; so is "
+        "a hidden first sheet.",
         "- Parquet: typed columns are read as they are (a 32-bit float as the number it shows); "
         "binary text columns must be UTF-8; a list, struct or map in a column of single values, "
         "numbers in a date column (a day count whose origin cannot be told), or two columns "

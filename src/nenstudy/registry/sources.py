@@ -30,7 +30,9 @@ from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence
 import duckdb
 
 from nenstudy.registry import csvshape, sql
-from nenstudy.registry.crosschecks import own_key_is_checked_apart, repeated_key_hashes
+from nenstudy.registry.crosschecks import (
+    MAX_SHOWN_ROWS, own_key_is_checked_apart, repeated_key_hashes,
+)
 from nenstudy.registry.lanes import run_side_by_side
 from nenstudy.registry.schema import SCHEMA, Table
 
@@ -847,19 +849,31 @@ _XLSX_MERGED = re.compile(
     rb'<(?:\w+:)?mergeCell\s[^>]*?ref="([A-Z]{1,3}[0-9]+:[A-Z]{1,3}[0-9]+)"'
 )
 """A merged cell range of a worksheet's XML (``<mergeCell ref="A2:A5"/>``)."""
+_XLSX_HIDDEN_ROW = re.compile(rb'<(?:\w+:)?row\s[^>]*?\bhidden="(?:1|true)"[^>]*>')
+"""A hidden row of a worksheet's XML (its number in the ``r`` attribute)."""
+_XLSX_ROW_NUMBER = re.compile(rb'\br="([0-9]+)"')
 _MAX_LISTED_CELLS = 20
 """Merged cell ranges listed one by one (then one problem counts the rest)."""
 
 
-def _sheet_xml(path: Path, sheet: Any) -> tuple[bool, list[str]]:
-    """Whether a worksheet's XML holds a formula (True when that cannot be told), and its
-    merged cell ranges (``A2:A5``), read from the XML in one pass."""
+@dataclass(frozen=True)
+class _SheetXml:
+    """What a worksheet's XML says beyond its cells' values (see :func:`_sheet_xml`)."""
+
+    formulas: bool
+    merged: list[str]
+    hidden_rows: list[int]
+
+
+def _sheet_xml(path: Path, sheet: Any) -> _SheetXml:
+    """Whether a worksheet's XML holds a formula (True when that cannot be told), its merged
+    cell ranges (``A2:A5``) and its hidden rows, read from the XML in one pass."""
     import zipfile
 
     part = getattr(sheet, "_worksheet_path", None)  # openpyxl's read-only sheets keep it
     if not isinstance(part, str):
-        return True, []
-    formula, merged = False, []
+        return _SheetXml(True, [], [])
+    formula, merged, hidden = False, [], []
     try:
         with zipfile.ZipFile(path) as archive, archive.open(part) as xml:
             tail = b""
@@ -870,10 +884,14 @@ def _sheet_xml(path: Path, sheet: Any) -> tuple[bool, list[str]]:
                 # that ends within the carried tail was found before
                 merged += [m.group(1).decode() for m in _XLSX_MERGED.finditer(text)
                            if m.end() > len(tail)]
-                tail = text[-128:]
+                for m in _XLSX_HIDDEN_ROW.finditer(text):
+                    number = _XLSX_ROW_NUMBER.search(m.group(0))
+                    if m.end() > len(tail) and number:
+                        hidden.append(int(number.group(1)))
+                tail = text[-256:]
     except (KeyError, OSError, zipfile.BadZipFile):
-        return True, []
-    return formula, merged
+        return _SheetXml(True, [], [])
+    return _SheetXml(formula, merged, hidden)
 
 
 def _xlsx_rows(path: Path, problems: list[dict[str, Any]]) -> Iterator[tuple[int, tuple]]:
@@ -894,8 +912,24 @@ def _xlsx_rows(path: Path, problems: list[dict[str, Any]]) -> Iterator[tuple[int
             )
         # The used range a sheet states (its <dimension>) may be wrong, as some programs write
         # it: read every row and column the sheet holds instead, never fewer.
+        if getattr(sheets[0], "sheet_state", "visible") != "visible":
+            problems.append(
+                _problem("warning", path.name, "file.sheets",
+                         f"the first sheet ({sheets[0].title!r}) is hidden in the workbook; it "
+                         "is the one read")
+            )
         sheets[0].reset_dimensions()
-        has_formulas, merged = _sheet_xml(path, sheets[0])
+        xml = _sheet_xml(path, sheets[0])
+        merged = xml.merged
+        if xml.hidden_rows:
+            shown = ", ".join(map(str, xml.hidden_rows[:MAX_SHOWN_ROWS]))
+            more = ", ..." if len(xml.hidden_rows) > MAX_SHOWN_ROWS else ""
+            problems.append(
+                _problem("warning", path.name, "row.hidden",
+                         f"{len(xml.hidden_rows)} row(s) of the sheet are hidden (filtered "
+                         f"out?): rows {shown}{more}; they are read like every other row",
+                         row=xml.hidden_rows[0])
+            )
         for cells in merged[:_MAX_LISTED_CELLS]:
             first = cells.split(":")[0]
             problems.append(
@@ -910,7 +944,7 @@ def _xlsx_rows(path: Path, problems: list[dict[str, Any]]) -> Iterator[tuple[int
                          f"{len(merged) - _MAX_LISTED_CELLS} more merged cell ranges "
                          "(not listed)")
             )
-        if not has_formulas:
+        if not xml.formulas:
             for number, cells in enumerate(sheets[0].iter_rows(), start=1):
                 yield number, tuple(_xlsx_value(c, None) for c in cells)
             return
