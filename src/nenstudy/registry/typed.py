@@ -137,11 +137,13 @@ def _value_checks(column: Column, native: frozenset[str]) -> list[_RowCheck]:
         )
     if column.dtype == "float" and column.name not in native:
         # A text such as 1e-400 types to 0 (below the smallest double): refused, never coerced.
-        # The cheap tests first: the typed 0, then any nonzero digit, then the mantissa's.
+        # The cheap tests first: the typed 0, then any nonzero digit, then the mantissa's (on
+        # the text as written: trimming changes no digit).
+        raw = sql.raw(column.name)
         checks.append(
             _RowCheck("error", column.name, "type.float",
-                      f"{c} = 0 AND {r} GLOB '*[1-9]*' "
-                      f"AND regexp_matches(split_part(lower({r}), 'e', 1), '[1-9]')",
+                      f"{c} = 0 AND {raw} GLOB '*[1-9]*' "
+                      f"AND regexp_matches(split_part(lower({raw}), 'e', 1), '[1-9]')",
                       "'a number too small to be stored: it would be read as 0; "
                       "write 0 if that is meant'")
         )
