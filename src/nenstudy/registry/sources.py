@@ -910,14 +910,14 @@ def _xlsx_rows(path: Path, problems: list[dict[str, Any]]) -> Iterator[tuple[int
                          f"the workbook has {len(sheets)} sheets; only the first "
                          f"({sheets[0].title!r}) was read")
             )
-        # The used range a sheet states (its <dimension>) may be wrong, as some programs write
-        # it: read every row and column the sheet holds instead, never fewer.
         if getattr(sheets[0], "sheet_state", "visible") != "visible":
             problems.append(
                 _problem("warning", path.name, "file.sheets",
                          f"the first sheet ({sheets[0].title!r}) is hidden in the workbook; it "
                          "is the one read")
             )
+        # The used range a sheet states (its <dimension>) may be wrong, as some programs write
+        # it: read every row and column the sheet holds instead, never fewer.
         sheets[0].reset_dimensions()
         xml = _sheet_xml(path, sheets[0])
         merged = xml.merged
