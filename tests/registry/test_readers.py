@@ -455,11 +455,7 @@ def test_merged_xlsx_cells_are_errors_not_empty_cells(good_registry: Path) -> No
     read as empty, silently. Each merged range is an error at its first row."""
     import openpyxl
 
-    rows = good_rows()["patients"]
-    (good_registry / "patients.csv").unlink()
-    path = good_registry / "patients.xlsx"
-    _write_xlsx(path, ["patient_id", "sex", "birth_date"],
-                [[r["patient_id"], r["sex"], r["birth_date"]] for r in rows])
+    path = _patients_xlsx(good_registry)
     workbook = openpyxl.load_workbook(path)
     workbook.active["B3"] = workbook.active["B2"].value
     workbook.active.merge_cells("B2:B3")  # same sex for two patients, typed once
@@ -809,11 +805,7 @@ def test_hidden_rows_and_a_hidden_first_sheet_are_warned(good_registry: Path) ->
     warning naming them; a hidden first sheet is the one read, with a warning."""
     import openpyxl
 
-    rows = good_rows()["patients"]
-    (good_registry / "patients.csv").unlink()
-    path = good_registry / "patients.xlsx"
-    _write_xlsx(path, ["patient_id", "sex", "birth_date"],
-                [[r["patient_id"], r["sex"], r["birth_date"]] for r in rows])
+    path = _patients_xlsx(good_registry)
     workbook = openpyxl.load_workbook(path)
     workbook.active.row_dimensions[3].hidden = True
     workbook.create_sheet("notes")
@@ -828,7 +820,8 @@ def test_hidden_rows_and_a_hidden_first_sheet_are_warned(good_registry: Path) ->
     assert hidden["row"].tolist() == [3] and "rows 3;" in hidden["message"].iloc[0]
     sheets = " ".join(problems[problems["rule"] == "file.sheets"]["message"])
     assert "is hidden in the workbook" in sheets
-    assert report.ok and ("patients", "patients.xlsx", len(rows)) in report.files
+    n_rows = len(good_rows()["patients"])
+    assert report.ok and ("patients", "patients.xlsx", n_rows) in report.files
 
 
 def test_merged_ranges_are_found_once_across_the_read_chunks(tmp_path: Path) -> None:
