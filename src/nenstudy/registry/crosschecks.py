@@ -93,15 +93,14 @@ makes (in the work database, seen by every cursor; dropped by :func:`run_cross_c
 class LaneFacts:
     """What :func:`prepare_in_lane` found out before the cross-table checks.
 
+    Its table of each patient's latest treatment or test date is :data:`EVENTS_TABLE`.
+
     Attributes
     ----------
-    events_table
-        The table of each patient's latest treatment or test date (:data:`EVENTS_TABLE`).
     lines_1_to_k
         Whether every patient's systemic lines are exactly 1, 2, ..., k, each once.
     """
 
-    events_table: str
     lines_1_to_k: bool
 
 
@@ -117,7 +116,7 @@ def prepare_in_lane(con: duckdb.DuckDBPyConnection, tables: Mapping[str, str]) -
     lines = _lines_are_1_to_k(con, treatments)
     con.execute(f"CREATE OR REPLACE TABLE {EVENTS_TABLE} AS "
                 f"{_events_by_patient(treatments, molecular)}")
-    return LaneFacts(events_table=EVENTS_TABLE, lines_1_to_k=lines)
+    return LaneFacts(lines_1_to_k=lines)
 
 
 def _patient_facts(con: duckdb.DuckDBPyConnection, events: str | None = None) -> dict[str, int]:
@@ -499,8 +498,10 @@ def _late_last_contact(con: duckdb.DuckDBPyConnection, available: set[str]) -> N
     )
 
 
-def _systemic_lines(relation: str = "typed_treatments", columns: str = "_file, _row, ") -> str:
-    """SQL: the systemic treatment rows with a line number and a patient."""
+def _systemic_lines(relation: str = "typed_treatments", located: bool = True) -> str:
+    """SQL: the systemic treatment rows with a line number and a patient (with their file and
+    row when ``located``: the typed views have them, the tables read in a lane do not)."""
+    columns = "_file, _row, " if located else ""
     return (f"SELECT {columns}patient_id, line, start_date FROM {relation} "
             "WHERE modality = 'systemic' AND line IS NOT NULL AND patient_id IS NOT NULL")
 
@@ -524,7 +525,7 @@ def _lines_are_1_to_k(con: duckdb.DuckDBPyConnection,
                    bit_or(CASE WHEN line BETWEEN 1 AND {_MAX_MASKED_LINE}
                                THEN 1::UBIGINT << (line - 1) END) AS mask,
                    count(*) FILTER (WHERE line < 1 OR line > {_MAX_MASKED_LINE}) AS outside
-            FROM ({_systemic_lines(treatments, "")}) GROUP BY patient_id
+            FROM ({_systemic_lines(treatments, located=False)}) GROUP BY patient_id
         )
         """
     ).fetchone()
@@ -630,14 +631,14 @@ def run_cross_checks(
                           lane_facts if gated else None)
     finally:
         if lane_facts is not None:
-            con.execute(f"DROP TABLE IF EXISTS {lane_facts.events_table}")
+            con.execute(f"DROP TABLE IF EXISTS {EVENTS_TABLE}")
 
 
 def _run_cross_checks(
     con: duckdb.DuckDBPyConnection, available: set[str], gated: bool,
     key_repeats: Mapping[str, int], lane_facts: LaneFacts | None,
 ) -> None:
-    facts = _patient_facts(con, lane_facts.events_table if lane_facts else None)
+    facts = _patient_facts(con, EVENTS_TABLE if lane_facts else None)
     if not gated:
         facts = dict.fromkeys(facts, 1)
     for table in SCHEMA:
