@@ -778,8 +778,11 @@ def test_a_stray_quote_merging_two_rows_is_named(good_registry: Path) -> None:
     lines[2] = lines[2].rstrip("\r") + '"Lesion 2'
     lines[3] = lines[3].rstrip("\r") + 'cm"'
     path.write_text("\n".join(lines))
-    hit = validate_source(good_registry).problems.query("rule == 'value.merged_rows'")
-    assert hit[["severity", "row", "column"]].values.tolist() == [["warning", 3, "notes"]]
+    hit = validate_source(good_registry, show_identifiers=True).problems.query(
+        "rule == 'value.merged_rows'")
+    assert hit[["severity", "row", "column"]].values.tolist() == [["error", 3, "notes"]]
+    # the merged value holds the next row's identifiers: only its length is shown
+    assert hit["value"].str.fullmatch(r"\(\d+ characters, not shown\)").all()
 
 
 def test_utf16_without_a_byte_order_mark_is_named(good_registry: Path) -> None:

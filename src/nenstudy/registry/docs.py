@@ -134,9 +134,10 @@ def render_registry_markdown() -> str:
         "rows do not all have the header's number of values, or with an unclosed quote, or "
         "with mixed line endings, gets every such row listed (a carriage return inside an "
         "unquoted value, which splits its line in two, is named by its line); its values are "
-        "checked once it is mended. UTF-16, semicolon- and tab-separated files are named as such. A free-text "
-        "value holding a line break and as many commas as a whole row is a warning (two rows "
-        "merged by a stray quote?).",
+        "checked once it is mended. UTF-16, semicolon- and tab-separated files are named as "
+        "such. A free-text value holding a line break and as many commas as a whole row is an "
+        "error (two rows merged by a stray quote: the second would be lost); only its length is "
+        "shown.",
         "- XLSX: the first worksheet, every row and column it holds (whatever used range it "
         "states); blank rows are skipped and row numbers are the sheet's. A formula cell must "
         "hold its computed value (a workbook saved by Excel or LibreOffice does; one written by "

@@ -211,7 +211,9 @@ def _d(name: str) -> str:
 
 def _merged_row_checks(table: Table) -> list[_RowCheck]:
     """A free-text value holding a line break and as many commas as a whole row: in a CSV file,
-    most likely two rows merged by a stray or missing quote (warned, as a note may hold both)."""
+    most likely two rows merged by a stray or missing quote, the second row lost into the first's
+    value. An error: importing it would lose a row without a word. The value is not shown (it
+    holds the other row's values, identifiers among them), only its length."""
     separators = len(table.columns) - 1
     keys = set(table.key) | {fk.column for fk in table.foreign_keys}
     checks = []
@@ -221,12 +223,14 @@ def _merged_row_checks(table: Table) -> list[_RowCheck]:
             continue
         c = sql.ident(column.name)
         checks.append(_RowCheck(
-            "warning", column.name, "value.merged_rows",
+            "error", column.name, "value.merged_rows",
             f"contains({c}, chr(10)) AND strlen({c}) - strlen(replace({c}, ',', '')) "
             f">= {separators}",
             sql.literal(f"the value holds a line break and {separators} or more commas, as a "
-                        "whole row would: a stray or missing quote may have merged two rows "
-                        "(check this row and the next)"),
+                        "whole row would: a stray or missing quote has most likely merged this "
+                        "row and the next into one (check the quotes in both; a text meant "
+                        "this way must be written without its line break)"),
+            value=f"'(' || length({c}) || ' characters, not shown)'",
         ))
     return checks
 
