@@ -326,6 +326,34 @@ def test_an_identifier_shifted_into_another_column_is_masked(tmp_path: Path) -> 
     assert good_rows()["patients"][0]["patient_id"] in set(shown["value"])
 
 
+def test_an_identifier_in_another_case_or_among_tokens_is_masked(tmp_path: Path) -> None:
+    rows = good_rows()
+    pid = rows["patients"][0]["patient_id"]
+    rows["treatments"][0]["best_response"] = pid.upper()  # an unknown code, in another case
+    rows["diagnoses"][0]["metastatic_sites"] = f"liver;{pid}"  # an unknown list token
+    rows["diagnoses"][1]["stage"] = f"see {pid.lower()}."  # among words
+    report = validate_source(write_registry(tmp_path / "reg", rows))
+    text = report.problems.to_csv() + report.render()
+    assert pid.lower() not in text.lower()
+    values = dict(zip(report.problems["column"], report.problems["value"]))
+    assert values["best_response"] == "<identifier>"
+    assert values["metastatic_sites"] == "liver;<identifier>"
+    assert values["stage"] == "see <identifier>."
+    shown = validate_source(tmp_path / "reg", show_identifiers=True).problems
+    assert pid.upper() in set(shown["value"])
+
+
+def test_a_value_equal_to_some_note_is_not_masked(tmp_path: Path) -> None:
+    """Notes are masked in their own column; a value elsewhere that equals a note is not an
+    identifier (a note 'NA' must not hide an 'NA' typed into ecog_ps)."""
+    rows = good_rows()
+    rows["diagnoses"][0]["notes"] = "12,5"
+    rows["diagnoses"][1]["ki67_pct"] = "12,5"
+    report = validate_source(write_registry(tmp_path / "reg", rows))
+    hit = report.problems.query("column == 'ki67_pct'")
+    assert hit["value"].tolist() == ["12,5"]
+
+
 @pytest.mark.parametrize("text", ["0", "0.000", "-0", "+0.0", "0e5", "0E-3", "1e-300", "5e-324"])
 def test_zero_and_tiny_numbers_are_not_taken_for_an_underflow(tmp_path: Path, text: str) -> None:
     """Only a nonzero mantissa read as 0 (1e-400) is refused; zeros and representable numbers,

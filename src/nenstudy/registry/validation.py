@@ -369,16 +369,18 @@ def _fetch_report(
     value = (
         "value"
         if show_identifiers
-        else f"CASE WHEN (\"column\" IN ({identifiers}) OR value IN (SELECT v FROM _seen_ids)) "
-        f"AND value IS NOT NULL THEN {sql.literal(IDENTIFIER_MASK)} ELSE value END"
+        else f"CASE WHEN \"column\" IN ({identifiers}) AND value IS NOT NULL "
+        f"THEN {sql.literal(IDENTIFIER_MASK)} ELSE value END"
     )
-    if not show_identifiers:
-        _identifiers_shown_elsewhere(con, identifiers)
     records = con.execute(
         f"SELECT severity, file, row, \"column\", {value} AS value, rule, message "
         "FROM _problems ORDER BY file, row NULLS FIRST, \"column\" NULLS FIRST, rule, "
         "severity, message, value"
     ).fetchall()
+    if not show_identifiers:
+        seen = _identifiers_shown_elsewhere(con, identifiers)
+        if seen:
+            records = [_masked(record, seen) for record in records]
     files = tuple(
         (name, f.path.name, f.n_rows) for name, f in loaded.files.items()
     )
@@ -387,30 +389,66 @@ def _fetch_report(
     )
 
 
-def _identifiers_shown_elsewhere(con: duckdb.DuckDBPyConnection, identifiers: str) -> None:
-    """Make ``_seen_ids``: the values of errors in other columns that are identifiers.
+_TOKEN_SEPARATORS = r"""[\s;,"'()\[\]{}|<>=]+"""
+"""What separates the tokens of a problem's value or message that are looked up among the
+identifiers (the same in SQL, RE2, and here)."""
+_TOKEN = re.compile(r"""[^\s;,"'()\[\]{}|<>=]+""")
+
+
+def _key_identifier_columns() -> list[tuple[str, str]]:
+    """(table, column) of the identifiers that are keys or references (not free text)."""
+    return [(t.name, c.name) for t in SCHEMA for c in t.columns
+            if c.identifier and (c.name in t.key
+                                 or any(fk.column == c.name for fk in t.foreign_keys))]
+
+
+def _identifiers_shown_elsewhere(con: duckdb.DuckDBPyConnection, identifiers: str) -> set[str]:
+    """The identifiers (lower case) that errors in other columns would show.
 
     An identifier shifted into another column (a row whose values moved by one, a file without
-    its header row) is an error there, whose value would be shown: such values are looked up
-    among the identifier columns of every table. Only errors are looked at (no clean registry
-    pays for it); warnings show typed values, not text that failed to type.
+    its header row), typed in another case, or written among other words or list tokens, is an
+    error there, whose value (and message) would show it. The tokens of such values are looked
+    up, whatever their case, among the identifiers that are keys or references (a free-text
+    note is masked in its own column, but other values that equal a note are not identifiers).
+    Only errors are looked at (no clean registry pays for it); warnings show typed values, not
+    text that failed to type.
     """
-    shown = (f"SELECT DISTINCT value FROM _problems WHERE severity = 'error' "
-             f"AND value IS NOT NULL AND (\"column\" IS NULL OR \"column\" NOT IN ({identifiers}))")
-    lookups = [
-        f"SELECT CAST({sql.ident(c.name)} AS VARCHAR) AS v FROM typed_{t.name} "
-        f"WHERE CAST({sql.ident(c.name)} AS VARCHAR) IN (SELECT value FROM shown)"
-        for t in SCHEMA for c in t.columns if c.identifier
-    ]
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _shown_values AS {shown}")
-    row = con.execute("SELECT count(*) FROM _shown_values").fetchone()
-    if not row or not row[0]:
-        con.execute("CREATE OR REPLACE TEMP TABLE _seen_ids (v VARCHAR)")
-        return
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _seen_ids AS WITH shown AS (SELECT * FROM _shown_values) "
-        + " UNION ".join(lookups)
+        "CREATE OR REPLACE TEMP TABLE _shown_tokens AS SELECT DISTINCT t FROM ("
+        "SELECT unnest(list_append(regexp_split_to_array(lower(value), "
+        f"{sql.literal(_TOKEN_SEPARATORS)}), lower(value))) AS t FROM _problems "
+        "WHERE severity = 'error' AND value IS NOT NULL "
+        f"AND (\"column\" IS NULL OR \"column\" NOT IN ({identifiers}))) WHERE t <> ''"
     )
+    row = con.execute("SELECT count(*) FROM _shown_tokens").fetchone()
+    if not row or not row[0]:
+        return set()
+    lookups = " UNION ".join(
+        f"SELECT lower(CAST({sql.ident(c)} AS VARCHAR)) AS v FROM typed_{t} "
+        f"WHERE lower(CAST({sql.ident(c)} AS VARCHAR)) IN (SELECT t FROM _shown_tokens)"
+        for t, c in _key_identifier_columns()
+    )
+    return {v for (v,) in con.execute(lookups).fetchall()}
+
+
+def _masked(record: tuple[Any, ...], seen: set[str]) -> tuple[Any, ...]:
+    """``record`` with every identifier of ``seen`` in its value and message masked."""
+    severity, file, row, column, value, rule, message = record
+    if value is None or column in IDENTIFIER_COLUMNS:
+        return record
+    if value.lower() in seen:
+        tokens = [value]
+    else:
+        tokens = [m.group() for m in _TOKEN.finditer(value)
+                  if m.group().lower() in seen or m.group().rstrip(".:").lower() in seen]
+    if not tokens:
+        return record
+    for token in sorted(set(tokens), key=len, reverse=True):
+        token = token if token.lower() in seen else token.rstrip(".:")
+        pattern = re.compile(re.escape(token), re.IGNORECASE)
+        value = pattern.sub(IDENTIFIER_MASK, value)
+        message = pattern.sub(IDENTIFIER_MASK, message) if message else message
+    return (severity, file, row, column, value, rule, message)
 
 
 def validate_source(
