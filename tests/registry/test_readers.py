@@ -74,6 +74,41 @@ def test_unexpected_column_is_a_warning(good_registry: Path) -> None:
     assert list(hit["column"]) == ["nickname"] and list(hit["severity"]) == ["warning"]
 
 
+def test_unexpected_column_is_named_as_written(good_registry: Path) -> None:
+    rows = [dict(r, **{"Nick Name": "x"}) for r in GOOD_ROWS["patients"]]
+    write_table(good_registry, "patients", rows,
+                columns=list(TABLES["patients"].column_names) + ["Nick Name"])
+    hit = validate_source(good_registry).problems.query("rule == 'column.unexpected'")
+    assert list(hit["column"]) == ["Nick Name"] and "'Nick Name'" in hit["message"].iloc[0]
+
+
+@pytest.mark.parametrize(("written", "meant"), [
+    ("Karnofsky %", "karnofsky"), ("Resectable?", "resectable"), ("Ki-67", "ki67_pct"),
+    ("resectible", "resectable"), ("ECOG PS", "ecog_ps"),
+])
+def test_a_misnamed_column_is_an_error_naming_the_column_meant(
+    good_registry: Path, written: str, meant: str
+) -> None:
+    """Its values would be lost, and derived columns changed (no Karnofsky, no ECOG from it)."""
+    columns = [written if c == meant else c for c in TABLES["diagnoses"].column_names]
+    rows = [{(written if k == meant else k): v for k, v in r.items()}
+            for r in GOOD_ROWS["diagnoses"]]
+    write_table(good_registry, "diagnoses", rows, columns=columns)
+    report = validate_source(good_registry)
+    hit = report.problems.query("rule == 'column.misnamed'")
+    assert hit[["severity", "column"]].values.tolist() == [["error", written]]
+    assert repr(meant) in hit["message"].iloc[0] and not report.ok
+    assert "column.unexpected" not in set(report.problems["rule"])
+
+
+def test_an_unrelated_extra_column_is_not_taken_for_a_missing_one(good_registry: Path) -> None:
+    columns = [c for c in TABLES["diagnoses"].column_names if c != "notes"] + ["notes_internal"]
+    rows = [dict(r, notes_internal="x") for r in GOOD_ROWS["diagnoses"]]
+    write_table(good_registry, "diagnoses", rows, columns=columns)
+    report = validate_source(good_registry)
+    assert report.ok and "column.unexpected" in set(report.problems["rule"])
+
+
 def test_unrecognised_file_is_a_warning(good_registry: Path) -> None:
     (good_registry / "readme.txt").write_text("notes")
     report = validate_source(good_registry)

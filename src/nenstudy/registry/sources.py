@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
+import difflib
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -213,6 +214,31 @@ def _quote_str(text: str) -> str:
 
 def _normalise_header(name: str) -> str:
     return name.replace("\ufeff", "").strip().lower()
+
+
+def _letters_and_digits(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def _meant_column(header: str, absent: Sequence[str]) -> str | None:
+    """The column of ``absent`` (not in the file's header) that ``header`` most likely names.
+
+    The same letters and digits (``Karnofsky %`` for ``karnofsky``, ``Ki-67`` for
+    ``ki67_pct``), one name starting the other with at least four of them and half its length,
+    or a close spelling (``resectible``); None when no column is that close.
+    """
+    plain = _letters_and_digits(header)
+    if not plain:
+        return None
+    names = {_letters_and_digits(c): c for c in absent}
+    if plain in names:
+        return names[plain]
+    for key, column in names.items():
+        short, long = sorted((key, plain), key=len)
+        if len(short) >= 4 and 2 * len(short) >= len(long) and long.startswith(short):
+            return column
+    close = difflib.get_close_matches(plain, list(names), n=1, cutoff=0.85)
+    return names[close[0]] if close else None
 
 
 def find_source_files(source: Path) -> tuple[dict[str, list[Path]], list[dict[str, Any]]]:
@@ -414,14 +440,27 @@ def _stage_table(
                      "the header row above it; if it is a title, delete it", row=1)
         )
         return False
-    for name in by_name:
-        if name not in table.column_names:
+    absent = [c for c in table.column_names if c not in by_name]
+    for name, header in by_name.items():
+        if name in table.column_names:
+            continue
+        written = header.replace("\ufeff", "").strip()
+        meant = _meant_column(name, absent)
+        if meant is not None:
+            absent.remove(meant)
             problems.append(
-                _problem("warning", file.name, "column.unexpected",
-                         f"column {name!r} is not part of table {table.name}; its values are "
-                         "not imported (expected columns: " + ", ".join(table.column_names)
-                         + ")", row=1, column=name)
+                _problem("error", file.name, "column.misnamed",
+                         f"column {written!r} is not part of table {table.name}, whose column "
+                         f"{meant!r} is missing: rename the header to {meant!r} (otherwise "
+                         "its values are not imported)", row=1, column=written)
             )
+            continue
+        problems.append(
+            _problem("warning", file.name, "column.unexpected",
+                     f"column {written!r} is not part of table {table.name}; its values are "
+                     "not imported (expected columns: " + ", ".join(table.column_names)
+                     + ")", row=1, column=written)
+        )
     missing = [c for c in table.required_columns if c not in by_name]
     for name in missing:
         problems.append(
