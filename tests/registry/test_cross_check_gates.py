@@ -86,6 +86,18 @@ def _last_contact_too_early(rows: Rows, i: int) -> None:
     _pick(rows, "follow_up", i)["last_contact_date"] = "2019-06-01"
 
 
+def _event_after_death(rows: Rows, i: int) -> None:
+    row = _pick(rows, "follow_up", i)
+    row.update(vital_status="dead", death_date="2019-06-01")
+    if i % 2:
+        _pick(rows, "molecular_tests", i)["test_date"] = "2020-01-01"
+
+
+def _event_before_birth(rows: Rows, i: int) -> None:
+    table, column = (("molecular_tests", "test_date"), ("treatments", "end_date"))[i % 2]
+    _pick(rows, table, i)[column] = "1940-01-01"
+
+
 def _treatment_diagnosis(rows: Rows, i: int) -> None:
     row = _pick(rows, "treatments", i)
     row["diagnosis_id"] = ("D999", "D003", "", "D002")[i % 4]
@@ -126,8 +138,9 @@ def _lines_out_of_order(rows: Rows, i: int) -> None:
 FAULTS = (
     _orphan_child, _child_of_other_patient, _no_patient_id, _repeat_patient, _repeat_follow_up,
     _drop_follow_up, _drop_diagnoses_of_patient, _diagnosis_before_birth, _death_before_diagnosis,
-    _last_contact_too_early, _treatment_diagnosis, _treatment_too_early, _look_alike_patient,
-    _same_day_diagnoses, _line_number, _lines_out_of_order,
+    _last_contact_too_early, _event_after_death, _event_before_birth, _treatment_diagnosis,
+    _treatment_too_early, _look_alike_patient, _same_day_diagnoses, _line_number,
+    _lines_out_of_order,
 )
 
 

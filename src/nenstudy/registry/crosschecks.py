@@ -64,19 +64,27 @@ def _dx_per_patient(semi_join: str = "") -> str:
 
 _FACT_NAMES = ("orphans", "repeated_patients", "repeated_follow_up", "follow_up_missing",
                "diagnosis_missing", "diagnosis_vs_birth", "death_before_diagnosis",
-               "late_last_contact")
+               "late_last_contact", "treated_after_death", "tested_after_death",
+               "event_before_birth")
+
+
+_TREATMENT_DATES = ("start_date", "end_date", "progression_date", "last_assessment_date")
 
 
 def _events_by_patient(treatments: str, molecular_tests: str) -> str:
-    """SQL: each patient's latest treatment or test date (``patient_id``, ``event``)."""
+    """SQL: per patient, the latest treatment date (``treated_until``), the latest test date
+    (``tested_until``) and the earliest of either (``first_event``)."""
+    dates = ", ".join(_TREATMENT_DATES)
     return f"""
-        SELECT patient_id, max(event) AS event FROM (
-            SELECT patient_id,
-                   greatest(start_date, end_date, progression_date, last_assessment_date)
-                       AS event
+        SELECT patient_id, max(treated) AS treated_until, max(tested) AS tested_until,
+               min(earliest) AS first_event
+        FROM (
+            SELECT patient_id, greatest({dates}) AS treated, CAST(NULL AS DATE) AS tested,
+                   least({dates}) AS earliest
             FROM {treatments} WHERE patient_id IS NOT NULL
             UNION ALL
-            SELECT patient_id, test_date FROM {molecular_tests} WHERE patient_id IS NOT NULL
+            SELECT patient_id, NULL, test_date, test_date
+            FROM {molecular_tests} WHERE patient_id IS NOT NULL
         ) GROUP BY patient_id
     """
 
@@ -85,7 +93,7 @@ LANE_TABLES = ("treatments", "molecular_tests")
 """The tables :func:`prepare_in_lane` needs read."""
 
 EVENTS_TABLE = "main._events_by_patient"
-"""The table of each patient's latest treatment or test date that :func:`prepare_in_lane`
+"""The table of each patient's latest treatment and test dates that :func:`prepare_in_lane`
 makes (in the work database, seen by every cursor; dropped by :func:`run_cross_checks`)."""
 
 
@@ -93,7 +101,7 @@ makes (in the work database, seen by every cursor; dropped by :func:`run_cross_c
 class LaneFacts:
     """What :func:`prepare_in_lane` found out before the cross-table checks.
 
-    Its table of each patient's latest treatment or test date is :data:`EVENTS_TABLE`.
+    Its table of each patient's treatment and test dates is :data:`EVENTS_TABLE`.
 
     Attributes
     ----------
@@ -109,7 +117,8 @@ def prepare_in_lane(con: duckdb.DuckDBPyConnection, tables: Mapping[str, str]) -
 
     Run in a reading lane once those two tables are read (``tables``: the table each was read
     into), while the other lane still reads: the lane would otherwise wait idle for it. It
-    aggregates the two tables per patient into :data:`EVENTS_TABLE` and checks the line
+    aggregates the two tables per patient into :data:`EVENTS_TABLE` (latest treatment and test
+    dates, earliest of either) and checks the line
     numbers (see :func:`_lines_are_1_to_k`), work the cross-table checks then skip.
     """
     treatments, molecular = tables["treatments"], tables["molecular_tests"]
@@ -130,7 +139,7 @@ def _patient_facts(con: duckdb.DuckDBPyConnection, events: str | None = None) ->
     row of the last diagnosis) that the listing queries use. Tables whose file was not read are
     empty views, so every part of the query has its table.
 
-    ``events``: a table of each patient's latest treatment or test date made beforehand
+    ``events``: a table of each patient's treatment and test dates made beforehand
     (:func:`prepare_in_lane`), instead of aggregating those rows here.
     """
     lo, hi = AGE_RANGE_YEARS
@@ -147,6 +156,9 @@ def _patient_facts(con: duckdb.DuckDBPyConnection, events: str | None = None) ->
         f"OR {age.format('last_dx')} > {hi})",
         "death_date < last_dx",
         "last_contact_date < latest_event",
+        "death_date < treated_until",
+        "death_date < tested_until",
+        "first_event < birth_date",
     )
     counts = ", ".join(f"count(*) FILTER (WHERE {c}) AS {n}"
                        for n, c in zip(_FACT_NAMES, conditions))
@@ -165,7 +177,7 @@ def _patient_facts(con: duckdb.DuckDBPyConnection, events: str | None = None) ->
             FROM typed_follow_up WHERE patient_id IS NOT NULL GROUP BY patient_id
         ), dx AS ({_dx_per_patient()}
         ), events AS (
-            {f"SELECT patient_id, event FROM {events}" if events else
+            {f"SELECT * FROM {events}" if events else
              _events_by_patient("typed_treatments", "typed_molecular_tests")}
         ), by_patient AS MATERIALIZED (
             -- One small aggregation per table, joined: cheaper (and lighter on memory) than one
@@ -177,7 +189,8 @@ def _patient_facts(con: duckdb.DuckDBPyConnection, events: str | None = None) ->
                    (f.patient_id IS NOT NULL OR dx.patient_id IS NOT NULL
                     OR events.patient_id IS NOT NULL) AS has_child_rows,
                    birth_date, person, first_dx, first_site, last_dx,
-                   greatest(dx_event, event) AS latest_event, last_contact_date, death_date
+                   greatest(dx_event, treated_until, tested_until) AS latest_event,
+                   treated_until, tested_until, first_event, last_contact_date, death_date
             FROM p FULL JOIN f USING (patient_id) FULL JOIN dx USING (patient_id)
                    FULL JOIN events USING (patient_id)
         ), signed AS (
@@ -437,6 +450,56 @@ def _death_before_diagnosis(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _events_after_death(con: duckdb.DuckDBPyConnection, available: set[str]) -> None:
+    """Treatments dated after the patient's death (errors; the row's first such date), and
+    molecular tests dated after it (warnings: archival tissue may be tested after death)."""
+    parts = []
+    if "treatments" in available:
+        def first_late(then: str) -> str:
+            return "CASE " + " ".join(f"WHEN t.{c} > f.death_date THEN {then.format(c=c)}"
+                                      for c in _TREATMENT_DATES) + " END"
+        parts.append(f"""
+            SELECT 'error', _file, _row, col, strftime(late, '%Y-%m-%d'), 'date_order',
+                   'treatment date after the death date ' || strftime(death_date, '%Y-%m-%d')
+                   || ' (follow_up row ' || CAST(f_row AS VARCHAR) || ')'
+            FROM (SELECT t._file, t._row, f.death_date, f._row AS f_row,
+                         {first_late("'{c}'")} AS col, {first_late("t.{c}")} AS late
+                  FROM typed_treatments t JOIN typed_follow_up f ON t.patient_id = f.patient_id
+                  WHERE greatest({", ".join(f"t.{c}" for c in _TREATMENT_DATES)})
+                        > f.death_date)""")
+    if "molecular_tests" in available:
+        parts.append("""
+            SELECT 'warning', m._file, m._row, 'test_date', strftime(m.test_date, '%Y-%m-%d'),
+                   'date_order', 'test date after the death date '
+                   || strftime(f.death_date, '%Y-%m-%d') || ' (follow_up row '
+                   || CAST(f._row AS VARCHAR) || '): archival tissue tested after death, or '
+                   || 'a wrong date?'
+            FROM typed_molecular_tests m JOIN typed_follow_up f ON m.patient_id = f.patient_id
+            WHERE m.test_date > f.death_date""")
+    if parts:
+        insert_problems(con, " UNION ALL ".join(parts))
+
+
+def _events_before_birth(con: duckdb.DuckDBPyConnection, available: set[str]) -> None:
+    """Treatment and test dates before the patient's birth date."""
+    events = []
+    if "treatments" in available:
+        events += [("treatments", c) for c in _TREATMENT_DATES]
+    if "molecular_tests" in available:
+        events += [("molecular_tests", "test_date")]
+    if not events:
+        return
+    insert_problems(con, " UNION ALL ".join(
+        f"SELECT 'error', e._file, e._row, {sql.literal(c)}, "
+        f"strftime(e.{c}, '%Y-%m-%d'), 'date_order', 'date before the birth date ' "
+        f"|| strftime(p.birth_date, '%Y-%m-%d') || ' (patients row ' "
+        f"|| CAST(p._row AS VARCHAR) || ')' "
+        f"FROM typed_{t} e JOIN typed_patients p ON e.patient_id = p.patient_id "
+        f"WHERE e.{c} < p.birth_date"
+        for t, c in events
+    ))
+
+
 def _late_last_contact(con: duckdb.DuckDBPyConnection, available: set[str]) -> None:
     """Last contact before another dated event of the patient (named with its file and row)."""
     events = []
@@ -684,6 +747,12 @@ def _run_cross_checks(
         _death_before_diagnosis(con)
     if "follow_up" in available and (repeated_follow_up or facts["late_last_contact"]):
         _late_last_contact(con, available)
+    if "follow_up" in available and (
+        repeated_follow_up or facts["treated_after_death"] or facts["tested_after_death"]
+    ):
+        _events_after_death(con, available)
+    if "patients" in available and (repeated or facts["event_before_birth"]):
+        _events_before_birth(con, available)
     if "treatments" in available:
         if gated and (lane_facts.lines_1_to_k if lane_facts else _lines_are_1_to_k(con)):
             _line_order(con)
