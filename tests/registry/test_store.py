@@ -77,6 +77,31 @@ def test_reimport_of_same_source_gives_same_tables(good_registry: Path, tmp_path
     assert first.source_digest == second.source_digest
 
 
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_reimport_keeps_the_store_files_permissions(good_registry: Path, tmp_path: Path) -> None:
+    db = tmp_path / "reg.duckdb"
+    import_registry(good_registry, db)
+    os.chmod(db, 0o600)
+    import_registry(good_registry, db)
+    assert db.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_store_reached_through_a_link_is_replaced_where_it_points(
+    good_registry: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "real").mkdir()
+    real = tmp_path / "real" / "store.duckdb"
+    import_registry(good_registry, real)
+    before = real.stat().st_mtime_ns
+    link = tmp_path / "current.duckdb"
+    link.symlink_to(real)
+    import_registry(good_registry, link)
+    assert link.is_symlink() and link.resolve() == real.resolve()
+    assert real.stat().st_mtime_ns != before
+    with duckdb.connect(str(real), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM _import_log").fetchone()[0] == 2
+
+
 def test_import_log_records_each_import_with_source_digest(
     good_registry: Path, tmp_path: Path
 ) -> None:

@@ -17,6 +17,7 @@ import contextlib
 import datetime as _dt
 import hashlib
 import os
+import stat
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -296,7 +297,8 @@ def import_registry(
     source
         Folder with one ``<table>.csv``, ``<table>.parquet`` or ``<table>.xlsx`` per table.
     db_path
-        The DuckDB store to create or replace.
+        The DuckDB store to create or replace (through a symbolic link: the file it points
+        to). A replaced store's permissions, owner and group are kept where the system allows.
     show_identifiers
         Show identifier values in the problems of the validation report.
     threads
@@ -318,7 +320,9 @@ def import_registry(
         a pending write-ahead log, or is open in another program.
     """
     start = time.perf_counter()
-    source, db_path = Path(source), Path(db_path)
+    # A store reached through a symbolic link is replaced where the link points (the link is
+    # kept), so that every path to it reads the new registry.
+    source, db_path = Path(source), Path(os.path.realpath(db_path))
     _check_target(db_path)
     while True:
         created = [d for d in (db_path.parent, *db_path.parent.parents) if not d.exists()]
@@ -371,6 +375,24 @@ def _import_lock(db_path: Path) -> Iterator[bool]:
         os.close(folder)  # releases the lock
 
 
+def _keep_access(db_path: Path, new: Path) -> None:
+    """Give the new store file the permissions (and, where allowed, owner and group) of the
+    store it replaces, before any data is written to it: a store kept private stays so."""
+    try:
+        old = os.stat(db_path)
+    except FileNotFoundError:
+        return
+    os.chmod(new, stat.S_IMODE(old.st_mode))
+    if hasattr(os, "chown"):
+        try:
+            os.chown(new, old.st_uid, old.st_gid)
+        except PermissionError:  # only the owner's group, or root, may: keep the mode alone
+            try:
+                os.chown(new, -1, old.st_gid)
+            except PermissionError:
+                pass
+
+
 def _import(
     source: Path,
     db_path: Path,
@@ -390,6 +412,7 @@ def _import(
         try:
             # Atomicity comes from building a new file and renaming it over the target.
             con.execute(f"ATTACH {sql.literal(str(tmp_store))} AS store{_storage_option()}")
+            _keep_access(db_path, tmp_store)
             # The files are hashed (from the page cache) while DuckDB reads them.
             report, loaded = validate_into(
                 con, source, catalog="store", show_identifiers=show_identifiers, digests=True
