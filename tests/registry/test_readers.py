@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 
 from .conftest import GOOD_ROWS, good_rows, write_registry, write_table
 from nenstudy.registry.schema import TABLES
+from nenstudy.registry.store import import_registry
 from nenstudy.registry.validation import validate_source
 
 
@@ -128,7 +130,7 @@ def test_utf8_bom_is_accepted(good_registry: Path) -> None:
 
 
 def test_latin1_file_is_decoded_and_reported(tmp_path: Path) -> None:
-    from nenstudy.registry.store import import_registry, open_store
+    from nenstudy.registry.store import open_store
 
     rows = good_rows()
     rows["diagnoses"][1]["notes"] = "tumeur de l'intestin grêle"
@@ -392,8 +394,8 @@ def test_header_only_patients_is_one_error_not_an_orphan_per_row(good_registry: 
     assert "foreign_key" not in set(report.problems["rule"])
 
 
-def test_xlsx_percentage_cell_is_refused_not_read_as_a_fraction(good_registry: Path) -> None:
-    """Excel shows 6% and stores 0.06: neither is taken as Ki-67 0.06 % without a word."""
+def _diagnoses_xlsx_with_ki67(good_registry: Path, value: float, number_format: str) -> None:
+    """diagnoses as XLSX, its first row's Ki-67 cell holding ``value`` in ``number_format``."""
     import openpyxl
 
     rows = good_rows()["diagnoses"]
@@ -406,8 +408,47 @@ def test_xlsx_percentage_cell_is_refused_not_read_as_a_fraction(good_registry: P
         values = [row.get(h) or None for h in header]
         sheet.append([float(v) if h == "ki67_pct" and v else v for h, v in zip(header, values)])
     cell = sheet.cell(row=2, column=header.index("ki67_pct") + 1)
-    cell.value, cell.number_format = 0.06, "0%"
+    cell.value, cell.number_format = value, number_format
     workbook.save(good_registry / "diagnoses.xlsx")
+
+
+@pytest.mark.parametrize("number_format", ['0.0\\%', '0.0"%"', '0" %"'])
+def test_xlsx_literal_percent_sign_is_not_a_percentage(good_registry: Path,
+                                                       number_format: str) -> None:
+    """A format that writes a percent sign after the number (91 shown as 91.0%) does not
+    scale it: the value is the number shown."""
+    _diagnoses_xlsx_with_ki67(good_registry, 91.0, number_format)
+    assert validate_source(good_registry).ok
+
+
+def test_xlsx_zero_padded_identifiers_keep_their_zeros(good_registry: Path, tmp_path: Path) -> None:
+    """A number shown as 00000042 (format 00000000) is the identifier 00000042, not 42."""
+    import openpyxl
+
+    for table in ("patients", "diagnoses", "molecular_tests", "treatments", "follow_up"):
+        rows = good_rows()[table]
+        header = list(TABLES[table].column_names)
+        (good_registry / f"{table}.csv").unlink()
+        workbook = openpyxl.Workbook()
+        sheet = workbook.active
+        sheet.append(header)
+        for row in rows:
+            number = int(row["patient_id"][1:])  # P001 -> 1
+            sheet.append([number if h == "patient_id" else (row.get(h) or None)
+                          for h in header])
+            sheet.cell(row=sheet.max_row, column=header.index("patient_id") + 1).number_format = (
+                "00000000")
+        workbook.save(good_registry / f"{table}.xlsx")
+    db = tmp_path / "store.duckdb"
+    import_registry(good_registry, db)
+    with duckdb.connect(str(db), read_only=True) as con:
+        ids = [r[0] for r in con.execute("SELECT patient_id FROM patients ORDER BY 1").fetchall()]
+    assert ids == ["00000001", "00000002", "00000003"]
+
+
+def test_xlsx_percentage_cell_is_refused_not_read_as_a_fraction(good_registry: Path) -> None:
+    """Excel shows 6% and stores 0.06: neither is taken as Ki-67 0.06 % without a word."""
+    _diagnoses_xlsx_with_ki67(good_registry, 0.06, "0%")
     hit = validate_source(good_registry).problems.query("rule == 'type.float'")
     assert hit[["row", "column", "value"]].values.tolist() == [[2, "ki67_pct", "6%"]]
     assert "percentage" in hit["message"].iloc[0]
@@ -766,7 +807,7 @@ def test_parquet_float32_is_read_as_the_number_it_shows(good_registry: Path,
                                                        tmp_path: Path) -> None:
     import pyarrow as pa
 
-    from nenstudy.registry.store import import_registry, open_store
+    from nenstudy.registry.store import open_store
 
     frame = pd.read_csv(good_registry / "diagnoses.csv", dtype=str)
     arrow = pa.Table.from_pandas(frame, preserve_index=False)

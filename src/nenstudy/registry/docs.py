@@ -146,7 +146,8 @@ def render_registry_markdown() -> str:
         "a script may not, and such a cell is an error); an error value (`#N/A`, `#REF!` ...) "
         "is an error, and so are merged cells (a merged range keeps its value in the first "
         "cell only). Hidden rows (filtered out?) are read like the others, with a warning; so is "
-        "a hidden first sheet.",
+        "a hidden first sheet. A number formatted with leading zeros (`00000042`) is read as "
+        "the sheet shows it (an identifier keeps its zeros).",
         "- Parquet: typed columns are read as they are (a 32-bit float as the number it shows); "
         "binary text columns must be UTF-8; a list, struct or map in a column of single values, "
         "numbers in a date column (a day count whose origin cannot be told), or two columns "
@@ -157,7 +158,8 @@ def render_registry_markdown() -> str:
         "orders (03/04/2021) are errors, never guessed. XLSX cells formatted as dates are "
         "accepted.",
         "- `float`: decimal point (`12.5`), not comma; no digit separator or percent sign "
-        "(an XLSX cell formatted as a percentage is refused: write 6 for 6%); finite, and not "
+        "(an XLSX cell formatted as a percentage is refused: write 6 for 6%; a format that only "
+        "writes a percent sign after the number, `0.0\\%`, is not one); finite, and not "
         "so small that it would be read as 0 (`1e-400`). "
         "`int`: whole number (`3` or `3.0`), at most 9 digits.",
         "- `bool`: `true` or `false`, in any case (`TRUE`, `False`).",

@@ -1015,10 +1015,25 @@ def _xlsx_value(cell: Any, written: Any) -> Any:
     if (value is None and written is not None and _is_formula(written)
             and getattr(cell, "data_type", None) != "str"):
         return _UNCOMPUTED
-    if (isinstance(value, (int, float)) and not isinstance(value, bool)
-            and "%" in (getattr(cell, "number_format", "") or "")):
-        return _Percent(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        shown = _shown_format(getattr(cell, "number_format", "") or "")
+        if "%" in shown:
+            return _Percent(value)
+        if _ZERO_PADDED.fullmatch(shown) and float(value).is_integer() and value >= 0:
+            # 00000001 as the sheet shows it: an identifier keeps its leading zeros
+            return f"{int(value):0{len(shown)}d}"
     return value
+
+
+_ZERO_PADDED = re.compile(r"0{2,}")
+"""A number format that pads whole numbers with leading zeros (``00000000``)."""
+
+
+def _shown_format(number_format: str) -> str:
+    """A cell's number format without its literal text: quoted text, backslash-escaped
+    characters (``0.0\\%`` shows a percent sign without scaling), and colour or condition
+    brackets."""
+    return re.sub(r'"[^"]*"|\\.|\[[^\]]*\]', "", number_format.split(";")[0])
 
 
 _OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
