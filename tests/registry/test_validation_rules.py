@@ -118,6 +118,8 @@ CASES = [
      "warning", "molecular_tests.csv", 2, "test_date", "date_order", "after the death date"),
     ("test_before_birth", _set("molecular_tests", 0, test_date="1949-01-01"),
      "error", "molecular_tests.csv", 2, "test_date", "date_order", "before the birth date"),
+    ("thousands_separator", _set("diagnoses", 0, ki67_pct="1,000"),
+     "error", "diagnoses.csv", 2, "ki67_pct", "type.float", "thousands separator"),
     ("death_date_missing_when_dead", _set("follow_up", 0, death_date=""),
      "error", "follow_up.csv", 2, "death_date", "required", "dead"),
     ("death_date_given_when_alive", _set("follow_up", 1, death_date="2022-08-01"),
@@ -359,6 +361,15 @@ def test_a_value_equal_to_some_note_is_not_masked(tmp_path: Path) -> None:
     report = validate_source(write_registry(tmp_path / "reg", rows))
     hit = report.problems.query("column == 'ki67_pct'")
     assert hit["value"].tolist() == ["12,5"]
+
+
+def test_no_who_conflict_is_derived_from_an_out_of_range_ki67(tmp_path: Path) -> None:
+    rows = good_rows()
+    rows["diagnoses"][1]["ki67_pct"] = "120"  # D002: well differentiated, typed NET G1 derived
+    rows["diagnoses"][1]["who_category"] = "NET G1"
+    report = validate_source(write_registry(tmp_path / "reg", rows))
+    assert "range" in set(report.problems["rule"])
+    assert "who_category.conflict" not in set(report.problems["rule"])
 
 
 @pytest.mark.parametrize("text", ["0", "0.000", "-0", "+0.0", "0e5", "0E-3", "1e-300", "5e-324"])

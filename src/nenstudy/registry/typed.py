@@ -235,6 +235,21 @@ def _merged_row_checks(table: Table) -> list[_RowCheck]:
     return checks
 
 
+def _elements_in_range(table: Table) -> str:
+    """SQL (`` AND ...``): the pathology elements the WHO category is derived from are within
+    their ranges (out of range, each is an error of its own, and a category derived from it
+    would only add a misleading conflict)."""
+    tests = []
+    for name in ("ki67_pct", "mitoses_per_2mm2", "non_ne_component_pct"):
+        column = table.column(name)
+        c = sql.ident(name)
+        if column.minimum is not None:
+            tests.append(f"{c} < {column.minimum}")
+        if column.maximum is not None:
+            tests.append(f"{c} > {column.maximum}")
+    return f" AND NOT coalesce({' OR '.join(tests)}, false)" if tests else ""
+
+
 def _table_row_checks(table: Table, native: frozenset[str]) -> list[_RowCheck]:
     """Checks across the columns of one row, particular to each table."""
     checks: list[_RowCheck] = _merged_row_checks(table)
@@ -254,7 +269,8 @@ def _table_row_checks(table: Table, native: frozenset[str]) -> list[_RowCheck]:
                       "(differentiation, cell type, Ki-67, mitoses, non-NE component) do not "
                       "determine one'"),
             _RowCheck("warning", "who_category", "who_category.conflict",
-                      "_who_derived IS NOT NULL AND who_category <> _who_derived",
+                      "_who_derived IS NOT NULL AND who_category <> _who_derived"
+                      + _elements_in_range(table),
                       "'typed-in WHO category differs from the one derived from the pathology "
                       "elements (' || _who_derived || '); the derived one is stored'"),
             _RowCheck("warning", "site_group", "site_group.conflict",
