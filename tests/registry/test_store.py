@@ -116,6 +116,17 @@ def test_import_log_records_each_import_with_source_digest(
     assert ("patients", sha) in files
 
 
+def test_import_log_names_the_source_folder_by_its_absolute_path(
+    good_registry: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(good_registry.parent)
+    db = tmp_path / "store.duckdb"
+    import_registry(Path(good_registry.name), db)
+    with duckdb.connect(str(db), read_only=True) as con:
+        (source,) = con.execute("SELECT source FROM _import_log").fetchone()
+    assert Path(source) == good_registry.resolve()
+
+
 def test_import_of_other_data_replaces_tables(good_registry: Path, tmp_path: Path) -> None:
     db = tmp_path / "store.duckdb"
     import_registry(good_registry, db)

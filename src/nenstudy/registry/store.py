@@ -205,7 +205,7 @@ def _write_metadata(
         "INSERT INTO store._import_log VALUES (?, ?, ?, ?, ?, ?)",
         [
             _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None),
-            str(source),
+            str(Path(source).resolve()),  # the folder read, wherever the import ran from
             digest,
             __version__,
             SCHEMA_VERSION,
