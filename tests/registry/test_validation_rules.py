@@ -118,6 +118,8 @@ CASES = [
      "warning", "molecular_tests.csv", 2, "test_date", "date_order", "after the death date"),
     ("test_before_birth", _set("molecular_tests", 0, test_date="1949-01-01"),
      "error", "molecular_tests.csv", 2, "test_date", "date_order", "before the birth date"),
+    ("missing_marker_in_free_text", _set("treatments", 0, regimen="NA"),
+     "warning", "treatments.csv", 2, "regimen", "value.missing_marker", "R writes NA"),
     ("thousands_separator", _set("diagnoses", 0, ki67_pct="1,000"),
      "error", "diagnoses.csv", 2, "ki67_pct", "type.float", "thousands separator"),
     ("death_date_missing_when_dead", _set("follow_up", 0, death_date=""),

@@ -8,9 +8,9 @@ Most checks are about one patient's rows across tables. One aggregation per pati
 joined (:func:`_patient_facts`), and one join of treatments to their diagnoses
 (:func:`_treatment_facts`) count, per check, the patients (or treatments) that may break it;
 the query that lists a check's problems row by row runs only when that count is not zero. A clean
-registry therefore costs a few aggregations instead of a dozen joins, and a registry with problems gets
-exactly the listing each check's own query gives. Each count is a superset condition: it is zero
-only when the check's own query would find nothing.
+registry therefore costs a few aggregations instead of a dozen joins, and a registry with problems
+gets exactly the listing each check's own query gives. Each count is a superset condition: it is
+zero only when the check's own query would find nothing.
 
 What needs only the treatments and the molecular tests (their per-patient latest date, the line
 numbers) is done beforehand, in the reading lane that runs out of files first
@@ -422,7 +422,8 @@ def _treatment_before_diagnosis(con: duckdb.DuckDBPyConnection) -> None:
         con,
         """
         WITH first_dx AS (SELECT patient_id, first_dx AS dx_date FROM _dx_by_patient)
-        SELECT 'error', t._file, t._row, 'start_date', strftime(t.start_date, '%Y-%m-%d'), 'date_order',
+        SELECT 'error', t._file, t._row, 'start_date', strftime(t.start_date, '%Y-%m-%d'),
+               'date_order',
                'start date before the diagnosis date '
                || strftime(coalesce(d.diagnosis_date, f.dx_date), '%Y-%m-%d')
         FROM typed_treatments t
@@ -441,7 +442,8 @@ def _death_before_diagnosis(con: duckdb.DuckDBPyConnection) -> None:
         WITH last_dx AS (
             SELECT patient_id, last_dx AS dx_date, last_dx_row AS r FROM _dx_by_patient
         )
-        SELECT 'error', f._file, f._row, 'death_date', strftime(f.death_date, '%Y-%m-%d'), 'date_order',
+        SELECT 'error', f._file, f._row, 'death_date', strftime(f.death_date, '%Y-%m-%d'),
+               'date_order',
                'death date before the diagnosis date ' || strftime(l.dx_date, '%Y-%m-%d')
                || ' (diagnoses row ' || CAST(l.r AS VARCHAR) || ')'
         FROM typed_follow_up f JOIN last_dx l ON f.patient_id = l.patient_id

@@ -106,7 +106,8 @@ def render_registry_markdown() -> str:
         The content of ``docs/registry.md``.
     """
     ranges = "; ".join(
-        f"C{first:02d}–C{last:02d} → `{group}`" if first != last else f"C{first:02d} → `{group}`"
+        f"C{first:02d}–C{last:02d} → `{group}`" if first != last
+        else f"C{first:02d} → `{group}`"
         for first, last, group in SITE_GROUP_RANGES
     )
     karnofsky = ", ".join(f"{k}→{e}" for k, e in sorted(KARNOFSKY_TO_ECOG.items(), reverse=True))
@@ -137,7 +138,10 @@ def render_registry_markdown() -> str:
         "with mixed line endings, gets every such row listed (a carriage return inside an "
         "unquoted value, which splits its line in two, is named by its line); its values are "
         "checked once it is mended. UTF-16, semicolon- and tab-separated files are named as "
-        "such. A free-text value holding a line break and as many commas as a whole row is an "
+        "such. A free-text value that another program writes for a missing value (`NA`, "
+        "`N/A`, `#N/A`, `NULL`, `NaN`, `.`, `-`) is kept as text with a warning (typed and coded "
+        "columns refuse it). A free-text value holding a line break and as many commas as a "
+        "whole row is an "
         "error (two rows merged by a stray quote: the second would be lost); only its length is "
         "shown.",
         "- XLSX: the first worksheet, every row and column it holds (whatever used range it "

@@ -396,7 +396,8 @@ def _stage_table(
     The header is checked first (duplicate, unexpected and missing columns). ``build`` then gets
     a relation with one text column ``"<column>$raw"`` per schema column (NULL when the file
     lacks an optional column; empty cells NULL; trimmed for string and list columns, as written
-    for the other types, whose builder trims with :func:`trimmed_sql` only what fails to type) and, when ``row_expr`` is given, ``_row``; otherwise the
+    for the other types, whose builder trims with :func:`trimmed_sql` only what fails to type)
+    and, when ``row_expr`` is given, ``_row``; otherwise the
     spreadsheet row is ``rowid + 2`` of the created table (an ordered scan keeps file order).
     ``spaces_only``: the text holds no tab, line break or no-break space (cheaper trimming).
     ``never_empty``: the relation gives empty cells as NULL, never '' (DuckDB's CSV reader), so
@@ -1098,7 +1099,8 @@ def _load_xlsx(
 
         def flush() -> None:
             if numbers:
-                arrays = [pa.array(numbers, pa.int64())] + [pa.array(c, pa.string()) for c in columns]
+                arrays = [pa.array(numbers, pa.int64())] + [pa.array(c, pa.string())
+                                                             for c in columns]
                 batches.append(pa.RecordBatch.from_arrays(arrays, schema=schema))
                 numbers.clear()
                 for c in columns:

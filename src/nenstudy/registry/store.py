@@ -496,7 +496,8 @@ def summarize(db_path: Path) -> dict[str, Any]:
     con = open_store(db_path)
     try:
         tables = {
-            name: con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0] for name in TABLE_NAMES
+            name: con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0]
+            for name in TABLE_NAMES
         }
         meta = dict(con.execute("SELECT key, value FROM _meta").fetchall())
 

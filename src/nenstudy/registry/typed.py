@@ -209,18 +209,26 @@ def _d(name: str) -> str:
     return f"strftime({sql.ident(name)}, '%Y-%m-%d')"
 
 
+MISSING_MARKERS = ("NA", "N/A", "#N/A", "NULL", "NaN", ".", "-")
+"""Texts that other programs write for a missing value (R, SAS, Excel, SQL exports)."""
+
+
+def _free_text_columns(table: Table) -> list[Column]:
+    """The table's free-text columns: strings without codes, format or a key's role."""
+    keys = set(table.key) | {fk.column for fk in table.foreign_keys}
+    return [c for c in table.columns
+            if c.dtype == "string" and c.allowed is None and c.pattern is None
+            and c.name not in keys]
+
+
 def _merged_row_checks(table: Table) -> list[_RowCheck]:
     """A free-text value holding a line break and as many commas as a whole row: in a CSV file,
     most likely two rows merged by a stray or missing quote, the second row lost into the first's
     value. An error: importing it would lose a row without a word. The value is not shown (it
     holds the other row's values, identifiers among them), only its length."""
     separators = len(table.columns) - 1
-    keys = set(table.key) | {fk.column for fk in table.foreign_keys}
     checks = []
-    for column in table.columns:
-        if (column.dtype != "string" or column.allowed is not None
-                or column.pattern is not None or column.name in keys):
-            continue
+    for column in _free_text_columns(table):
         c = sql.ident(column.name)
         checks.append(_RowCheck(
             "error", column.name, "value.merged_rows",
@@ -233,6 +241,19 @@ def _merged_row_checks(table: Table) -> list[_RowCheck]:
             value=f"'(' || length({c}) || ' characters, not shown)'",
         ))
     return checks
+
+
+def _missing_marker_checks(table: Table) -> list[_RowCheck]:
+    """A free-text value that is another program's mark for a missing value (R's ``NA``,
+    SAS's ``.``): kept as text, with a warning (typed columns refuse it as a type error)."""
+    markers = ", ".join(sql.literal(m) for m in MISSING_MARKERS)
+    return [
+        _RowCheck("warning", column.name, "value.missing_marker",
+                  f"{sql.ident(column.name)} IN ({markers})",
+                  "'a mark for a missing value in another program (R writes NA, SAS .); it "
+                  "is stored as this text: leave the cell empty if no value is meant'")
+        for column in _free_text_columns(table)
+    ]
 
 
 def _elements_in_range(table: Table) -> str:
@@ -252,7 +273,7 @@ def _elements_in_range(table: Table) -> str:
 
 def _table_row_checks(table: Table, native: frozenset[str]) -> list[_RowCheck]:
     """Checks across the columns of one row, particular to each table."""
-    checks: list[_RowCheck] = _merged_row_checks(table)
+    checks: list[_RowCheck] = _merged_row_checks(table) + _missing_marker_checks(table)
     if table.name == "diagnoses":
         checks += [
             _RowCheck("error", "mdt_date", "date_order", "mdt_date < diagnosis_date",
@@ -386,7 +407,8 @@ def typed_table_sql(
 
     ``text_relation`` has one text column ``"<column>$raw"`` per schema column (and ``_row``
     when ``row_column``: rows not numbered by rowid); the columns in ``native`` hold natively
-    typed values instead of text (see :class:`nenstudy.registry.sources.TableBuilder`). The statement reads it once: it types each value,
+    typed values instead of text (see :class:`nenstudy.registry.sources.TableBuilder`). The
+    statement reads it once: it types each value,
     derives the diagnoses' columns, and evaluates every row-level check; ``_problems`` holds the
     list of a row's problems (severity, column, value, rule, message) as JSON text (read it with
     :data:`PROBLEMS_JSON_TYPE`), NULL when there is none.
