@@ -773,6 +773,44 @@ def test_parquet_day_counts_in_a_date_column_are_one_error(good_registry: Path,
     assert "Parquet DATE" in message and "Excel serial" not in message
 
 
+def test_parquet_timestamps_with_a_zone_in_a_date_column_are_one_error(good_registry: Path) -> None:
+    """Midnight in Berlin is 23:00 UTC the day before: which day is meant is not guessed."""
+    import pandas as pd
+    import pyarrow as pa
+
+    rows = good_rows()["patients"]
+    stamps = pd.to_datetime([r["birth_date"] for r in rows]).tz_localize("Europe/Berlin")
+    _to_parquet(good_registry, "patients", pa.table({
+        "patient_id": [r["patient_id"] for r in rows], "sex": [r["sex"] for r in rows],
+        "birth_date": pa.array(stamps),
+    }))
+    problems = validate_source(good_registry).problems.query("file == 'patients.parquet'")
+    assert problems[["rule", "column"]].values.tolist() == [["column.type", "birth_date"]]
+    assert "time zone" in problems["message"].iloc[0]
+
+
+def test_parquet_list_elements_missing_or_holding_the_separator_are_errors(
+    good_registry: Path
+) -> None:
+    """Joined into text, a null element would vanish and 'bone;nodes' become two tokens."""
+    import pyarrow as pa
+
+    rows = good_rows()["diagnoses"]
+    sites = [["liver", None], ["bone;nodes"], None]
+    columns = {h: [r.get(h) or None for r in rows] for h in TABLES["diagnoses"].column_names
+               if h != "metastatic_sites"}
+    for name in ("ki67_pct", "mitoses_per_2mm2", "non_ne_component_pct"):
+        columns[name] = [None if v is None else float(v) for v in columns[name]]
+    for name in ("ecog_ps", "karnofsky"):
+        columns[name] = [None if v is None else int(v) for v in columns[name]]
+    _to_parquet(good_registry, "diagnoses", pa.table(
+        {**columns, "metastatic_sites": pa.array(sites, pa.list_(pa.string()))}))
+    hit = validate_source(good_registry).problems.query("rule == 'list.element'")
+    assert hit[["row", "column"]].values.tolist() == [[2, "metastatic_sites"],
+                                                       [3, "metastatic_sites"]]
+    assert "missing" in hit["message"].iloc[0] and "';'" in hit["message"].iloc[1]
+
+
 def test_parquet_binary_text_is_read_as_utf8_or_refused(good_registry: Path) -> None:
     import pyarrow as pa
 

@@ -154,8 +154,9 @@ def render_registry_markdown() -> str:
         "the sheet shows it (an identifier keeps its zeros).",
         "- Parquet: typed columns are read as they are (a 32-bit float as the number it shows); "
         "binary text columns must be UTF-8; a list, struct or map in a column of single values, "
-        "numbers in a date column (a day count whose origin cannot be told), or two columns "
-        "whose names differ only in case, is an error.",
+        "numbers in a date column (a day count whose origin cannot be told), timestamps with a "
+        "time zone in a date column (the day depends on the zone), or two columns whose names "
+        "differ only in case, is an error; so is a list element that is missing or holds `;`.",
         "- Empty cells are missing values; whitespace around a value is ignored. A row with no "
         "value at all (only separators) is one error.",
         "- `date`: ISO `YYYY-MM-DD` only. Excel serial numbers (e.g. 44927) and day/month "

@@ -35,7 +35,7 @@ from nenstudy.registry.crosschecks import (
     MAX_SHOWN_ROWS, own_key_is_checked_apart, repeated_key_hashes,
 )
 from nenstudy.registry.lanes import run_side_by_side
-from nenstudy.registry.schema import SCHEMA, Table
+from nenstudy.registry.schema import LIST_SEPARATOR, SCHEMA, Table
 
 __all__ = [
     "ROW_CONVENTION",
@@ -729,6 +729,48 @@ def _nested_kind(dtype: str) -> str | None:
     return None
 
 
+_MAX_LISTED_ROWS = 100
+"""Rows listed one by one for a problem of a Parquet column (then one problem counts the rest)."""
+
+
+def _parquet_relation(file: Path, *, row_numbers: bool = False) -> str:
+    """SQL reading a Parquet file; binary columns (BYTE_ARRAY without the UTF-8 mark, as older
+    Spark and Hive write text) as UTF-8 text (bytes that are not UTF-8 are an error, never a
+    guessed encoding); with ``row_numbers``, each row's index in the file (``file_row_number``)."""
+    extra = ", file_row_number = true" if row_numbers else ""
+    return f"read_parquet({_quote_str(str(file))}, binary_as_string = true{extra})"
+
+
+def _list_element_problems(
+    con: duckdb.DuckDBPyConnection, file: Path, name: str, column: str
+) -> list[dict[str, Any]]:
+    """Rows of a Parquet list column with a missing element or one holding the token
+    separator: joined into the registry's text, the first would vanish and the second split in
+    two, so neither is read without a word."""
+    q = _quote_ident(name)
+    bad = (f"list_filter({q}, lambda x: x IS NULL OR "
+           f"contains(CAST(x AS VARCHAR), '{LIST_SEPARATOR}'))")
+    rows = con.execute(
+        f"SELECT file_row_number + 2, list_count({bad}) < len({bad}) "
+        f"FROM {_parquet_relation(file, row_numbers=True)} "
+        f"WHERE len({bad}) > 0 ORDER BY 1"
+    ).fetchall()
+    problems = [
+        _problem("error", file.name, "list.element",
+                 "a list element is missing (null)" if missing else
+                 f"a list element holds {LIST_SEPARATOR!r}, the separator of list tokens",
+                 row=int(row), column=column)
+        for row, missing in rows[:_MAX_LISTED_ROWS]
+    ]
+    if len(rows) > _MAX_LISTED_ROWS:
+        problems.append(
+            _problem("error", file.name, "list.element",
+                     f"{len(rows) - _MAX_LISTED_ROWS} more rows with a missing list element "
+                     f"or one holding {LIST_SEPARATOR!r}", column=column)
+        )
+    return problems
+
+
 def _masked_reason(exc: Exception, show_identifiers: bool) -> str:
     """Why a file could not be read (DuckDB's or openpyxl's error), whose text may quote a cell:
     the text only when asked, except for the reasons named here."""
@@ -749,9 +791,7 @@ def _load_parquet(
     problems: list[dict[str, Any]],
     show_identifiers: bool = False,
 ) -> bool:
-    # Binary columns (BYTE_ARRAY without the UTF-8 mark, as older Spark and Hive write text)
-    # are read as UTF-8 text; bytes that are not UTF-8 are an error, never a guessed encoding.
-    relation = f"read_parquet({_quote_str(str(file))}, binary_as_string = true)"
+    relation = _parquet_relation(file)
     try:
         described = con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
         import pyarrow.parquet as pq
@@ -809,6 +849,19 @@ def _load_parquet(
                          column=column.name)
             )
             return False
+        if column is not None and column.dtype == "date" and (
+            dtype.startswith("TIMESTAMPTZ") or dtype.endswith("WITH TIME ZONE")
+        ):
+            problems.append(
+                _problem("error", file.name, "column.type",
+                         f"column {column.name!r} holds instants with a time zone in the "
+                         f"Parquet file ({types[name]}), not dates: which day each is depends "
+                         "on the zone, and is not guessed; write it as a Parquet DATE column "
+                         "(or as ISO text YYYY-MM-DD)", column=column.name)
+            )
+            return False
+        if column is not None and column.dtype == "list" and nested == "lists":
+            problems.extend(_list_element_problems(con, file, name, column.name))
         if column is not None and dtype == "FLOAT" and column.dtype == "float":
             # a 32-bit float read as the number it shows (2.7, not 2.700000047683716)
             expr = f"CAST(CAST({q} AS VARCHAR) AS DOUBLE)"
