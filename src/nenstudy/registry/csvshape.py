@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Iterator
 
 __all__ = [
-    "BlankRows", "plain_spaces", "byte_pass", "may_have_blank_rows", "blank_rows",
+    "BlankRows", "plain_spaces", "byte_pass", "may_have_blank_rows", "blank_rows", "skipped_rows",
     "shape_problems", "MAX_INNER_BLANK_ROWS",
 ]
 
@@ -177,6 +177,33 @@ def blank_rows(path: Path, encoding: str) -> BlankRows:
             else:
                 pending.append(number)
     return BlankRows(tuple(inner), tuple(before), len(pending))
+
+
+def skipped_rows(path: Path, encoding: str, n_fields: int) -> tuple[BlankRows, int]:
+    """The rows of a CSV file that a reader skipping malformed rows leaves out: blank rows and
+    rows whose number of values is not the header's; and the number of records it keeps.
+
+    For a file whose only malformed rows have the wrong number of values (see
+    :func:`shape_problems`), read by DuckDB with ``ignore_errors``: the kept records are then
+    numbered as a spreadsheet numbers them (:meth:`BlankRows.row_sql`).
+    """
+    handle, reader = _reader(path, encoding)
+    inner: list[int] = []
+    before: list[int] = []
+    pending: list[int] = []
+    records = 0
+    with handle:
+        next(reader, None)  # the header, row 1
+        for number, fields in enumerate(reader, start=2):
+            if fields and len(fields) == n_fields:
+                for row in pending:
+                    inner.append(row)
+                    before.append(records)
+                pending = []
+                records += 1
+            else:
+                pending.append(number)
+    return BlankRows(tuple(inner), tuple(before), len(pending)), records
 
 
 def _problem(file: str, rule: str, message: str, row: int | None = None) -> dict:

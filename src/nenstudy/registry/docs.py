@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 
+from nenstudy.registry import csvshape
 from nenstudy.registry.sources import ROW_CONVENTION
 from nenstudy.registry.schema import (
     AGE_RANGE_YEARS,
@@ -133,11 +134,14 @@ def render_registry_markdown() -> str:
         "number of rows holding a value in them. An unknown column that names a missing one "
         "in another spelling (`Karnofsky %` for `karnofsky`, `Ki-67` for `ki67_pct`) is an "
         "error naming the column meant: its values would be lost. Blank rows are "
-        "ignored with a warning and counted in row numbers, as in a spreadsheet. A file whose "
-        "rows do not all have the header's number of values, or with an unclosed quote, or "
-        "with mixed line endings, gets every such row listed (a carriage return inside an "
-        "unquoted value, which splits its line in two, is named by its line); its values are "
-        "checked once it is mended. UTF-16, semicolon- and tab-separated files are named as "
+        "ignored with a warning and counted in row numbers, as in a spreadsheet. A row whose "
+        "number of values is not the header's (a row of spaces too) is an error; the other "
+        "rows' values are checked in the same run (up to "
+        f"{csvshape.MAX_INNER_BLANK_ROWS} such rows), and the checks across rows and tables "
+        "once the file is mended. A file with an unclosed quote or with mixed line endings "
+        "gets every such row listed (a carriage return inside an unquoted value, which splits "
+        "its line in two, is named by its line); its values are checked once it is mended. "
+        "UTF-16, semicolon- and tab-separated files are named as "
         "such. A free-text value that another program writes for a missing value (`NA`, "
         "`N/A`, `#N/A`, `NULL`, `NaN`, `.`, `-`) is kept as text with a warning (typed and coded "
         "columns refuse it). A free-text value holding a line break and as many commas as a "

@@ -123,6 +123,9 @@ class SourceFile:
         For a table whose own key is not ``patient_id``: how many hashes of the key repeat
         (:func:`nenstudy.registry.crosschecks.repeated_key_hashes`), counted in the reading
         lane right after the file is read.
+    partial
+        Malformed rows of the file were left out (each an error): its rows' values are
+        checked, but it takes no part in the checks across rows and tables.
     """
 
     table: str
@@ -134,6 +137,7 @@ class SourceFile:
     blank_rows: csvshape.BlankRows | None = None
     sha256: str | None = None
     key_hash_repeats: int | None = None
+    partial: bool = False
 
     @property
     def row_sql(self) -> str:
@@ -317,11 +321,14 @@ def _csv_error_reason(exc: Exception, show_identifiers: bool) -> tuple[int | Non
     return (int(line.group(1)) if line else None), reason
 
 
-def _csv_relation(path: Path, encoding: str, width: int) -> str:
+def _csv_relation(path: Path, encoding: str, width: int, *, skip_malformed: bool = False) -> str:
+    """SQL reading a CSV file as text columns ``c0``, ``c1`` ...; with ``skip_malformed``, rows
+    DuckDB cannot read are left out (see :func:`_salvaged`)."""
     columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width))
+    skip = "ignore_errors=true, " if skip_malformed else ""
     return (
         f"read_csv({_quote_str(str(path))}, auto_detect=false, header=true, delim=',', "
-        f"quote='\"', escape='\"', strict_mode=true, null_padding=false, "
+        f"quote='\"', escape='\"', strict_mode=true, null_padding=false, {skip}"
         "nullstr='', allow_quoted_nulls=true, "
         f"buffer_size={_CSV_BUFFER_BYTES}, "
         f"encoding={_quote_str(encoding)}, columns={{{columns}}})"
@@ -498,8 +505,9 @@ def _load_csv(
     build: "TableBuilder",
     problems: list[dict[str, Any]],
     show_identifiers: bool,
-) -> tuple[bool, str | None]:
-    """Read one CSV file into its table; return whether it was made and the encoding."""
+) -> tuple[bool, str | None, csvshape.BlankRows | None]:
+    """Read one CSV file into its table; return whether it was made, the encoding and, when
+    malformed rows were left out (:func:`_salvaged`), the rows skipped."""
     with open(file, "rb") as handle:
         start = handle.read(2)
     if start in (b"\xff\xfe", b"\xfe\xff"):
@@ -507,7 +515,7 @@ def _load_csv(
             _problem("error", file.name, "file.encoding",
                      "the file is UTF-16 text (Excel's 'Unicode text'); save it as CSV UTF-8")
         )
-        return False, None
+        return False, None, None
     with open(file, "rb") as handle:
         first = handle.read(4096)
     if b"\x00" in first:
@@ -516,7 +524,7 @@ def _load_csv(
                      "the file holds NUL bytes: UTF-16 text without a byte-order mark, or not a "
                      "text file; save it as CSV UTF-8")
         )
-        return False, None
+        return False, None, None
     headers = _csv_header(file)
     if not any(h.strip() for h in headers):
         problems.append(
@@ -524,7 +532,7 @@ def _load_csv(
                      "the first line is blank: the header (column names) must be on row 1",
                      row=1)
         )
-        return False, None
+        return False, None, None
     for separator, name in ((";", "semicolon"), ("\t", "tab")):
         if len(headers) == 1 and separator in headers[0]:
             problems.append(
@@ -532,7 +540,7 @@ def _load_csv(
                          f"the header holds a single column containing {separator!r}: the file "
                          f"seems to be {name}-separated; save it comma-separated", row=1)
             )
-            return False, None
+            return False, None, None
     # A column without a name (a trailing comma) is read, under a name no header has, and left.
     renamed = ", ".join(
         f"c{i} AS {_quote_ident(h if _normalise_header(h) else f'{i + 1}$unnamed')}"
@@ -561,22 +569,26 @@ def _load_csv(
                              "Windows-1252); save it as UTF-8",
                              row=None if line is None else _row_of_line(file, line))
                 )
-                return False, encoding
+                return False, encoding, None
             shape = csvshape.shape_problems(file, encoding, len(headers))
             if shape:
                 problems.extend(shape)
+                skipped = _salvaged(con, table, file, renamed, encoding, headers, build, shape,
+                                    problems, spaces_only)
+                if skipped is not None:
+                    return True, encoding, skipped
                 problems.append(
                     _problem("warning", file.name, "file.not_checked",
                              "the values of this file are checked once every row above is "
                              "mended")
                 )
-                return False, encoding
+                return False, encoding, None
             row, reason = _csv_error_reason(exc, show_identifiers)
             problems.append(
                 _problem("error", file.name, "file.unreadable",
                          f"the CSV file could not be read: {reason}", row=row)
             )
-            return False, encoding
+            return False, encoding, None
         if created and encoding == "latin-1" and (mixed := _mixed_encodings(file)):
             build.discard(con, table)
             bad, good = mixed
@@ -586,15 +598,58 @@ def _load_csv(
                          "holds UTF-8 text; read either way, part of it would be garbled. Save "
                          "the whole file as UTF-8", row=bad)
             )
-            return False, encoding
+            return False, encoding, None
         if created and encoding == "latin-1":
             problems.append(
                 _problem("warning", file.name, "file.encoding",
                          "the file is not valid UTF-8; it was read as Latin-1 (ISO-8859-1). "
                          "Check accented text and save the file as UTF-8")
             )
-        return created, encoding
-    return False, encoding
+        return created, encoding, None
+    return False, encoding, None
+
+
+def _salvaged(
+    con: duckdb.DuckDBPyConnection,
+    table: Table,
+    file: Path,
+    renamed: str,
+    encoding: str,
+    headers: list[str],
+    build: "TableBuilder",
+    shape: list[dict[str, Any]],
+    problems: list[dict[str, Any]],
+    spaces_only: bool,
+) -> csvshape.BlankRows | None:
+    """Read a CSV file whose only malformed rows have the wrong number of values, leaving them
+    out, so that the values of every other row are checked in the same run (each malformed row
+    is already an error of ``shape``). Returns the rows left out (for the row numbers), or None
+    when the file is not read so: other malformations (quotes, line endings), too many such
+    rows to number the others, or a reader that did not leave out exactly those rows."""
+    if (not shape or any(p["rule"] != "file.row_width" for p in shape)
+            or len(shape) > csvshape.MAX_INNER_BLANK_ROWS):
+        return None
+    skipped, records = csvshape.skipped_rows(file, encoding, len(headers))
+    relation = (f"(SELECT {renamed} FROM "
+                f"{_csv_relation(file, encoding, len(headers), skip_malformed=True)})")
+    found: list[dict[str, Any]] = []
+    try:
+        created = _stage_table(con, table, file, relation, headers, None, build, found,
+                               spaces_only=spaces_only, never_empty=True)
+        n_rows = con.execute(f"SELECT count(*) FROM {build.target(table)}").fetchall()[0][0]
+    except duckdb.Error:
+        created, n_rows = False, -1
+    if not created or n_rows != records:
+        build.discard(con, table)
+        return None
+    problems.extend(p for p in found if p not in problems)  # the header's, met before
+    problems.append(
+        _problem("warning", file.name, "file.partly_checked",
+                 "the rows with the wrong number of values (listed) were left out; the "
+                 "values of the other rows are checked, and the checks across rows and "
+                 "tables are made once the file is mended")
+    )
+    return skipped
 
 
 def _unnamed_values(
@@ -1245,6 +1300,7 @@ def _load_table(
     file = candidates[0]
     fmt = file.suffix.lower().lstrip(".")
     encoding: str | None = None
+    skipped: csvshape.BlankRows | None = None
     if fmt != "xlsx" and _file_is_blank(file):
         problems.append(
             _problem("error", file.name, "file.empty",
@@ -1252,7 +1308,8 @@ def _load_table(
         )
         return problems, None
     if fmt == "csv":
-        created, encoding = _load_csv(con, table, file, build, problems, show_identifiers)
+        created, encoding, skipped = _load_csv(con, table, file, build, problems,
+                                               show_identifiers)
     elif fmt == "parquet":
         created = _load_parquet(con, table, file, build, problems, show_identifiers)
     else:
@@ -1260,9 +1317,10 @@ def _load_table(
     if not created:
         return problems, None
     n_rows = con.execute(f"SELECT count(*) FROM {build.target(table)}").fetchall()[0][0]
-    blank = None
+    blank = skipped
     digest, n_lines = passed()
-    if n_lines is not None and csvshape.may_have_blank_rows(file, n_lines, n_rows):
+    if (skipped is None and n_lines is not None
+            and csvshape.may_have_blank_rows(file, n_lines, n_rows)):
         assert encoding is not None
         blank = _csv_blank_rows(file, encoding, problems)
         if blank is None:
@@ -1280,7 +1338,7 @@ def _load_table(
                if own_key_is_checked_apart(table) else None)
     return problems, SourceFile(
         table.name, file, fmt, encoding, int(n_rows), row_column=(fmt == "xlsx"),
-        blank_rows=blank, sha256=digest, key_hash_repeats=repeats,
+        blank_rows=blank, sha256=digest, key_hash_repeats=repeats, partial=skipped is not None,
     )
 
 
@@ -1366,7 +1424,7 @@ def load_source(
                     loaded = _load_table(
                         cursor, table, matched[table.name], build, show_identifiers, passed
                     )
-                    if loaded[1] is not None:
+                    if loaded[1] is not None and not loaded[1].partial:
                         created[table.name] = build.target(table)
                     return loaded
                 finally:

@@ -304,7 +304,10 @@ def validate_into(
         )
     # Tables read with rows: a header-only table is an error of its own (or allowed empty), and
     # rows referring to it would each be an orphan, burying the one problem under thousands.
-    available = {name for name, f in loaded.files.items() if f.n_rows > 0}
+    # A file read without its malformed rows has its rows checked, but takes no part in the
+    # checks across rows and tables (its view is then emptied): rows referring to a row left
+    # out would each be an orphan.
+    available = {name for name, f in loaded.files.items() if f.n_rows > 0 and not f.partial}
     for table in SCHEMA:
         target = build.target(table)
         staged = loaded.files.get(table.name)
@@ -327,6 +330,11 @@ def validate_into(
                 f"{sql.literal(PROBLEMS_JSON_TYPE)})) AS p FROM {target} "
                 "WHERE _problems IS NOT NULL)",
             )
+            if staged.partial:
+                con.execute(
+                    f"CREATE OR REPLACE TEMP VIEW typed_{table.name} AS SELECT {row} AS _row, "
+                    f"{file} AS _file, * EXCLUDE ({drop}) FROM {target} WHERE false"
+                )
     # One thread more than DuckDB reads with: its hash aggregations then split their tables into
     # more, smaller partitions, and the per-patient and per-key groupings of 10^6 patients took
     # about 10% less time and CPU on 2 cores (the reading lanes are better off without it).
