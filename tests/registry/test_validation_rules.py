@@ -354,6 +354,19 @@ def test_an_identifier_in_another_case_or_among_tokens_is_masked(tmp_path: Path)
     assert pid.upper() in set(shown["value"])
 
 
+def test_an_identifier_of_a_file_read_in_part_is_masked(tmp_path: Path) -> None:
+    """treatments.csv has a malformed row (read without it): its identifiers still count."""
+    rows = good_rows()
+    rows["molecular_tests"][0]["method"] = "T002"  # a treatment_id in a coded column
+    folder = write_registry(tmp_path / "reg", rows)
+    path = folder / "treatments.csv"
+    path.write_text(path.read_text() + "T9,P001\n")
+    report = validate_source(folder)
+    assert "file.partly_checked" in set(report.problems["rule"])
+    hit = report.problems.query("column == 'method'")
+    assert hit["value"].tolist() == ["<identifier>"]
+
+
 def test_a_value_equal_to_some_note_is_not_masked(tmp_path: Path) -> None:
     """Notes are masked in their own column; a value elsewhere that equals a note is not an
     identifier (a note 'NA' must not hide an 'NA' typed into ecog_ps)."""

@@ -356,7 +356,11 @@ def validate_into(
         "AND c.row = p.row AND c.\"column\" = p.\"column\")"
     )
     seconds = {"read": read - start, "cross_checks": time.perf_counter() - read}
-    report = _fetch_report(con, source, loaded, show_identifiers, seconds)
+    # Identifiers are looked up in every row read, those of a file read in part included.
+    relations = {t.name: (build.target(t) if t.name in loaded.files
+                          and loaded.files[t.name].partial else f"typed_{t.name}")
+                 for t in SCHEMA}
+    report = _fetch_report(con, source, loaded, show_identifiers, seconds, relations)
     return report, loaded
 
 
@@ -372,6 +376,7 @@ def _fetch_report(
     loaded: LoadedSource,
     show_identifiers: bool,
     seconds: Mapping[str, float],
+    relations: Mapping[str, str],
 ) -> ValidationReport:
     identifiers = ", ".join(sql.literal(c) for c in sorted(IDENTIFIER_COLUMNS))
     value = (
@@ -386,7 +391,7 @@ def _fetch_report(
         "severity, message, value"
     ).fetchall()
     if not show_identifiers:
-        seen = _identifiers_shown_elsewhere(con, identifiers)
+        seen = _identifiers_shown_elsewhere(con, identifiers, relations)
         if seen:
             records = [_masked(record, seen) for record in records]
     files = tuple(
@@ -410,8 +415,11 @@ def _key_identifier_columns() -> list[tuple[str, str]]:
                                  or any(fk.column == c.name for fk in t.foreign_keys))]
 
 
-def _identifiers_shown_elsewhere(con: duckdb.DuckDBPyConnection, identifiers: str) -> set[str]:
-    """The identifiers (lower case) that errors in other columns would show.
+def _identifiers_shown_elsewhere(
+    con: duckdb.DuckDBPyConnection, identifiers: str, relations: Mapping[str, str]
+) -> set[str]:
+    """The identifiers (lower case) that errors in other columns would show (``relations``:
+    where each table's typed rows are).
 
     An identifier shifted into another column (a row whose values moved by one, a file without
     its header row), typed in another case, or written among other words or list tokens, is an
@@ -432,7 +440,7 @@ def _identifiers_shown_elsewhere(con: duckdb.DuckDBPyConnection, identifiers: st
     if not row or not row[0]:
         return set()
     lookups = " UNION ".join(
-        f"SELECT lower(CAST({sql.ident(c)} AS VARCHAR)) AS v FROM typed_{t} "
+        f"SELECT lower(CAST({sql.ident(c)} AS VARCHAR)) AS v FROM {relations[t]} "
         f"WHERE lower(CAST({sql.ident(c)} AS VARCHAR)) IN (SELECT t FROM _shown_tokens)"
         for t, c in _key_identifier_columns()
     )
