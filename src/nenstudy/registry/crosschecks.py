@@ -12,8 +12,8 @@ registry therefore costs a few aggregations instead of a dozen joins, and a regi
 gets exactly the listing each check's own query gives. Each count is a superset condition: it is
 zero only when the check's own query would find nothing.
 
-What needs only the treatments and the molecular tests (their per-patient first and last dates, the line
-numbers) is done beforehand, in the reading lane that runs out of files first
+What needs only the treatments and the molecular tests (their per-patient first and last dates,
+the line numbers) is done beforehand, in the reading lane that runs out of files first
 (:func:`prepare_in_lane`, see :class:`nenstudy.registry.sources.LaneTask`).
 """
 
