@@ -247,9 +247,12 @@ def _missing_marker_checks(table: Table) -> list[_RowCheck]:
     """A free-text value that is another program's mark for a missing value (R's ``NA``,
     SAS's ``.``): kept as text, with a warning (typed columns refuse it as a type error)."""
     markers = ", ".join(sql.literal(m) for m in MISSING_MARKERS)
+    longest = max(len(m) for m in MISSING_MARKERS)
     return [
+        # the length first: it rules out nearly every value without a comparison
         _RowCheck("warning", column.name, "value.missing_marker",
-                  f"{sql.ident(column.name)} IN ({markers})",
+                  f"strlen({sql.ident(column.name)}) <= {longest} "
+                  f"AND {sql.ident(column.name)} IN ({markers})",
                   "'a mark for a missing value in another program (R writes NA, SAS .); it "
                   "is stored as this text: leave the cell empty if no value is meant'")
         for column in _free_text_columns(table)
