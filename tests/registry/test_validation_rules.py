@@ -120,6 +120,8 @@ CASES = [
      "error", "molecular_tests.csv", 2, "test_date", "date_order", "before the birth date"),
     ("missing_marker_in_free_text", _set("treatments", 0, regimen="NA"),
      "warning", "treatments.csv", 2, "regimen", "value.missing_marker", "R writes NA"),
+    ("last_contact_after_death", _set("follow_up", 0, last_contact_date="2020-06-01"),
+     "warning", "follow_up.csv", 2, "last_contact_date", "date_order", "after the death date"),
     ("thousands_separator", _set("diagnoses", 0, ki67_pct="1,000"),
      "error", "diagnoses.csv", 2, "ki67_pct", "type.float", "thousands separator"),
     ("death_date_missing_when_dead", _set("follow_up", 0, death_date=""),

@@ -201,7 +201,7 @@ def render_registry_markdown() -> str:
         "patient's first diagnosis); end, progression and last assessment on or after start;",
         "- death date required iff `vital_status` is `dead`; death on or after the latest "
         "diagnosis and on or before last contact; last contact on or after every other date of "
-        "the patient; no treatment date after death (error) and no test date after it "
+        "the patient, and not after death (warning); no treatment date after death (error) and no test date after it "
         "(warning: archival tissue may be tested after death); no treatment or test date "
         "before birth;",
         "- systemic lines numbered 1, 2, 3 ... per patient without gaps or duplicates "

@@ -364,6 +364,11 @@ def _table_row_checks(table: Table, native: frozenset[str]) -> list[_RowCheck]:
                       "'death date given but vital_status is alive'"),
             _RowCheck("error", "death_date", "date_order", "death_date > last_contact_date",
                       f"'death date after the last contact date ' || {_d('last_contact_date')}"),
+            _RowCheck("warning", "last_contact_date", "date_order",
+                      "last_contact_date > death_date",
+                      f"'last contact after the death date ' || {_d('death_date')} || "
+                      "': for a patient who died, the last contact is the death date (or "
+                      "before)'"),
         ]
     return checks
 
