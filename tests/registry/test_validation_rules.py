@@ -369,6 +369,55 @@ def test_an_identifier_of_a_file_read_in_part_is_masked(tmp_path: Path) -> None:
     assert hit["value"].tolist() == ["<identifier>"]
 
 
+@pytest.mark.parametrize("written", [
+    "patient:{id}", "{id}/D002", "#{id}", "{id}_2", "see {id}.", "{upper}", "id={id} moved",
+])
+def test_an_identifier_inside_other_text_is_masked(tmp_path: Path, written: str) -> None:
+    rows = good_rows()
+    pid = rows["patients"][1]["patient_id"]
+    rows["treatments"][0]["best_response"] = written.format(id=pid, upper=pid.lower())
+    report = validate_source(write_registry(tmp_path / "reg", rows))
+    text = report.problems.to_csv() + report.render()
+    assert pid.lower() not in text.lower()
+    assert "<identifier>" in report.problems.query("column == 'best_response'")["value"].iloc[0]
+
+
+def test_a_short_identifier_is_not_masked_inside_a_number_or_date(tmp_path: Path) -> None:
+    rows = good_rows()
+    for row, pid in zip(rows["patients"], ("12", "13", "14")):
+        for table in ("diagnoses", "molecular_tests", "treatments", "follow_up"):
+            for child in rows[table]:
+                if child["patient_id"] == row["patient_id"]:
+                    child["patient_id"] = pid
+        row["patient_id"] = pid
+    rows["diagnoses"][0]["ki67_pct"] = "120,5"  # holds "12" inside a number
+    report = validate_source(write_registry(tmp_path / "reg", rows))
+    assert report.problems.query("column == 'ki67_pct'")["value"].tolist() == ["120,5"]
+
+
+def test_identifiers_in_free_text_warnings_are_masked(tmp_path: Path) -> None:
+    rows = good_rows()
+    pid = rows["patients"][2]["patient_id"]
+    rows["treatments"][0]["ne_reason"] = f"patient {pid} moved"  # a reason, yet a response
+    report = validate_source(write_registry(tmp_path / "reg", rows))
+    hit = report.problems.query("column == 'ne_reason'")
+    assert hit["severity"].tolist() == ["warning"]
+    assert hit["value"].tolist() == ["patient <identifier> moved"]
+
+
+def test_a_coded_value_that_merged_rows_is_not_shown(tmp_path: Path) -> None:
+    """A stray quote in a coded column swallows the next row, identifiers of a row never read
+    among them: the value is not shown, only its length."""
+    folder = write_registry(tmp_path / "reg", good_rows())
+    path = folder / "treatments.csv"
+    lines = path.read_text().splitlines()
+    lines[1] = lines[1].replace(",PR,", ',"PR,', 1)
+    lines[2] = lines[2].replace(",PD,", ',PD",', 1)
+    path.write_text("\n".join(lines) + "\n")
+    report = validate_source(folder)
+    assert "T002" not in report.problems.to_csv() + report.render()
+
+
 def test_a_value_equal_to_some_note_is_not_masked(tmp_path: Path) -> None:
     """Notes are masked in their own column; a value elsewhere that equals a note is not an
     identifier (a note 'NA' must not hide an 'NA' typed into ecog_ps)."""

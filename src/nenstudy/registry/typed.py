@@ -16,7 +16,7 @@ from nenstudy.registry import sql
 from nenstudy.registry.schema import EARLIEST_DATE, TOPOGRAPHY_LAST, Column, Table
 from nenstudy.registry.sources import trimmed_sql
 
-__all__ = ["typed_table_sql", "empty_text_relation", "PROBLEMS_JSON_TYPE"]
+__all__ = ["typed_table_sql", "empty_text_relation", "free_text_columns", "PROBLEMS_JSON_TYPE"]
 
 
 def _problem_struct(severity: str, column: str | None, value: str, rule: str, message: str) -> str:
@@ -213,7 +213,7 @@ MISSING_MARKERS = ("NA", "N/A", "#N/A", "NULL", "NaN", ".", "-")
 """Texts that other programs write for a missing value (R, SAS, Excel, SQL exports)."""
 
 
-def _free_text_columns(table: Table) -> list[Column]:
+def free_text_columns(table: Table) -> list[Column]:
     """The table's free-text columns: strings without codes, format or a key's role."""
     keys = set(table.key) | {fk.column for fk in table.foreign_keys}
     return [c for c in table.columns
@@ -228,7 +228,7 @@ def _merged_row_checks(table: Table) -> list[_RowCheck]:
     holds the other row's values, identifiers among them), only its length."""
     separators = len(table.columns) - 1
     checks = []
-    for column in _free_text_columns(table):
+    for column in free_text_columns(table):
         c = sql.ident(column.name)
         checks.append(_RowCheck(
             "error", column.name, "value.merged_rows",
@@ -255,7 +255,7 @@ def _missing_marker_checks(table: Table) -> list[_RowCheck]:
                   f"AND {sql.ident(column.name)} IN ({markers})",
                   "'a mark for a missing value in another program (R writes NA, SAS .); it "
                   "is stored as this text: leave the cell empty if no value is meant'")
-        for column in _free_text_columns(table)
+        for column in free_text_columns(table)
     ]
 
 

@@ -32,6 +32,7 @@ from nenstudy.registry.sources import ROW_CONVENTION, LaneTask, LoadedSource, lo
 from nenstudy.registry.typed import (
     PROBLEMS_JSON_TYPE,
     empty_text_relation,
+    free_text_columns,
     typed_table_sql,
 )
 
@@ -392,8 +393,8 @@ def _fetch_report(
     ).fetchall()
     if not show_identifiers:
         seen = _identifiers_shown_elsewhere(con, identifiers, relations)
-        if seen:
-            records = [_masked(record, seen) for record in records]
+        pattern = _masking_pattern(seen) if seen else None
+        records = [_masked(record, pattern) for record in records]
     files = tuple(
         (name, f.path.name, f.n_rows) for name, f in loaded.files.items()
     )
@@ -402,10 +403,21 @@ def _fetch_report(
     )
 
 
-_TOKEN_SEPARATORS = r"""[\s;,"'()\[\]{}|<>=]+"""
-"""What separates the tokens of a problem's value or message that are looked up among the
-identifiers (the same in SQL, RE2, and here)."""
-_TOKEN = re.compile(r"""[^\s;,"'()\[\]{}|<>=]+""")
+FREE_TEXT_COLUMNS: frozenset[str] = frozenset(
+    c.name for t in SCHEMA for c in free_text_columns(t)
+)
+"""Columns of free text, whose values warnings show as written (so searched for identifiers)."""
+
+_MAX_ID_LENGTHS = 8
+"""Distinct lengths of identifiers up to which every substring of a shown value of such a
+length is looked up; beyond, its words (split at characters identifiers hardly hold)."""
+_MAX_SEARCHED_CHARACTERS = 2000
+"""Characters of a shown value searched for identifiers (a longer value is not shown whole)."""
+_SHORT_ID = 6
+"""Identifiers shorter than this are masked only as whole words (not inside a date or number)."""
+_MERGED_LINES = re.compile(r"[\r\n].*,.*,.*,", re.DOTALL)
+"""A value holding a line break and commas after it: most likely rows merged by a stray quote,
+holding another row's values (identifiers among them, possibly of a row never read)."""
 
 
 def _key_identifier_columns() -> list[tuple[str, str]]:
@@ -418,50 +430,71 @@ def _key_identifier_columns() -> list[tuple[str, str]]:
 def _identifiers_shown_elsewhere(
     con: duckdb.DuckDBPyConnection, identifiers: str, relations: Mapping[str, str]
 ) -> set[str]:
-    """The identifiers (lower case) that errors in other columns would show (``relations``:
+    """The identifiers (lower case) that problems in other columns would show (``relations``:
     where each table's typed rows are).
 
     An identifier shifted into another column (a row whose values moved by one, a file without
-    its header row), typed in another case, or written among other words or list tokens, is an
-    error there, whose value (and message) would show it. The tokens of such values are looked
-    up, whatever their case, among the identifiers that are keys or references (a free-text
-    note is masked in its own column, but other values that equal a note are not identifiers).
-    Only errors are looked at (no clean registry pays for it); warnings show typed values, not
-    text that failed to type.
+    its header row), typed in another case, or written inside other text, is an error there
+    (or, in free text, a warning), whose value and message would show it. Every substring of
+    such values as long as an identifier is looked up, whatever its case, among the identifiers
+    that are keys or references (a free-text note is masked in its own column, but other values
+    that equal a note are not identifiers). Only errors and free-text warnings are looked at
+    (no clean registry pays for it); other warnings show typed values.
     """
+    free_text = ", ".join(sql.literal(c) for c in sorted(FREE_TEXT_COLUMNS))
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _shown_tokens AS SELECT DISTINCT t FROM ("
-        "SELECT unnest(list_append(regexp_split_to_array(lower(value), "
-        f"{sql.literal(_TOKEN_SEPARATORS)}), lower(value))) AS t FROM _problems "
-        "WHERE severity = 'error' AND value IS NOT NULL "
-        f"AND (\"column\" IS NULL OR \"column\" NOT IN ({identifiers}))) WHERE t <> ''"
+        "CREATE OR REPLACE TEMP TABLE _shown_values AS SELECT DISTINCT "
+        f"lower(left(value, {_MAX_SEARCHED_CHARACTERS})) AS v FROM _problems "
+        f"WHERE value IS NOT NULL AND (\"column\" IS NULL OR \"column\" NOT IN ({identifiers})) "
+        f"AND (severity = 'error' OR \"column\" IN ({free_text}))"
     )
-    row = con.execute("SELECT count(*) FROM _shown_tokens").fetchone()
+    row = con.execute("SELECT count(*) FROM _shown_values").fetchone()
     if not row or not row[0]:
         return set()
-    lookups = " UNION ".join(
-        f"SELECT lower(CAST({sql.ident(c)} AS VARCHAR)) AS v FROM {relations[t]} "
-        f"WHERE lower(CAST({sql.ident(c)} AS VARCHAR)) IN (SELECT t FROM _shown_tokens)"
+    keys = " UNION ALL ".join(
+        f"SELECT lower(CAST({sql.ident(c)} AS VARCHAR)) AS id FROM {relations[t]}"
         for t, c in _key_identifier_columns()
     )
-    return {v for (v,) in con.execute(lookups).fetchall()}
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _key_ids AS SELECT DISTINCT id FROM ({keys}) "
+                "WHERE id IS NOT NULL AND id <> ''")
+    lengths = [n for (n,) in con.execute(
+        f"SELECT DISTINCT strlen(id) FROM _key_ids ORDER BY 1 LIMIT {_MAX_ID_LENGTHS + 1}"
+    ).fetchall()]
+    if len(lengths) <= _MAX_ID_LENGTHS:
+        # every substring of an identifier's length: an identifier inside any other text
+        candidates = (
+            "SELECT DISTINCT substr(v, i, n) AS t FROM _shown_values, "
+            f"(SELECT unnest([{', '.join(str(n) for n in lengths)}]) AS n), "
+            "range(1, strlen(v) - n + 2) AS r(i) WHERE strlen(v) >= n"
+        )
+    else:
+        candidates = (
+            "SELECT DISTINCT unnest(list_append(regexp_split_to_array(v, "
+            "'[^a-z0-9_./#:+-]+'), v)) AS t FROM _shown_values"
+        )
+    return {i for (i,) in con.execute(
+        f"SELECT id FROM _key_ids WHERE id IN ({candidates})"
+    ).fetchall()}
 
 
-def _masked(record: tuple[Any, ...], seen: set[str]) -> tuple[Any, ...]:
-    """``record`` with every identifier of ``seen`` in its value and message masked."""
+def _masking_pattern(seen: set[str]) -> re.Pattern[str]:
+    """A pattern finding the identifiers of ``seen`` in any case (short ones as whole words)."""
+    alternatives = [
+        re.escape(i) if len(i) >= _SHORT_ID else rf"(?<![a-z0-9]){re.escape(i)}(?![a-z0-9])"
+        for i in sorted(seen, key=len, reverse=True)
+    ]
+    return re.compile("|".join(alternatives), re.IGNORECASE)
+
+
+def _masked(record: tuple[Any, ...], pattern: re.Pattern[str] | None) -> tuple[Any, ...]:
+    """``record`` with every identifier ``pattern`` finds masked in its value and message, and
+    a value that merged rows whole replaced by its length."""
     severity, file, row, column, value, rule, message = record
     if value is None or column in IDENTIFIER_COLUMNS:
         return record
-    if value.lower() in seen:
-        tokens = [value]
-    else:
-        tokens = [m.group() for m in _TOKEN.finditer(value)
-                  if m.group().lower() in seen or m.group().rstrip(".:").lower() in seen]
-    if not tokens:
-        return record
-    for token in sorted(set(tokens), key=len, reverse=True):
-        token = token if token.lower() in seen else token.rstrip(".:")
-        pattern = re.compile(re.escape(token), re.IGNORECASE)
+    if _MERGED_LINES.search(value):
+        value = f"({len(value)} characters holding a line break, not shown)"
+    elif pattern is not None:
         value = pattern.sub(IDENTIFIER_MASK, value)
         message = pattern.sub(IDENTIFIER_MASK, message) if message else message
     return (severity, file, row, column, value, rule, message)
