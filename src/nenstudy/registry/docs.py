@@ -14,6 +14,7 @@ import sys
 from nenstudy.registry import csvshape
 from nenstudy.registry.sources import ROW_CONVENTION
 from nenstudy.registry.schema import (
+    HEADER_ALIASES,
     AGE_RANGE_YEARS,
     EARLIEST_DATE,
     TOPOGRAPHY_LAST,
@@ -132,8 +133,9 @@ def render_registry_markdown() -> str:
         "are matched case-insensitively; optional columns may be left out; unknown columns are "
         "reported and not imported, as are columns without a name (trailing commas), with the "
         "number of rows holding a value in them. An unknown column that names a missing one "
-        "in another spelling (`Karnofsky %` for `karnofsky`, `Ki-67` for `ki67_pct`) is an "
-        "error naming the column meant: its values would be lost. Blank rows are "
+        "in another spelling (`Karnofsky %` for `karnofsky`, `resectible`) or by another usual "
+        "name (`KPS`, `Ki-67 index`, `date of death`; listed below) is an error naming the "
+        "column meant: its values would be lost. Blank rows are "
         "ignored with a warning and counted in row numbers, as in a spreadsheet. A row whose "
         "number of values is not the header's (a row of spaces too) is an error; the other "
         "rows' values are checked in the same run (up to "
@@ -161,6 +163,9 @@ def render_registry_markdown() -> str:
         "numbers in a date column (a day count whose origin cannot be told), timestamps with a "
         "time zone in a date column (the day depends on the zone), or two columns whose names "
         "differ only in case, is an error; so is a list element that is missing or holds `;`.",
+        "- Other usual names of columns (compared by their letters and digits, in any case), "
+        "named as the column meant when it is absent: "
+        + "; ".join(f"`{c}`: " + ", ".join(a) for c, a in HEADER_ALIASES.items()) + ".",
         "- Empty cells are missing values; whitespace around a value is ignored. A row with no "
         "value at all (only separators) is one error.",
         "- `date`: ISO `YYYY-MM-DD` only. Excel serial numbers (e.g. 44927) and day/month "

@@ -34,6 +34,7 @@ __all__ = [
     "TOPOGRAPHY_LAST",
     "enum_type",
     "IDENTIFIER_MASK",
+    "HEADER_ALIASES",
     "Column",
     "DerivedColumn",
     "ForeignKey",
@@ -121,6 +122,40 @@ def store_type(dtype: str, allowed: tuple[str, ...] | None) -> str:
 
 IDENTIFIER_MASK = "<identifier>"
 """What problem listings show instead of a value from an identifier column."""
+
+HEADER_ALIASES: Mapping[str, tuple[str, ...]] = {
+    "birth_date": ("dob", "dateofbirth"),
+    "sex": ("gender",),
+    "diagnosis_date": ("dateofdiagnosis", "dxdate"),
+    "mdt_date": ("mdt", "dateofmdt", "tumorboarddate", "tumourboarddate"),
+    "primary_site": ("primary", "primarytumorsite", "primarytumoursite", "topography"),
+    "morphology": ("histology", "icdo3morphology"),
+    "ki67_pct": ("ki67", "ki67index", "ki67li", "ki67labellingindex", "ki67labelingindex",
+                 "mib1"),
+    "mitoses_per_2mm2": ("mitoses", "mitoticcount", "mitoticrate", "mitoticindex",
+                         "mitoses2mm2"),
+    "non_ne_component_pct": ("nonnecomponent", "nonneuroendocrinecomponent"),
+    "who_category": ("who", "whoclassification", "who2019"),
+    "resectable": ("resectability", "operable"),
+    "metastatic_sites": ("metastases", "metastasissites", "sitesofmetastasis"),
+    "ecog_ps": ("ecog", "ecogperformancestatus", "whops", "performancestatus"),
+    "karnofsky": ("kps", "karnofskyps", "karnofskyscore", "karnofskyindex",
+                  "karnofskyperformancestatus"),
+    "msi_status": ("msi",),
+    "tmb": ("tmbmutmb", "tumormutationalburden", "tumourmutationalburden"),
+    "line": ("lineoftherapy", "treatmentline", "linenumber"),
+    "agents": ("drugs", "agent"),
+    "end_date": ("stopdate", "dateofend"),
+    "stop_reason": ("reasonforstop", "discontinuationreason"),
+    "best_response": ("response", "bor", "bestoverallresponse", "recistresponse"),
+    "progression_date": ("dateofprogression", "pddate"),
+    "last_contact_date": ("lastcontact", "lastfollowup", "lastfollowupdate",
+                          "dateoflastcontact", "datelastcontact"),
+    "death_date": ("dateofdeath", "dod"),
+}
+"""Other names a source may give a column (letters and digits only, lower case): a header
+naming an absent column so is an error naming the column meant (see
+:func:`nenstudy.registry.sources`), since its values would otherwise not be imported."""
 
 LIST_SEPARATOR = ";"
 """Separator of the tokens of a ``list`` cell."""

@@ -23,6 +23,7 @@ import datetime as _dt
 import difflib
 import re
 import threading
+import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +36,7 @@ from nenstudy.registry.crosschecks import (
     MAX_SHOWN_ROWS, own_key_is_checked_apart, repeated_key_hashes,
 )
 from nenstudy.registry.lanes import run_side_by_side
-from nenstudy.registry.schema import LIST_SEPARATOR, SCHEMA, Table
+from nenstudy.registry.schema import HEADER_ALIASES, LIST_SEPARATOR, SCHEMA, Table
 
 __all__ = [
     "ROW_CONVENTION",
@@ -221,27 +222,30 @@ def _normalise_header(name: str) -> str:
 
 
 def _letters_and_digits(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", name.lower())
+    return re.sub(r"[^a-z0-9]", "", unicodedata.normalize("NFKC", name).lower())
 
 
 def _meant_column(header: str, absent: Sequence[str]) -> str | None:
     """The column of ``absent`` (not in the file's header) that ``header`` most likely names.
 
-    The same letters and digits (``Karnofsky %`` for ``karnofsky``, ``Ki-67`` for
-    ``ki67_pct``), one name starting the other with at least four of them and half its length,
-    or a close spelling (``resectible``); None when no column is that close.
+    The same letters and digits (``Karnofsky %`` for ``karnofsky``), another usual name of it
+    (``KPS``, ``Ki-67 index``, ``date of death``: :data:`HEADER_ALIASES`), or a typing error of
+    one letter or two in a name as long (``resectible``); None when no column is that close. A
+    longer name that starts with a column's (``variant_vaf``, ``karnofsky_date``) is another
+    column, not this one.
     """
     plain = _letters_and_digits(header)
     if not plain:
         return None
-    names = {_letters_and_digits(c): c for c in absent}
+    names: dict[str, str] = {}
+    for column in absent:
+        names[_letters_and_digits(column)] = column
+        for alias in HEADER_ALIASES.get(column, ()):
+            names.setdefault(alias, column)
     if plain in names:
         return names[plain]
-    for key, column in names.items():
-        short, long = sorted((key, plain), key=len)
-        if len(short) >= 4 and 2 * len(short) >= len(long) and long.startswith(short):
-            return column
-    close = difflib.get_close_matches(plain, list(names), n=1, cutoff=0.85)
+    similar = [n for n in names if abs(len(n) - len(plain)) <= 1]
+    close = difflib.get_close_matches(plain, similar, n=1, cutoff=0.85)
     return names[close[0]] if close else None
 
 
