@@ -429,6 +429,16 @@ def test_a_value_equal_to_some_note_is_not_masked(tmp_path: Path) -> None:
     assert hit["value"].tolist() == ["12,5"]
 
 
+@pytest.mark.parametrize("text", ["nan", "na", "n/a", "null", "None", "<NA>", "NaT", "#NA",
+                                  "N.A.", "-"])
+def test_missing_marks_in_free_text_are_warned_in_any_case(tmp_path: Path, text: str) -> None:
+    rows = good_rows()
+    rows["molecular_tests"][0]["variant"] = text
+    report = validate_source(write_registry(tmp_path / "reg", rows))
+    hit = report.problems.query("rule == 'value.missing_marker'")
+    assert hit[["row", "column"]].values.tolist() == [[2, "variant"]]
+
+
 def test_no_who_conflict_is_derived_from_an_out_of_range_ki67(tmp_path: Path) -> None:
     rows = good_rows()
     rows["diagnoses"][1]["ki67_pct"] = "120"  # D002: well differentiated, typed NET G1 derived

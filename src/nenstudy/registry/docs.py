@@ -13,6 +13,7 @@ import sys
 
 from nenstudy.registry import csvshape
 from nenstudy.registry.sources import ROW_CONVENTION
+from nenstudy.registry.typed import MISSING_MARKERS
 from nenstudy.registry.schema import (
     HEADER_ALIASES,
     AGE_RANGE_YEARS,
@@ -144,9 +145,9 @@ def render_registry_markdown() -> str:
         "gets every such row listed (a carriage return inside an unquoted value, which splits "
         "its line in two, is named by its line); its values are checked once it is mended. "
         "UTF-16, semicolon- and tab-separated files are named as "
-        "such. A free-text value that another program writes for a missing value (`NA`, "
-        "`N/A`, `#N/A`, `NULL`, `NaN`, `.`, `-`) is kept as text with a warning (typed and coded "
-        "columns refuse it). A free-text value holding a line break and as many commas as a "
+        "such. A free-text value that another program writes for a missing value ("
+        + ", ".join(f"`{m}`" for m in MISSING_MARKERS) + ", in any case) is kept as text with "
+        "a warning (typed and coded columns refuse it). A free-text value holding a line break and as many commas as a "
         "whole row is an "
         "error (two rows merged by a stray quote: the second would be lost); only its length is "
         "shown.",

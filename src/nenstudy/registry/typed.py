@@ -209,8 +209,10 @@ def _d(name: str) -> str:
     return f"strftime({sql.ident(name)}, '%Y-%m-%d')"
 
 
-MISSING_MARKERS = ("NA", "N/A", "#N/A", "NULL", "NaN", ".", "-")
-"""Texts that other programs write for a missing value (R, SAS, Excel, SQL exports)."""
+MISSING_MARKERS = ("NA", "N/A", "#N/A", "#NA", "N.A.", "<NA>", "NULL", "NONE", "NAN", "NAT",
+                   ".", "-")
+"""Texts that other programs write for a missing value (R, SAS, Excel, pandas, SQL exports),
+in upper case: they are matched in any case."""
 
 
 def free_text_columns(table: Table) -> list[Column]:
@@ -252,7 +254,7 @@ def _missing_marker_checks(table: Table) -> list[_RowCheck]:
         # the length first: it rules out nearly every value without a comparison
         _RowCheck("warning", column.name, "value.missing_marker",
                   f"strlen({sql.ident(column.name)}) <= {longest} "
-                  f"AND {sql.ident(column.name)} IN ({markers})",
+                  f"AND upper({sql.ident(column.name)}) IN ({markers})",
                   "'a mark for a missing value in another program (R writes NA, SAS .); it "
                   "is stored as this text: leave the cell empty if no value is meant'")
         for column in free_text_columns(table)
