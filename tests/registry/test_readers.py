@@ -443,7 +443,7 @@ def _diagnoses_xlsx_with_ki67(good_registry: Path, value: float, number_format: 
     workbook.save(good_registry / "diagnoses.xlsx")
 
 
-@pytest.mark.parametrize("number_format", ['0.0\\%', '0.0"%"', '0" %"'])
+@pytest.mark.parametrize("number_format", ['0.0\\%', '0.0"%"', '0" %"', "0.0_%"])
 def test_xlsx_literal_percent_sign_is_not_a_percentage(good_registry: Path,
                                                        number_format: str) -> None:
     """A format that writes a percent sign after the number (91 shown as 91.0%) does not
@@ -452,8 +452,15 @@ def test_xlsx_literal_percent_sign_is_not_a_percentage(good_registry: Path,
     assert validate_source(good_registry).ok
 
 
-def test_xlsx_zero_padded_identifiers_keep_their_zeros(good_registry: Path, tmp_path: Path) -> None:
-    """A number shown as 00000042 (format 00000000) is the identifier 00000042, not 42."""
+@pytest.mark.parametrize(("number_format", "shown"), [
+    ("00000000", "0000000{}"), ('"NEN-"00000000', "NEN-0000000{}"), ("00000000_)", "0000000{}"),
+    ("000-00-0000", "000-00-000{}"),
+])
+def test_xlsx_zero_padded_identifiers_keep_their_zeros(
+    good_registry: Path, tmp_path: Path, number_format: str, shown: str
+) -> None:
+    """A number shown as 00000042 (format 00000000) is the identifier 00000042, not 42; with
+    text in its format (NEN-00000042), it is the text shown."""
     import openpyxl
 
     for table in ("patients", "diagnoses", "molecular_tests", "treatments", "follow_up"):
@@ -468,13 +475,13 @@ def test_xlsx_zero_padded_identifiers_keep_their_zeros(good_registry: Path, tmp_
             sheet.append([number if h == "patient_id" else (row.get(h) or None)
                           for h in header])
             sheet.cell(row=sheet.max_row, column=header.index("patient_id") + 1).number_format = (
-                "00000000")
+                number_format)
         workbook.save(good_registry / f"{table}.xlsx")
     db = tmp_path / "store.duckdb"
     import_registry(good_registry, db)
     with duckdb.connect(str(db), read_only=True) as con:
         ids = [r[0] for r in con.execute("SELECT patient_id FROM patients ORDER BY 1").fetchall()]
-    assert ids == ["00000001", "00000002", "00000003"]
+    assert ids == [shown.format(i) for i in (1, 2, 3)]
 
 
 def test_xlsx_percentage_cell_is_refused_not_read_as_a_fraction(good_registry: Path) -> None:

@@ -976,8 +976,12 @@ class _ExcelError:
     code: str
 
 
-def _xlsx_cell_text(value: Any) -> str | None:
-    """Render an XLSX cell as the text a user typed (dates as ISO dates)."""
+def _xlsx_cell_text(value: Any, *, as_shown: bool = False) -> str | None:
+    """Render an XLSX cell as the text a user typed (dates as ISO dates). With ``as_shown``
+    (a text column, such as an identifier), a number is the text its format shows
+    (``00000042``, ``NEN-00000042``); otherwise the number itself."""
+    if isinstance(value, _Formatted):
+        return value.text if as_shown else _xlsx_cell_text(value.value)
     if value is None or value is _UNCOMPUTED or isinstance(value, _ExcelError):
         return None
     if isinstance(value, _Percent):  # the text shown, which the number rules then refuse
@@ -1129,24 +1133,72 @@ def _xlsx_value(cell: Any, written: Any) -> Any:
             and getattr(cell, "data_type", None) != "str"):
         return _UNCOMPUTED
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        shown = _shown_format(getattr(cell, "number_format", "") or "")
-        if "%" in shown:
+        number_format = getattr(cell, "number_format", "") or ""
+        if "%" in _shown_format(number_format):
             return _Percent(value)
-        if _ZERO_PADDED.fullmatch(shown) and float(value).is_integer() and value >= 0:
-            # 00000001 as the sheet shows it: an identifier keeps its leading zeros
-            return f"{int(value):0{len(shown)}d}"
+        shown = _shown_integer(value, number_format)
+        if shown is not None:
+            return _Formatted(value, shown)
     return value
 
 
-_ZERO_PADDED = re.compile(r"0{2,}")
-"""A number format that pads whole numbers with leading zeros (``00000000``)."""
+def _format_parts(number_format: str) -> list[str]:
+    """The first section of a number format, in parts: quoted text, an escaped character, a
+    bracket (colour, condition), a padding or fill (``_x``, ``*x``), or a single character."""
+    return re.findall(r'"[^"]*"|\\.|\[[^\]]*\]|[_*].|.', number_format.split(";")[0])
 
 
 def _shown_format(number_format: str) -> str:
     """A cell's number format without its literal text: quoted text, backslash-escaped
-    characters (``0.0\\%`` shows a percent sign without scaling), and colour or condition
-    brackets."""
-    return re.sub(r'"[^"]*"|\\.|\[[^\]]*\]', "", number_format.split(";")[0])
+    characters (``0.0\\%`` shows a percent sign without scaling), brackets, and paddings
+    (``0.0_%`` pads the width of a percent sign without showing one)."""
+    return "".join(p for p in _format_parts(number_format)
+                   if len(p) == 1 and p not in "\"")
+
+
+_LITERAL_CHARACTERS = frozenset("-/ :()")
+"""Characters a number format shows as they are (besides quoted and escaped text)."""
+
+
+def _shown_integer(value: float, number_format: str) -> str | None:
+    """The text a sheet shows for a whole number in a format of zero digits and literal text
+    (``00000000``, ``"NEN-"00000000``, ``000-00-0000``, ``00000000_)``), when it differs from
+    the plain number; None for any other format (or value)."""
+    if value < 0 or not float(value).is_integer():
+        return None
+    parts = _format_parts(number_format)
+    if not parts or parts[0].lower() == "g":  # General
+        return None
+    zeros = sum(p == "0" for p in parts)
+    if zeros == 0 or any(
+        len(p) == 1 and p != "0" and p not in _LITERAL_CHARACTERS for p in parts
+    ):
+        return None
+    digits = str(int(value)).rjust(zeros, "0")
+    out, taken = [], 0
+    for p in parts:
+        if p == "0":
+            # the first placeholder takes the digits beyond the placeholders' number
+            width = len(digits) - zeros + 1 if taken == 0 else 1
+            out.append(digits[taken:taken + width])
+            taken += width
+        elif p.startswith('"'):
+            out.append(p[1:-1])
+        elif p.startswith("\\"):
+            out.append(p[1])
+        elif len(p) == 1:
+            out.append(p)
+        # brackets, paddings and fills show no text
+    text = "".join(out)
+    return None if text == str(int(value)) else text
+
+
+@dataclass(frozen=True)
+class _Formatted:
+    """A whole number whose cell format shows it otherwise (leading zeros, text around it)."""
+
+    value: float
+    text: str
 
 
 _OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -1204,6 +1256,9 @@ def _load_xlsx(
             )
             return False
         names = [f"c{i}" for i in range(width)]
+        text_columns = {c.name for c in table.columns if c.dtype == "string"}
+        text_positions = {i for i, h in enumerate(headers)
+                          if _normalise_header(h) in text_columns}
         schema = pa.schema([("_row", pa.int64())] + [(n, pa.string()) for n in names])
         batches: list[pa.RecordBatch] = []
         numbers: list[int] = []
@@ -1235,7 +1290,8 @@ def _load_xlsx(
                                  "of a value; correct the cell or its formula",
                                  row=number, column=_normalise_header(headers[i]))
                     )
-            cells = [_xlsx_cell_text(v) for v in values]
+            cells = [_xlsx_cell_text(v, as_shown=i in text_positions)
+                     for i, v in enumerate(values)]
             if len(cells) > width and any(c is not None and c.strip() for c in cells[width:]):
                 problems.append(
                     _problem("error", file.name, "file.ragged",
