@@ -439,6 +439,20 @@ def test_missing_marks_in_free_text_are_warned_in_any_case(tmp_path: Path, text:
     assert hit[["row", "column"]].values.tolist() == [[2, "variant"]]
 
 
+def test_a_test_after_death_is_only_a_warning_and_a_treatment_after_it_one_error(
+    tmp_path: Path
+) -> None:
+    """Archival tissue tested after death: a warning, not also a last contact before the test
+    date (an error); a treatment after death: one error, at the treatment."""
+    rows = good_rows()  # P001 died 2020-03-01, last contact the same day
+    rows["molecular_tests"][0]["test_date"] = "2020-06-01"
+    rows["treatments"][1]["end_date"] = "2020-04-01"
+    report = validate_source(write_registry(tmp_path / "reg", rows))
+    problems = report.problems[["severity", "file", "column"]].values.tolist()
+    assert problems == [["warning", "molecular_tests.csv", "test_date"],
+                        ["error", "treatments.csv", "end_date"]]
+
+
 def test_no_who_conflict_is_derived_from_an_out_of_range_ki67(tmp_path: Path) -> None:
     rows = good_rows()
     rows["diagnoses"][1]["ki67_pct"] = "120"  # D002: well differentiated, typed NET G1 derived

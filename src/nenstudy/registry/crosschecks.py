@@ -189,7 +189,9 @@ def _patient_facts(con: duckdb.DuckDBPyConnection, events: str | None = None) ->
                    (f.patient_id IS NOT NULL OR dx.patient_id IS NOT NULL
                     OR events.patient_id IS NOT NULL) AS has_child_rows,
                    birth_date, person, first_dx, first_site, last_dx,
-                   greatest(dx_event, treated_until, tested_until) AS latest_event,
+                   -- treatments and tests after death are named as such, not also here
+                   greatest(dx_event, least(treated_until, death_date),
+                            least(tested_until, death_date)) AS latest_event,
                    treated_until, tested_until, first_event, last_contact_date, death_date
             FROM p FULL JOIN f USING (patient_id) FULL JOIN dx USING (patient_id)
                    FULL JOIN events USING (patient_id)
@@ -503,7 +505,8 @@ def _events_before_birth(con: duckdb.DuckDBPyConnection, available: set[str]) ->
 
 
 def _late_last_contact(con: duckdb.DuckDBPyConnection, available: set[str]) -> None:
-    """Last contact before another dated event of the patient (named with its file and row)."""
+    """Last contact before another dated event of the patient (named with its file and row);
+    treatment and test dates after the patient's death are named as such instead."""
     events = []
     if "diagnoses" in available:
         events += [("diagnoses", "diagnosis_date"), ("diagnoses", "mdt_date")]
@@ -514,19 +517,19 @@ def _late_last_contact(con: duckdb.DuckDBPyConnection, available: set[str]) -> N
         events += [("molecular_tests", "test_date")]
     if not events:
         return
+
+    def before_death(t: str, c: str) -> str:
+        # treatments and tests after death are named as such (_events_after_death), not here
+        if t == "diagnoses":
+            return ""
+        return (f" AND NOT EXISTS (SELECT 1 FROM typed_follow_up f WHERE f.patient_id = "
+                f"e.patient_id AND f.death_date < e.{sql.ident(c)})")
+
     union = " UNION ALL ".join(
         f"SELECT patient_id, {sql.ident(c)} AS event_date, _file AS src_file, "
-        f"_row AS src_row, {sql.literal(c)} AS src_col FROM typed_{t} "
-        f"WHERE {sql.ident(c)} IS NOT NULL"
+        f"_row AS src_row, {sql.literal(c)} AS src_col FROM typed_{t} e "
+        f"WHERE {sql.ident(c)} IS NOT NULL{before_death(t, c)}"
         for t, c in events
-    )
-    by_table: dict[str, list[str]] = {}
-    for t, c in events:
-        by_table.setdefault(t, []).append(sql.ident(c))
-    per_table = " UNION ALL ".join(
-        f"SELECT patient_id, max(greatest({', '.join(cs)})) AS event_date "
-        f"FROM typed_{t} GROUP BY patient_id"
-        for t, cs in by_table.items()
     )
     # Latest date per patient first (cheap); details only for the patients at fault.
     insert_problems(
@@ -534,8 +537,7 @@ def _late_last_contact(con: duckdb.DuckDBPyConnection, available: set[str]) -> N
         f"""
         WITH events AS ({union}),
         latest AS (
-            SELECT patient_id, max(event_date) AS event_date
-            FROM ({per_table}) GROUP BY patient_id
+            SELECT patient_id, max(event_date) AS event_date FROM events GROUP BY patient_id
         ),
         late AS (
             SELECT f._file, f._row, f.patient_id, strftime(f.last_contact_date, '%Y-%m-%d') AS raw,
