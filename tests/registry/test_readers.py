@@ -818,7 +818,7 @@ def test_parquet_list_elements_missing_or_holding_the_separator_are_errors(
     import pyarrow as pa
 
     rows = good_rows()["diagnoses"]
-    sites = [["liver", None], ["bone;nodes"], None]
+    sites = [["liver", None], ["bone;nodes"], ["lung", " "]]
     columns = {h: [r.get(h) or None for r in rows] for h in TABLES["diagnoses"].column_names
                if h != "metastatic_sites"}
     for name in ("ki67_pct", "mitoses_per_2mm2", "non_ne_component_pct"):
@@ -829,8 +829,10 @@ def test_parquet_list_elements_missing_or_holding_the_separator_are_errors(
         {**columns, "metastatic_sites": pa.array(sites, pa.list_(pa.string()))}))
     hit = validate_source(good_registry).problems.query("rule == 'list.element'")
     assert hit[["row", "column"]].values.tolist() == [[2, "metastatic_sites"],
-                                                       [3, "metastatic_sites"]]
+                                                       [3, "metastatic_sites"],
+                                                       [4, "metastatic_sites"]]
     assert "missing" in hit["message"].iloc[0] and "';'" in hit["message"].iloc[1]
+    assert hit["value"].iloc[1] == "bone;nodes" and "empty" in hit["message"].iloc[2]
 
 
 def test_parquet_binary_text_is_read_as_utf8_or_refused(good_registry: Path) -> None:

@@ -235,12 +235,15 @@ def test_long_values_are_cut_in_the_terminal_and_formulas_made_inert_in_the_csv(
     rows["diagnoses"][0]["stage"] = "x" * 5000
     rows["diagnoses"][1]["stage"] = "=HYPERLINK(\"http://example.org\")"
     rows["diagnoses"][2]["ki67_pct"] = "-5"
+    rows["diagnoses"][2]["ecog_ps"] = "-"  # a missing value written as a dash
+    rows["diagnoses"][1]["karnofsky"] = "-cmd"
     report = validate_source(write_registry(tmp_path / "reg", rows))
     assert "(5,000 characters)" in report.render() and "x" * 200 not in report.render()
     report.to_csv(tmp_path / "p.csv")
     text = (tmp_path / "p.csv").read_text()
     assert "x" * 5000 in text  # whole in the file
     assert "'=HYPERLINK" in text and ",-5," in text  # a negative number stays a number
+    assert ",-," in text and ",'-cmd," in text  # a dash alone is no formula
 
 
 def test_identifier_values_are_masked_by_default(tmp_path: Path) -> None:

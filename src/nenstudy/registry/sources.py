@@ -803,29 +803,33 @@ def _parquet_relation(file: Path, *, row_numbers: bool = False) -> str:
 def _list_element_problems(
     con: duckdb.DuckDBPyConnection, file: Path, name: str, column: str
 ) -> list[dict[str, Any]]:
-    """Rows of a Parquet list column with a missing element or one holding the token
-    separator: joined into the registry's text, the first would vanish and the second split in
-    two, so neither is read without a word."""
+    """Rows of a Parquet list column with a missing or empty element or one holding the token
+    separator: joined into the registry's text, the first two would vanish and the last split
+    in two, so none is read without a word."""
     q = _quote_ident(name)
-    bad = (f"list_filter({q}, lambda x: x IS NULL OR "
+    text = f"trim(CAST(x AS VARCHAR), {sql.WHITESPACE})"
+    bad = (f"list_filter({q}, lambda x: x IS NULL OR {text} = '' OR "
            f"contains(CAST(x AS VARCHAR), '{LIST_SEPARATOR}'))")
     rows = con.execute(
-        f"SELECT file_row_number + 2, list_count({bad}) < len({bad}) "
+        f"SELECT file_row_number + 2, list_count({bad}) < len({bad}), "
+        f"CAST(list_filter({bad}, lambda x: x IS NOT NULL)[1] AS VARCHAR) "
         f"FROM {_parquet_relation(file, row_numbers=True)} "
         f"WHERE len({bad}) > 0 ORDER BY 1"
     ).fetchall()
     problems = [
         _problem("error", file.name, "list.element",
                  "a list element is missing (null)" if missing else
+                 "a list element is empty" if not (element or "").strip() else
                  f"a list element holds {LIST_SEPARATOR!r}, the separator of list tokens",
-                 row=int(row), column=column)
-        for row, missing in rows[:_MAX_LISTED_ROWS]
+                 row=int(row), column=column,
+                 value=None if missing or not (element or "").strip() else element)
+        for row, missing, element in rows[:_MAX_LISTED_ROWS]
     ]
     if len(rows) > _MAX_LISTED_ROWS:
         problems.append(
             _problem("error", file.name, "list.element",
-                     f"{len(rows) - _MAX_LISTED_ROWS} more rows with a missing list element "
-                     f"or one holding {LIST_SEPARATOR!r}", column=column)
+                     f"{len(rows) - _MAX_LISTED_ROWS} more rows with a missing or empty list "
+                     f"element or one holding {LIST_SEPARATOR!r}", column=column)
         )
     return problems
 

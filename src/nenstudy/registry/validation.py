@@ -171,9 +171,11 @@ _NUMBER = re.compile(r"[+-]\s*[\d.]")
 
 
 def _inert(value: object) -> object:
-    """A text a spreadsheet would take for a formula, made plain text with a leading '."""
+    """A text a spreadsheet would take for a formula, made plain text with a leading ' (a
+    sign alone, as a missing value is often written, is no formula)."""
     if isinstance(value, str) and value and (
-        value[0] in "=@\t\r" or (value[0] in "+-" and not _NUMBER.match(value))
+        value[0] in "=@\t\r"
+        or (value[0] in "+-" and len(value) > 1 and not _NUMBER.match(value))
     ):
         return "'" + value
     return value
