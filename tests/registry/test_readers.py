@@ -189,6 +189,7 @@ def test_every_malformed_csv_row_is_listed_without_its_content(good_registry: Pa
     lines[1] += ",extra"  # row 2: one value too many
     lines.insert(3, "P8,F")  # row 4: one too few
     lines.insert(5, "   ")  # row 6: only spaces
+    lines.append("")  # a blank row: skipped with its warning, as in a sound file
     lines.append("P9,F,not-a-date")  # a sound row shape, a bad value: checked all the same
     path.write_text("\n".join(lines) + "\n")
     report = validate_source(good_registry)
@@ -197,6 +198,8 @@ def test_every_malformed_csv_row_is_listed_without_its_content(good_registry: Pa
     assert shape["row"].tolist() == [2, 4, 6]
     assert "only spaces" in shape["message"].iloc[2]
     assert "file.partly_checked" in set(problems["rule"])
+    blank = problems.query("rule == 'file.blank_rows'")["message"].tolist()
+    assert len(blank) == 1 and f"(rows {len(lines) - 1})" in blank[0]
     # the other rows are checked, numbered as in a spreadsheet despite the rows left out
     date = problems[problems["rule"] == "type.date"]
     assert date[["row", "column"]].values.tolist() == [[len(lines), "birth_date"]]

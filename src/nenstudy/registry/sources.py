@@ -647,6 +647,10 @@ def _salvaged(
         build.discard(con, table)
         return None
     problems.extend(p for p in found if p not in problems)  # the header's, met before
+    malformed = {p["row"] for p in shape}
+    blank = [(r, n) for r, n in zip(skipped.inner, skipped.records_before) if r not in malformed]
+    _blank_rows_are_mapped(file, csvshape.BlankRows(tuple(r for r, _ in blank),
+                                                    tuple(n for _, n in blank), 0), problems)
     problems.append(
         _problem("warning", file.name, "file.partly_checked",
                  "the rows with the wrong number of values (listed) were left out; the "
