@@ -56,9 +56,9 @@ def _axis_note(series: list[KMSeries], suppress_below: int | None) -> str:
     longest = max((max(s.block["curve"]["time"], default=0.0) for s in series), default=0.0)
     if longest <= last * 1.03:  # the axis (to 103% of the last risk time) already shows all follow-up
         return ""
-    at_risk = sum(int(s.block["risk_table"]["n_risk"][-1]) for s in series)
+    at_risk = fmt_count(sum(int(s.block["risk_table"]["n_risk"][-1]) for s in series), suppress_below)
     return (f" The time axis ends at {last:g} months, the last time of the numbers-at-risk table set in the study "
-            f"file (risk_table_times), with {fmt_count(at_risk, suppress_below)} patients still at risk; the "
+            f"file (risk_table_times), with {at_risk} patient{'' if at_risk == '1' else 's'} still at risk; the "
             f"longest follow-up is {longest:.1f} months.")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Mapping
 
 from .formatting import fmt_count, fmt_level, fmt_median_ci, fmt_rate_ci, fmt_ratio
@@ -54,7 +55,9 @@ def methods_paragraph(results: Mapping) -> str:
     study, methods = results["study"], results.get("methods") or {}
     level = fmt_level(study.get("conf_level"))
     dpm = study.get("days_per_month", 30.4375)
-    tests = sorted({v["test"] for v in results["baseline"]["variables"] if v.get("test")})
+    # test names as results give them ("Wilcoxon rank-sum test"), without the word "test"
+    tests = sorted({re.sub(r"\s+test$", "", v["test"]) for v in results["baseline"]["variables"]
+                    if v.get("test")})
     by = results["baseline"].get("by")
     cut = study.get("ki67_cutpoints")
     groupings = sorted({g for ep in (results.get("stratified") or {}).values() for g in ep})
@@ -94,7 +97,8 @@ def methods_paragraph(results: Mapping) -> str:
         "Best response to first-line therapy was assessed by RECIST 1.1; the objective response rate (CR + PR) is "
         "reported over all treated patients"
         + (" and over response-evaluable patients" if ev else "")
-        + f", with {methods.get('binomial', orr.get('ci_method', 'exact'))} {level} confidence intervals.")
+        + f", with {level} confidence intervals by the "
+        f"{methods.get('binomial', orr.get('ci_method', 'exact'))} method.")
     if software:
         sentences.append("Software: " + ", ".join(f"{k} {v}" for k, v in software.items()) + ".")
     return " ".join(sentences)

@@ -277,7 +277,9 @@ def baseline_table(results: Mapping, sup: int | None = None) -> Table:
         note = ""
         if groups and var.get("test"):
             note = tests.setdefault(var["test"], _TEST_NOTES[len(tests)])
-        p_cell = [_p(var.get("p_value"), note)] if groups else []
+        # no test for a variable (such as the one that makes the groups): no p-value, not "NA"
+        p_cell = ([_p(var.get("p_value"), note) if var.get("test") else _blank()]
+                  if groups else [])
         if var["type"] == "continuous":
             cells = [_median_iqr(s) for s in summaries(var)]
             rows.append(Row((_text(f"{var['label']}, median (IQR)"), *cells, *p_cell)))
@@ -290,7 +292,7 @@ def baseline_table(results: Mapping, sup: int | None = None) -> Table:
                     counts, pct = s.get("counts", {}), s.get("pct", {})
                     denominator = int(sum(counts.values())) if counts else None
                     cells.append(_count_pct(counts.get(level), pct.get(level), sup, denominator))
-                rows.append(Row((_text(str(level).replace("_", " ")), *cells, *[_blank()] * len(p_cell)),
+                rows.append(Row((_text(_level_text(level)), *cells, *[_blank()] * len(p_cell)),
                                 kind="level"))
         missing = [s.get("missing", 0) or 0 for s in summaries(var)]
         if any(missing):
@@ -445,6 +447,11 @@ def survival_table(results: Mapping, sup: int | None = None) -> Table:
                   f"{results['study'].get('days_per_month', 30.4375)}).",))
 
 
+def _level_text(level: object) -> str:
+    """A level or term as shown in tables (``other_extrapulmonary`` as other extrapulmonary)."""
+    return str(level).replace("_", " ")
+
+
 def stratified_table(results: Mapping, sup: int | None = None) -> Table:
     """Medians by group for each endpoint and grouping, with the log-rank p-value."""
     rows = []
@@ -452,7 +459,8 @@ def stratified_table(results: Mapping, sup: int | None = None) -> Table:
         for grouping, block in groupings.items():
             for i, (level, g) in enumerate(block["groups"].items()):
                 rows.append(Row((_text(ENDPOINT_LABELS.get(endpoint, endpoint) if i == 0 else ""),
-                                 _text(grouping_label(grouping, results) if i == 0 else ""), _text(level),
+                                 _text(grouping_label(grouping, results) if i == 0 else ""),
+                                 _text(_level_text(level)),
                                  _count(g.get("n"), sup), _count(g.get("events"), sup),
                                  _median_ci(g.get("median"), g.get("ci")),
                                  _p(block.get("logrank_p")) if i == 0 else _blank())))
@@ -472,7 +480,7 @@ def cox_table(results: Mapping, endpoint: str, sup: int | None = None) -> Table:
     rows = []
     for term in terms:
         u, m = uni.get(term), multi.get(term)
-        label = (u or m).get("label") or term
+        label = _level_text((u or m).get("label") or term)
         rows.append(Row((_text(label),
                          Cell(f"{fmt_count(u.get('n'), sup)} ({fmt_count(u.get('events'), sup)})" if u else "",
                               (suppress_count(u.get("n"), sup), suppress_count(u.get("events"), sup)) if u else (None, None),
@@ -507,7 +515,7 @@ def provenance_table(results: Mapping) -> Table:
             for k, v in prov.items()]
     rows += [Row((_text(f"software: {name}"), _text(ver))) for name, ver in software.items()]
     study = results.get("study") or {}
-    if study.get("study_file"):
+    if study.get("study_file") and "study_file" not in prov:
         rows.insert(0, Row((_text("study file"), _text(study["study_file"]))))
     return Table("provenance", "Provenance", (Column("Item"), Column("Value")), tuple(rows))
 

@@ -284,7 +284,7 @@ def _methods(study: StudyDefinition) -> dict[str, Any]:
         "logrank": "log-rank test (R survdiff, rho = 0) across the groups with patients",
         "cox": f"Cox proportional hazards, {options.ties.capitalize()} ties, Wald CIs; categorical reference = first level present",
         "ph": "Grambsch-Therneau (R cox.zph, transform = km), per term and GLOBAL",
-        "binomial": "Clopper-Pearson exact CI",
+        "binomial": "Clopper-Pearson exact",
         "table1": {
             "continuous": "median (IQR, R type-7 quantiles); Wilcoxon rank-sum (2 groups) or Kruskal-Wallis",
             "categorical": {"auto": "Fisher's exact test when an expected count is < 5, else Pearson's chi-squared test",
