@@ -169,7 +169,8 @@ def synth(out_dir: Path, seed: int, scale: float) -> None:
 @click.option("--problems", "problems_csv", type=click.Path(path_type=Path), default=None,
               help="Also write every problem to this CSV file.")
 @click.option("--show-identifiers", is_flag=True, default=False,
-              help="Show patient identifiers in problem values (masked by default).")
+              help="Show identifiers (patient, diagnosis, test and treatment IDs) and notes in "
+                   "problem values and messages (masked by default).")
 @_engine_options
 def validate(source: Path, problems_csv: Path | None, show_identifiers: bool,
              threads: int | None, memory_limit: str) -> None:
@@ -195,7 +196,8 @@ def validate(source: Path, problems_csv: Path | None, show_identifiers: bool,
 @click.option("--problems", "problems_csv", type=click.Path(path_type=Path), default=None,
               help="Write every problem to this CSV file.")
 @click.option("--show-identifiers", is_flag=True, default=False,
-              help="Show patient identifiers in problem values (masked by default).")
+              help="Show identifiers (patient, diagnosis, test and treatment IDs) and notes in "
+                   "problem values and messages (masked by default).")
 @_engine_options
 def import_(source: Path, db_path: Path, problems_csv: Path | None, show_identifiers: bool,
             threads: int | None, memory_limit: str) -> None:
@@ -309,7 +311,8 @@ def run(registry: Path, study: Path, out_dir: Path, suppress_below: int | None, 
 @click.option("--suppress-below", type=click.IntRange(min=2), default=None,
               help="Show counts below this number as '<K' in the report.")
 def demo(out_dir: Path, seed: int, suppress_below: int | None) -> None:
-    """Synthetic registry -> validated import -> the EP-NEC study -> report, in DIR."""
+    """Synthetic registry -> validated import -> the EP-NEC study -> report, in the --out
+    folder."""
     from nenstudy.paths import default_study
     from nenstudy.registry.store import import_registry, summarize
     from nenstudy.synth.generator import write_registry
