@@ -265,8 +265,13 @@ def _print_headline(results: dict, out_dir: Path) -> None:
         show = lambda v: "NR" if v is None else f"{v:.1f}"  # noqa: E731
         return f"{show(median)} months (95% CI {show(ci[0])}-{show(ci[1])}), n={block['n']}, events={block['events']}"
 
-    attrition = " -> ".join(str(step["n"]) for step in results.get("attrition", []))
+    steps = results.get("attrition", [])
+    attrition = " -> ".join(str(step["n"]) for step in steps)
     _out.print(f"Attrition: {attrition}")
+    width = max((len(f"{step['n']:,}") for step in steps), default=0)
+    for step in steps:
+        _out.print(f"  {step['n']:>{width},}  {step.get('label') or step.get('step')}",
+                   highlight=False)
     if "os" in results:
         _out.print(f"Median OS:  {fmt(results['os'])}")
     if "pfs" in results:

@@ -39,6 +39,9 @@ if TYPE_CHECKING:
 __all__ = ["run_study", "analyse", "registry_sha256"]
 
 _STAGES = ("registry", "cohort", "endpoints", "analyses", "outputs")
+_STAGE_LABELS = {"registry": "reading the registry", "cohort": "building the cohort",
+                 "endpoints": "deriving the endpoints", "analyses": "running the analyses",
+                 "outputs": "writing results.json and the analysis datasets"}
 
 
 def registry_sha256(path: Path) -> str:
@@ -89,7 +92,7 @@ class _Steps:
 
     def start(self, text: str) -> None:
         if self.progress is not None:
-            self.progress.update(self.task, description=f"Study: {text}")
+            self.progress.update(self.task, description=f"Study: {_STAGE_LABELS.get(text, text)}")
 
     def done(self) -> None:
         if self.progress is not None:
