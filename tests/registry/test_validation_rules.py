@@ -372,12 +372,21 @@ def test_an_identifier_of_a_file_read_in_part_is_masked(tmp_path: Path) -> None:
     assert hit["value"].tolist() == ["<identifier>"]
 
 
+def _renamed_patient(rows: dict, old: str, new: str) -> None:
+    for table in ("patients", "diagnoses", "molecular_tests", "treatments", "follow_up"):
+        for row in rows[table]:
+            if row.get("patient_id") == old:
+                row["patient_id"] = new
+
+
 @pytest.mark.parametrize("written", [
     "patient:{id}", "{id}/D002", "#{id}", "{id}_2", "see {id}.", "{upper}", "id={id} moved",
 ])
 def test_an_identifier_inside_other_text_is_masked(tmp_path: Path, written: str) -> None:
+    """Identifiers of 6 characters or more are found inside any text."""
     rows = good_rows()
-    pid = rows["patients"][1]["patient_id"]
+    pid = "NEN-7a01f2"
+    _renamed_patient(rows, rows["patients"][1]["patient_id"], pid)
     rows["treatments"][0]["best_response"] = written.format(id=pid, upper=pid.lower())
     report = validate_source(write_registry(tmp_path / "reg", rows))
     text = report.problems.to_csv() + report.render()
@@ -385,17 +394,38 @@ def test_an_identifier_inside_other_text_is_masked(tmp_path: Path, written: str)
     assert "<identifier>" in report.problems.query("column == 'best_response'")["value"].iloc[0]
 
 
-def test_a_short_identifier_is_not_masked_inside_a_number_or_date(tmp_path: Path) -> None:
+def test_an_identifier_in_a_header_or_a_long_value_is_masked(tmp_path: Path) -> None:
+    from .conftest import write_table
+    from nenstudy.registry.schema import TABLES
+
     rows = good_rows()
-    for row, pid in zip(rows["patients"], ("12", "13", "14")):
-        for table in ("diagnoses", "molecular_tests", "treatments", "follow_up"):
-            for child in rows[table]:
-                if child["patient_id"] == row["patient_id"]:
-                    child["patient_id"] = pid
-        row["patient_id"] = pid
-    rows["diagnoses"][0]["ki67_pct"] = "120,5"  # holds "12" inside a number
+    pid = "NEN-7a01f2"
+    _renamed_patient(rows, rows["patients"][1]["patient_id"], pid)
+    rows["diagnoses"][0]["stage"] = "x " * 400 + f"({pid}) y"  # beyond the short texts
+    folder = write_registry(tmp_path / "reg", rows)
+    columns = list(TABLES["follow_up"].column_names) + [f"birth_date{pid}"]  # a row glued on
+    write_table(folder, "follow_up", rows["follow_up"], columns=columns)
+    report = validate_source(folder)
+    text = report.problems.to_csv() + report.render()
+    assert pid.lower() not in text.lower()
+    assert "column.unexpected" in set(report.problems["rule"])
+
+
+def test_a_short_identifier_is_masked_as_a_word_not_inside_a_number_or_date(
+    tmp_path: Path
+) -> None:
+    rows = good_rows()
+    for row, pid in zip(list(rows["patients"]), ("12", "13", "14")):
+        _renamed_patient(rows, row["patient_id"], pid)
+    rows["diagnoses"][0]["ki67_pct"] = "12,5"  # a decimal comma: "12" inside a number
+    rows["diagnoses"][1]["mdt_date"] = "2031-03-12"  # a future date
+    rows["diagnoses"][2]["stage"] = "see 12."  # the identifier as a word
     report = validate_source(write_registry(tmp_path / "reg", rows))
-    assert report.problems.query("column == 'ki67_pct'")["value"].tolist() == ["120,5"]
+    values = dict(zip(report.problems["column"], report.problems["value"]))
+    assert values["ki67_pct"] == "12,5" and values["mdt_date"] == "2031-03-12"
+    assert values["stage"] == "see <identifier>."
+    # messages keep their own numbers (dates, rows, ranges)
+    assert "today (" in report.problems.query("column == 'mdt_date'")["message"].iloc[0]
 
 
 def test_identifiers_in_free_text_warnings_are_masked(tmp_path: Path) -> None:

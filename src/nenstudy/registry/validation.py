@@ -411,15 +411,27 @@ FREE_TEXT_COLUMNS: frozenset[str] = frozenset(
 """Columns of free text, whose values warnings show as written (so searched for identifiers)."""
 
 _MAX_ID_LENGTHS = 8
-"""Distinct lengths of identifiers up to which every substring of a shown value of such a
-length is looked up; beyond, its words (split at characters identifiers hardly hold)."""
-_MAX_SEARCHED_CHARACTERS = 2000
-"""Characters of a shown value searched for identifiers (a longer value is not shown whole)."""
+"""Distinct lengths of identifiers up to which every substring of a short shown text of such a
+length is looked up (an identifier glued to other text); beyond, its words only."""
+_SHORT_TEXT = 64
+"""Texts up to this length are searched substring by substring (longer ones word by word)."""
+_MAX_SUBSTRING_TEXTS = 5000
+"""Distinct short texts searched substring by substring (beyond, word by word): bounded work."""
 _SHORT_ID = 6
-"""Identifiers shorter than this are masked only as whole words (not inside a date or number)."""
+"""Identifiers shorter than this are masked only as words of their own (set apart by spaces,
+quotes, brackets or ';'), not inside a date, a number or a code."""
+_WORD_BREAKS = "\\s;,\"'()\\[\\]{}|<>=!?"
+"""Characters that end a word of a shown text (RE2 and Python class contents)."""
+_PART_BREAKS = "./:+#_\\\\-"
+"""Characters inside a word that may join an identifier to other text (``id:NEN-1``)."""
+_SHORT_BREAKS = "\\s;\"'()\\[\\]{}|<>="
+"""What sets a short identifier apart as a word of its own."""
 _MERGED_LINES = re.compile(r"[\r\n].*,.*,.*,", re.DOTALL)
 """A value holding a line break and commas after it: most likely rows merged by a stray quote,
 holding another row's values (identifiers among them, possibly of a row never read)."""
+_TEXT_RULES = ("column.", "file.", "header.")
+"""Problems about files and headers, whose column name and message may quote what a file holds
+(a data row taken for the header, a file named by an identifier)."""
 
 
 def _key_identifier_columns() -> list[tuple[str, str]]:
@@ -432,25 +444,30 @@ def _key_identifier_columns() -> list[tuple[str, str]]:
 def _identifiers_shown_elsewhere(
     con: duckdb.DuckDBPyConnection, identifiers: str, relations: Mapping[str, str]
 ) -> set[str]:
-    """The identifiers (lower case) that problems in other columns would show (``relations``:
-    where each table's typed rows are).
+    """The identifiers (lower case) that problems would show outside identifier columns
+    (``relations``: where each table's typed rows are).
 
     An identifier shifted into another column (a row whose values moved by one, a file without
     its header row), typed in another case, or written inside other text, is an error there
-    (or, in free text, a warning), whose value and message would show it. Every substring of
-    such values as long as an identifier is looked up, whatever its case, among the identifiers
-    that are keys or references (a free-text note is masked in its own column, but other values
-    that equal a note are not identifiers). Only errors and free-text warnings are looked at
-    (no clean registry pays for it); other warnings show typed values.
+    (or, in free text, a warning), whose value and message would show it; a data row taken for
+    a header, or a file named by an identifier, shows it in a header or file problem. Such texts
+    are looked up, whatever their case, among the identifiers that are keys or references (a
+    free-text note is masked in its own column, but other values that equal a note are not
+    identifiers): their words, the parts of their words, and for short texts every substring as
+    long as an identifier. Only errors, free-text warnings and file and header problems are
+    looked at (no clean registry pays for it); other warnings show typed values.
     """
     free_text = ", ".join(sql.literal(c) for c in sorted(FREE_TEXT_COLUMNS))
+    text_rules = " OR ".join(f"prefix(rule, {sql.literal(r)})" for r in _TEXT_RULES)
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _shown_values AS SELECT DISTINCT "
-        f"lower(left(value, {_MAX_SEARCHED_CHARACTERS})) AS v FROM _problems "
-        f"WHERE value IS NOT NULL AND (\"column\" IS NULL OR \"column\" NOT IN ({identifiers})) "
-        f"AND (severity = 'error' OR \"column\" IN ({free_text}))"
+        "CREATE OR REPLACE TEMP TABLE _shown_texts AS SELECT DISTINCT lower(t) AS v FROM ("
+        "SELECT value AS t FROM _problems WHERE value IS NOT NULL "
+        f"AND (\"column\" IS NULL OR \"column\" NOT IN ({identifiers})) "
+        f"AND (severity = 'error' OR \"column\" IN ({free_text})) "
+        f"UNION ALL SELECT unnest([\"column\", file, message]) FROM _problems WHERE {text_rules}"
+        ") WHERE t IS NOT NULL"
     )
-    row = con.execute("SELECT count(*) FROM _shown_values").fetchone()
+    row = con.execute("SELECT count(*) FROM _shown_texts").fetchone()
     if not row or not row[0]:
         return set()
     keys = " UNION ALL ".join(
@@ -462,42 +479,59 @@ def _identifiers_shown_elsewhere(
     lengths = [n for (n,) in con.execute(
         f"SELECT DISTINCT strlen(id) FROM _key_ids ORDER BY 1 LIMIT {_MAX_ID_LENGTHS + 1}"
     ).fetchall()]
+    words = (f"SELECT unnest(regexp_split_to_array(v, {sql.literal(f'[{_WORD_BREAKS}]+')})) "
+             "AS w FROM _shown_texts")
+    candidates = [
+        "SELECT v AS t FROM _shown_texts",
+        f"SELECT w FROM ({words})",
+        f"SELECT unnest(regexp_split_to_array(w, {sql.literal(f'[{_PART_BREAKS}]+')})) "
+        f"FROM ({words})",
+    ]
     if len(lengths) <= _MAX_ID_LENGTHS:
-        # every substring of an identifier's length: an identifier inside any other text
-        candidates = (
-            "SELECT DISTINCT substr(v, i, n) AS t FROM _shown_values, "
+        # every substring of an identifier's length of the short texts (an identifier glued
+        # to other text, as in a data row taken for the header), for a bounded number of them
+        candidates.append(
+            "SELECT substr(v, i, n) FROM (SELECT v FROM _shown_texts "
+            f"WHERE strlen(v) <= {_SHORT_TEXT} LIMIT {_MAX_SUBSTRING_TEXTS}), "
             f"(SELECT unnest([{', '.join(str(n) for n in lengths)}]) AS n), "
             "range(1, strlen(v) - n + 2) AS r(i) WHERE strlen(v) >= n"
         )
-    else:
-        candidates = (
-            "SELECT DISTINCT unnest(list_append(regexp_split_to_array(v, "
-            "'[^a-z0-9_./#:+-]+'), v)) AS t FROM _shown_values"
-        )
     return {i for (i,) in con.execute(
-        f"SELECT id FROM _key_ids WHERE id IN ({candidates})"
+        f"SELECT id FROM _key_ids WHERE id IN ({' UNION '.join(candidates)})"
     ).fetchall()}
 
 
 def _masking_pattern(seen: set[str]) -> re.Pattern[str]:
-    """A pattern finding the identifiers of ``seen`` in any case (short ones as whole words)."""
+    """A pattern finding the identifiers of ``seen`` in any case (short ones only as words of
+    their own)."""
     alternatives = [
-        re.escape(i) if len(i) >= _SHORT_ID else rf"(?<![a-z0-9]){re.escape(i)}(?![a-z0-9])"
+        re.escape(i) if len(i) >= _SHORT_ID
+        # set apart, or ending a sentence or clause ("see 12.")
+        else rf"(?<![^{_SHORT_BREAKS}]){re.escape(i)}(?=[.,:!?]*(?:[{_SHORT_BREAKS}]|$))"
         for i in sorted(seen, key=len, reverse=True)
     ]
     return re.compile("|".join(alternatives), re.IGNORECASE)
 
 
 def _masked(record: tuple[Any, ...], pattern: re.Pattern[str] | None) -> tuple[Any, ...]:
-    """``record`` with every identifier ``pattern`` finds masked in its value and message, and
-    a value that merged rows whole replaced by its length."""
+    """``record`` with every identifier ``pattern`` finds masked, and a value that merged rows
+    replaced by its length. The message is searched for the identifiers found in the value
+    (a list's unknown tokens, say), or wholly for a file or header problem."""
     severity, file, row, column, value, rule, message = record
-    if value is None or column in IDENTIFIER_COLUMNS:
-        return record
-    if _MERGED_LINES.search(value):
-        value = f"({len(value)} characters holding a line break, not shown)"
-    elif pattern is not None:
-        value = pattern.sub(IDENTIFIER_MASK, value)
+    texts = rule is not None and rule.startswith(_TEXT_RULES)
+    if value is not None and column not in IDENTIFIER_COLUMNS:
+        if _MERGED_LINES.search(value):
+            value = f"({len(value)} characters holding a line break, not shown)"
+        elif pattern is not None:
+            found = {m.group().lower() for m in pattern.finditer(value)}
+            if found:
+                value = pattern.sub(IDENTIFIER_MASK, value)
+                if message and not texts:
+                    within = _masking_pattern(found)
+                    message = within.sub(IDENTIFIER_MASK, message)
+    if texts and pattern is not None:
+        column = pattern.sub(IDENTIFIER_MASK, column) if column else column
+        file = pattern.sub(IDENTIFIER_MASK, file) if file else file
         message = pattern.sub(IDENTIFIER_MASK, message) if message else message
     return (severity, file, row, column, value, rule, message)
 
