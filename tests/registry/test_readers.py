@@ -607,6 +607,26 @@ def test_latin1_file_with_a_malformed_row_lists_it_without_a_traceback(
     assert report.problems.query("rule == 'file.row_width'")["row"].tolist() == [2]
 
 
+@pytest.mark.parametrize("mixed", [False, True], ids=["latin-1", "latin-1 and utf-8"])
+def test_a_file_read_without_its_malformed_rows_has_its_encoding_checked(
+    good_registry: Path, mixed: bool
+) -> None:
+    """Latin-1 text before the malformed row: read as Latin-1, with its warning; mixed with
+    UTF-8 text elsewhere, the mixed-encoding error (not garbled text read without a word)."""
+    path = good_registry / "diagnoses.csv"
+    lines = path.read_text().splitlines()
+    data = [line.encode("utf-8") for line in lines]
+    data[1] += "caf\u00e9".encode("latin-1")  # row 2: Latin-1 text in its notes
+    data[3] += b",extra"  # row 4: one value too many
+    if mixed:
+        data[2] += "caf\u00e9".encode("utf-8")  # row 3: UTF-8 text
+    path.write_bytes(b"\n".join(data) + b"\n")
+    problems = validate_source(good_registry).problems.query("file == 'diagnoses.csv'")
+    encoding = problems.query("rule == 'file.encoding'")
+    assert encoding["severity"].tolist() == (["error"] if mixed else ["warning"])
+    assert problems.query("rule == 'file.row_width'")["row"].tolist() == [4]
+
+
 def test_space_before_an_opening_quote_counts_rows_as_duckdb_does(good_registry: Path) -> None:
     """A value ` "a<newline>b"` is one quoted value for DuckDB: later rows keep their numbers."""
     path = good_registry / "diagnoses.csv"

@@ -552,6 +552,7 @@ def _load_csv(
     )
     spaces_only = csvshape.plain_spaces(file)
     encoding = "utf-8"
+    salvaged: csvshape.BlankRows | None = None
     for attempt in ("utf-8", "latin-1"):
         encoding = attempt
         relation = f"(SELECT {renamed} FROM {_csv_relation(file, encoding, len(headers))})"
@@ -575,24 +576,24 @@ def _load_csv(
                 )
                 return False, encoding, None
             shape = csvshape.shape_problems(file, encoding, len(headers))
-            if shape:
-                problems.extend(shape)
-                skipped = _salvaged(con, table, file, renamed, encoding, headers, build, shape,
-                                    problems, spaces_only)
-                if skipped is not None:
-                    return True, encoding, skipped
+            if not shape:
+                row, reason = _csv_error_reason(exc, show_identifiers)
+                problems.append(
+                    _problem("error", file.name, "file.unreadable",
+                             f"the CSV file could not be read: {reason}", row=row)
+                )
+                return False, encoding, None
+            problems.extend(shape)
+            salvaged = _salvaged(con, table, file, renamed, encoding, headers, build, shape,
+                                 problems, spaces_only)
+            if salvaged is None:
                 problems.append(
                     _problem("warning", file.name, "file.not_checked",
                              "the values of this file are checked once every row above is "
                              "mended")
                 )
                 return False, encoding, None
-            row, reason = _csv_error_reason(exc, show_identifiers)
-            problems.append(
-                _problem("error", file.name, "file.unreadable",
-                         f"the CSV file could not be read: {reason}", row=row)
-            )
-            return False, encoding, None
+            created = True  # without its malformed rows; the encoding is checked below
         if created and encoding == "latin-1" and (mixed := _mixed_encodings(file)):
             build.discard(con, table)
             bad, good = mixed
@@ -609,7 +610,7 @@ def _load_csv(
                          "the file is not valid UTF-8; it was read as Latin-1 (ISO-8859-1). "
                          "Check accented text and save the file as UTF-8")
             )
-        return created, encoding, None
+        return created, encoding, salvaged
     return False, encoding, None
 
 
