@@ -457,7 +457,8 @@ def test_xlsx_literal_percent_sign_is_not_a_percentage(good_registry: Path,
 
 @pytest.mark.parametrize(("number_format", "shown"), [
     ("00000000", "0000000{}"), ('"NEN-"00000000', "NEN-0000000{}"), ("00000000_)", "0000000{}"),
-    ("000-00-0000", "000-00-000{}"),
+    ("000-00-0000", "000-00-000{}"), ('"P"#', "P{}"), ('"NEN-"General', "NEN-{}"),
+    ("#0000", "000{}"), ("@", "{}"),
 ])
 def test_xlsx_zero_padded_identifiers_keep_their_zeros(
     good_registry: Path, tmp_path: Path, number_format: str, shown: str
@@ -485,6 +486,27 @@ def test_xlsx_zero_padded_identifiers_keep_their_zeros(
     with duckdb.connect(str(db), read_only=True) as con:
         ids = [r[0] for r in con.execute("SELECT patient_id FROM patients ORDER BY 1").fetchall()]
     assert ids == [shown.format(i) for i in (1, 2, 3)]
+
+
+def test_xlsx_a_number_in_a_text_column_in_a_format_not_read_is_an_error(
+    good_registry: Path
+) -> None:
+    """[>=1000]"TX"00000;"TX-S"000 shows 7 as TX-S007: never stored as 7 without a word."""
+    import openpyxl
+
+    rows = good_rows()["treatments"]
+    header = list(TABLES["treatments"].column_names)
+    (good_registry / "treatments.csv").unlink()
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(header)
+    for row in rows:
+        sheet.append([row.get(h) or None for h in header])
+    cell = sheet.cell(row=2, column=header.index("treatment_id") + 1)
+    cell.value, cell.number_format = 7, '[>=1000]"TX"00000;"TX-S"000'
+    workbook.save(good_registry / "treatments.xlsx")
+    hit = validate_source(good_registry).problems.query("rule == 'cell.format'")
+    assert hit[["severity", "row", "column"]].values.tolist() == [["error", 2, "treatment_id"]]
 
 
 def test_xlsx_percentage_cell_is_refused_not_read_as_a_fraction(good_registry: Path) -> None:

@@ -158,8 +158,9 @@ def render_registry_markdown() -> str:
         "is an error, and so are merged cells (a merged range keeps its value in the first "
         "cell only). Hidden rows (filtered out?) are read like the others, with a warning; so is "
         "a hidden first sheet. In a text column (an identifier), a whole number formatted "
-        "with leading zeros or text around it (`00000042`, `\"NEN-\"00000000`) is read as the "
-        "sheet shows it.",
+        "with leading zeros or text around it (`00000042`, `\"NEN-\"00000000`, `000-00-0000`) "
+        "is read as the sheet shows it; a number in a format not read so (conditions, "
+        "decimals, dates) is an error there, never stored as a number the sheet does not show.",
         "- Parquet: typed columns are read as they are (a 32-bit float as the number it shows); "
         "binary text columns must be UTF-8; a list, struct or map in a column of single values, "
         "numbers in a date column (a day count whose origin cannot be told), timestamps with a "

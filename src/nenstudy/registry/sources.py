@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import difflib
+import functools
 import re
 import threading
 import unicodedata
@@ -990,7 +991,8 @@ def _xlsx_cell_text(value: Any, *, as_shown: bool = False) -> str | None:
     (a text column, such as an identifier), a number is the text its format shows
     (``00000042``, ``NEN-00000042``); otherwise the number itself."""
     if isinstance(value, _Formatted):
-        return value.text if as_shown else _xlsx_cell_text(value.value)
+        return (value.text if as_shown and value.text is not None
+                else _xlsx_cell_text(value.value))
     if value is None or value is _UNCOMPUTED or isinstance(value, _ExcelError):
         return None
     if isinstance(value, _Percent):  # the text shown, which the number rules then refuse
@@ -1145,12 +1147,16 @@ def _xlsx_value(cell: Any, written: Any) -> Any:
         number_format = getattr(cell, "number_format", "") or ""
         if "%" in _shown_format(number_format):
             return _Percent(value)
-        shown = _shown_integer(value, number_format)
+        try:
+            shown = _shown_integer(value, number_format)
+        except _UnshownFormat:
+            return _Formatted(value, None, number_format)
         if shown is not None:
             return _Formatted(value, shown)
     return value
 
 
+@functools.lru_cache(maxsize=256)
 def _format_parts(number_format: str) -> list[str]:
     """The first section of a number format, in parts: quoted text, an escaped character, a
     bracket (colour, condition), a padding or fill (``_x``, ``*x``), or a single character."""
@@ -1165,49 +1171,80 @@ def _shown_format(number_format: str) -> str:
                    if len(p) == 1 and p not in "\"")
 
 
-_LITERAL_CHARACTERS = frozenset("-/ :()")
+_LITERAL_CHARACTERS = frozenset("-/ :()+")
 """Characters a number format shows as they are (besides quoted and escaped text)."""
+_CONDITION = re.compile(r"\[(?:<|>|=)")
+"""A condition in a number format (``[>=1000]``): its sections are chosen by the value."""
+_DIGIT_PLACEHOLDERS = frozenset("0#?")
 
 
 def _shown_integer(value: float, number_format: str) -> str | None:
-    """The text a sheet shows for a whole number in a format of zero digits and literal text
-    (``00000000``, ``"NEN-"00000000``, ``000-00-0000``, ``00000000_)``), when it differs from
-    the plain number; None for any other format (or value)."""
-    if value < 0 or not float(value).is_integer():
-        return None
-    parts = _format_parts(number_format)
-    if not parts or parts[0].lower() == "g":  # General
-        return None
-    zeros = sum(p == "0" for p in parts)
-    if zeros == 0 or any(
-        len(p) == 1 and p != "0" and p not in _LITERAL_CHARACTERS for p in parts
-    ):
-        return None
-    digits = str(int(value)).rjust(zeros, "0")
+    """The text a sheet shows for a whole number in a format of digit placeholders (``0``
+    padding with zeros, ``#`` not, ``?`` with a space) and literal text (``00000000``,
+    ``"NEN-"00000000``, ``000-00-0000``, ``"P"#``, ``00000000_)``), when it differs from the
+    plain number; the number itself for General (``"NEN-"General`` shows the text around it).
+
+    Returns None when the text shown is the plain number. Raises :class:`_UnshownFormat` for a
+    format not rendered here (conditions, several sections for a negative number, decimals,
+    thousands separators, dates ...), so that a text column never takes a number for the text
+    its sheet shows without a word.
+    """
+    number = int(value) if float(value).is_integer() else None
+    sections = number_format.split(";")
+    quoted = any(p[0] in '"\\' for p in _format_parts(sections[0]))
+    if _shown_format(number_format).strip().lower() in ("general", "@", "") and not quoted:
+        return None  # the number as it is
+    if number is None or _CONDITION.search(number_format) or (number < 0 and len(sections) > 1):
+        raise _UnshownFormat(number_format)
+    if number < 0:
+        shown = _shown_integer(-number, number_format)
+        return None if shown is None else "-" + shown
+    parts = _format_parts(sections[0])
+    general = [i for i, p in enumerate(parts) if p.lower() == "g"
+               and "".join(parts[i:i + 7]).lower() == "general"]
+    if general:  # the number as it is, with the text around it
+        i = general[0]
+        parts = [*parts[:i], "#", *parts[i + 7:]]
+    parts = [p for p in parts if p != ","]  # a thousands separator: the digits stay the same
+    places = sum(p in _DIGIT_PLACEHOLDERS for p in parts)
+    if places == 0 or any(len(p) == 1 and p not in _DIGIT_PLACEHOLDERS
+                          and p not in _LITERAL_CHARACTERS for p in parts):
+        raise _UnshownFormat(number_format)
+    digits = str(number)
+    # digits fill the placeholders from the right; the first takes any beyond their number
+    fill = digits.rjust(places, "\0")
     out, taken = [], 0
     for p in parts:
-        if p == "0":
-            # the first placeholder takes the digits beyond the placeholders' number
-            width = len(digits) - zeros + 1 if taken == 0 else 1
-            out.append(digits[taken:taken + width])
+        if p in _DIGIT_PLACEHOLDERS:
+            width = len(fill) - places + 1 if taken == 0 else 1
+            chunk = fill[taken:taken + width]
             taken += width
+            if chunk == "\0":
+                chunk = {"0": "0", "?": " ", "#": ""}[p]
+            out.append(chunk.replace("\0", ""))
         elif p.startswith('"'):
             out.append(p[1:-1])
         elif p.startswith("\\"):
             out.append(p[1])
         elif len(p) == 1:
             out.append(p)
-        # brackets, paddings and fills show no text
+        # brackets (colours), paddings and fills show no text
     text = "".join(out)
-    return None if text == str(int(value)) else text
+    return None if text == digits else text
+
+
+class _UnshownFormat(ValueError):
+    """A number format whose text :func:`_shown_integer` does not render."""
 
 
 @dataclass(frozen=True)
 class _Formatted:
-    """A whole number whose cell format shows it otherwise (leading zeros, text around it)."""
+    """A number whose cell format shows it otherwise (leading zeros, text around it); ``text``
+    None for a format not rendered (then ``number_format`` names it)."""
 
     value: float
-    text: str
+    text: str | None
+    number_format: str = ""
 
 
 _OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -1297,6 +1334,17 @@ def _load_xlsx(
                         _problem("error", file.name, "cell.error",
                                  f"the cell holds the Excel error value {value.code} instead "
                                  "of a value; correct the cell or its formula",
+                                 row=number, column=_normalise_header(headers[i]))
+                    )
+            for i in text_positions:
+                value = values[i] if i < len(values) else None
+                if isinstance(value, _Formatted) and value.text is None:
+                    problems.append(
+                        _problem("error", file.name, "cell.format",
+                                 f"a number in a text column, shown through the cell's format "
+                                 f"{value.number_format!r}, which is not read here (the sheet "
+                                 "may show another text than the number stored); format the "
+                                 "column as Text and type the values as shown",
                                  row=number, column=_normalise_header(headers[i]))
                     )
             cells = [_xlsx_cell_text(v, as_shown=i in text_positions)
