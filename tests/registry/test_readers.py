@@ -88,7 +88,8 @@ def test_unexpected_column_is_named_as_written(good_registry: Path) -> None:
     ("Karnofsky %", "karnofsky"), ("Resectable?", "resectable"), ("Ki-67", "ki67_pct"),
     ("resectible", "resectable"), ("ECOG PS", "ecog_ps"), ("KPS", "karnofsky"),
     ("Resectability", "resectable"), ("Ki-67 index", "ki67_pct"),
-    ("Mitoses/2 mm\u00b2", "mitoses_per_2mm2"),
+    ("Mitoses/2 mm\u00b2", "mitoses_per_2mm2"), ("MIB-1 index", "ki67_pct"),
+    ("Performance status (ECOG)", "ecog_ps"), ("karnofksy", "karnofsky"),
 ])
 def test_a_misnamed_column_is_an_error_naming_the_column_meant(
     good_registry: Path, written: str, meant: str
@@ -107,7 +108,7 @@ def test_a_misnamed_column_is_an_error_naming_the_column_meant(
 
 @pytest.mark.parametrize(("extra", "absent"), [
     ("notes_internal", "notes"), ("karnofsky_date", "karnofsky"), ("notes_date", "notes"),
-    ("ki67_method", "ki67_pct"),
+    ("ki67_method", "ki67_pct"), ("ki67_cat", "ki67_pct"), ("who_2010", "who_category"),
 ])
 def test_an_unrelated_extra_column_is_not_taken_for_a_missing_one(
     good_registry: Path, extra: str, absent: str

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
-import difflib
 import functools
 import re
 import threading
@@ -230,10 +229,11 @@ def _meant_column(header: str, absent: Sequence[str]) -> str | None:
     """The column of ``absent`` (not in the file's header) that ``header`` most likely names.
 
     The same letters and digits (``Karnofsky %`` for ``karnofsky``), another usual name of it
-    (``KPS``, ``Ki-67 index``, ``date of death``: :data:`HEADER_ALIASES`), or a typing error of
-    one letter or two in a name as long (``resectible``); None when no column is that close. A
-    longer name that starts with a column's (``variant_vaf``, ``karnofsky_date``) is another
-    column, not this one.
+    (``KPS``, ``Ki-67 index``, ``date of death``: :data:`HEADER_ALIASES`), or one typing error
+    (a letter missing, added, changed, or two swapped: ``resectible``) in a name of six letters
+    or more, not in a digit (``who_2010`` is another classification); None when no column is
+    that close. A longer name that starts with a column's (``variant_vaf``,
+    ``karnofsky_date``) is another column, not this one.
     """
     plain = _letters_and_digits(header)
     if not plain:
@@ -245,9 +245,26 @@ def _meant_column(header: str, absent: Sequence[str]) -> str | None:
             names.setdefault(alias, column)
     if plain in names:
         return names[plain]
-    similar = [n for n in names if abs(len(n) - len(plain)) <= 1]
-    close = difflib.get_close_matches(plain, similar, n=1, cutoff=0.85)
-    return names[close[0]] if close else None
+    typos = [column for name, column in names.items() if _one_typing_error(plain, name)]
+    return typos[0] if len(set(typos)) == 1 else None
+
+
+def _one_typing_error(a: str, b: str) -> bool:
+    """Whether ``a`` and ``b`` (six letters or more) differ by one letter missing, added,
+    changed, or two neighbours swapped, with no digit involved."""
+    if min(len(a), len(b)) < 6 or abs(len(a) - len(b)) > 1 or a == b:
+        return False
+    start = 0
+    while start < min(len(a), len(b)) and a[start] == b[start]:
+        start += 1
+    end_a, end_b = len(a), len(b)
+    while end_a > start and end_b > start and a[end_a - 1] == b[end_b - 1]:
+        end_a, end_b = end_a - 1, end_b - 1
+    da, db = a[start:end_a], b[start:end_b]
+    if any(c.isdigit() for c in da + db):
+        return False
+    return (len(da), len(db)) in ((1, 1), (1, 0), (0, 1)) or (
+        len(da) == len(db) == 2 and da == db[::-1])
 
 
 def find_source_files(source: Path) -> tuple[dict[str, list[Path]], list[dict[str, Any]]]:
