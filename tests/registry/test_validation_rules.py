@@ -463,7 +463,7 @@ def test_a_value_equal_to_some_note_is_not_masked(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("text", ["nan", "na", "n/a", "null", "None", "<NA>", "NaT", "#NA",
-                                  "N.A.", "-"])
+                                  "N.A.", "-", "\\N", "-nan", "1.#QNAN", "#N/A N/A", "--"])
 def test_missing_marks_in_free_text_are_warned_in_any_case(tmp_path: Path, text: str) -> None:
     rows = good_rows()
     rows["molecular_tests"][0]["variant"] = text

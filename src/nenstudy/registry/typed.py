@@ -209,8 +209,9 @@ def _d(name: str) -> str:
     return f"strftime({sql.ident(name)}, '%Y-%m-%d')"
 
 
-MISSING_MARKERS = ("NA", "N/A", "#N/A", "#NA", "N.A.", "<NA>", "NULL", "NONE", "NAN", "NAT",
-                   ".", "-")
+MISSING_MARKERS = ("NA", "N/A", "#N/A", "#NA", "N.A.", "<NA>", "#N/A N/A", "NULL", "\\N",
+                   "NONE", "NAN", "-NAN", "1.#QNAN", "-1.#QNAN", "1.#IND", "-1.#IND", "NAT",
+                   ".", "-", "--")
 """Texts that other programs write for a missing value (R, SAS, Excel, pandas, SQL exports),
 in upper case: they are matched in any case."""
 
