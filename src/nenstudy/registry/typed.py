@@ -249,17 +249,22 @@ def _merged_row_checks(table: Table) -> list[_RowCheck]:
 def _missing_marker_checks(table: Table) -> list[_RowCheck]:
     """A free-text value that is another program's mark for a missing value (R's ``NA``,
     SAS's ``.``): kept as text, with a warning (typed columns refuse it as a type error)."""
-    markers = ", ".join(sql.literal(m) for m in MISSING_MARKERS)
-    longest = max(len(m) for m in MISSING_MARKERS)
-    return [
-        # the length first: it rules out nearly every value without a comparison
-        _RowCheck("warning", column.name, "value.missing_marker",
-                  f"strlen({sql.ident(column.name)}) <= {longest} "
-                  f"AND upper({sql.ident(column.name)}) IN ({markers})",
-                  "'a mark for a missing value in another program (R writes NA, SAS .); it "
-                  "is stored as this text: leave the cell empty if no value is meant'")
-        for column in free_text_columns(table)
-    ]
+    short = [m for m in MISSING_MARKERS if len(m) <= 4]
+    long = [m for m in MISSING_MARKERS if len(m) > 4]
+    assert all("#" in m for m in long)  # the test below looks for them by their '#'
+    checks = []
+    for column in free_text_columns(table):
+        c = sql.ident(column.name)
+        # the length (and a '#') first: they rule out nearly every value without a comparison
+        condition = (f"(strlen({c}) <= 4 AND upper({c}) IN "
+                     f"({', '.join(sql.literal(m) for m in short)}))"
+                     f" OR (strlen({c}) <= {max(map(len, long))} AND contains({c}, '#') "
+                     f"AND upper({c}) IN ({', '.join(sql.literal(m) for m in long)}))")
+        checks.append(_RowCheck(
+            "warning", column.name, "value.missing_marker", condition,
+            "'a mark for a missing value in another program (R writes NA, SAS .); it "
+            "is stored as this text: leave the cell empty if no value is meant'"))
+    return checks
 
 
 def _elements_in_range(table: Table) -> str:
