@@ -147,8 +147,8 @@ def render_registry_markdown() -> str:
         "UTF-16, semicolon- and tab-separated files are named as "
         "such. A free-text value that another program writes for a missing value ("
         + ", ".join(f"`{m}`" for m in MISSING_MARKERS) + ", in any case) is kept as text with "
-        "a warning (typed and coded columns refuse it). A free-text value holding a line break and as many commas as a "
-        "whole row is an "
+        "a warning (typed and coded columns refuse it). A free-text value holding a line "
+        "break and as many commas as a whole row is an "
         "error (two rows merged by a stray quote: the second would be lost); only its length is "
         "shown.",
         "- XLSX: the first worksheet, every row and column it holds (whatever used range it "
@@ -209,7 +209,8 @@ def render_registry_markdown() -> str:
         "patient's first diagnosis); end, progression and last assessment on or after start;",
         "- death date required iff `vital_status` is `dead`; death on or after the latest "
         "diagnosis and on or before last contact; last contact on or after every other date of "
-        "the patient, and not after death (warning); no treatment date after death (error) and no test date after it "
+        "the patient, and not after death (warning); no treatment date after death (error) "
+        "and no test date after it "
         "(warning: archival tissue may be tested after death); no treatment or test date "
         "before birth;",
         "- systemic lines numbered 1, 2, 3 ... per patient without gaps or duplicates "
