@@ -486,6 +486,20 @@ def test_a_test_after_death_is_only_a_warning_and_a_treatment_after_it_one_error
                         ["error", "treatments.csv", "end_date"]]
 
 
+def test_an_unreadable_value_is_not_also_taken_for_a_missing_one(tmp_path: Path) -> None:
+    """An unknown gene or MSI code, an unreadable line number: each its own error only, not
+    also "found 0 results", "alteration without a gene" or "no line 1"."""
+    rows = good_rows()
+    rows["molecular_tests"][0]["gene"] = "EGFRx"
+    rows["molecular_tests"][2]["msi_status"] = "MSI-L"
+    rows["treatments"][0]["line"] = "one"  # P001's line 1; line 2 is in the next row
+    report = validate_source(write_registry(tmp_path / "reg", rows))
+    rules = report.problems[["file", "row", "rule"]].values.tolist()
+    assert sorted(rules) == [["molecular_tests.csv", 2, "allowed"],
+                             ["molecular_tests.csv", 4, "allowed"],
+                             ["treatments.csv", 2, "type.int"]]
+
+
 def test_no_who_conflict_is_derived_from_an_out_of_range_ki67(tmp_path: Path) -> None:
     rows = good_rows()
     rows["diagnoses"][1]["ki67_pct"] = "120"  # D002: well differentiated, typed NET G1 derived

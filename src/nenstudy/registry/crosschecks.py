@@ -617,7 +617,8 @@ def _line_order(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _line_checks(con: duckdb.DuckDBPyConnection) -> None:
-    """Lines of systemic therapy: 1, 2, 3 ... per patient, no gaps, no duplicates, in order.
+    """Lines of systemic therapy: 1, 2, 3 ... per patient, no gaps, no duplicates, in order
+    (gaps only for patients whose every row has a readable modality and line).
 
     One aggregation per (patient, line) answers all three for nearly every patient; rows are
     ranked only for the patients whose lines are not exactly 1..k.
@@ -632,8 +633,14 @@ def _line_checks(con: duckdb.DuckDBPyConnection) -> None:
             SELECT patient_id, line, count(*) AS n, min(start_date) AS start_date,
                    arg_min(_row, start_date) AS r, any_value(_file) AS f
             FROM systemic GROUP BY patient_id, line
+        ), unknown AS (
+            -- a patient with a (systemic?) row whose line or modality could not be read: its
+            -- lines are not known, and a gap named there would point at the wrong row
+            SELECT DISTINCT patient_id FROM typed_treatments
+            WHERE modality IS NULL OR (modality = 'systemic' AND line IS NULL)
         ), not_1_to_k AS (
-            SELECT patient_id FROM per_line GROUP BY patient_id
+            SELECT patient_id FROM per_line ANTI JOIN unknown USING (patient_id)
+            GROUP BY patient_id
             HAVING min(line) <> 1 OR max(line) <> count(*)
         ), ranked AS (
             SELECT line, dense_rank() OVER (PARTITION BY patient_id ORDER BY line) AS rank,

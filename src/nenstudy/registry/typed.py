@@ -327,16 +327,19 @@ def _table_row_checks(table: Table, native: frozenset[str]) -> list[_RowCheck]:
                       "differentiation is well'"),
         ]
     elif table.name == "molecular_tests":
-        tmb = _present(table.column("tmb"), native)
-        n_given = f"((gene IS NOT NULL)::INT + (msi_status IS NOT NULL)::INT + {tmb}::INT)"
+        # Whether a value is given, valid or not: an unknown code is its own error, not also
+        # a missing one here.
+        tmb, gene, msi, alteration = (_present(table.column(c), native)
+                                      for c in ("tmb", "gene", "msi_status", "alteration"))
+        n_given = f"({gene}::INT + {msi}::INT + {tmb}::INT)"
         checks += [
             _RowCheck("error", None, "exactly_one_result", f"{n_given} <> 1",
                       f"'exactly one of gene, msi_status, tmb must be given per row (found ' || "
                       f"CAST({n_given} AS VARCHAR) || ')'"),
-            _RowCheck("error", "alteration", "required", "gene IS NOT NULL AND alteration IS NULL",
+            _RowCheck("error", "alteration", "required", f"{gene} AND NOT {alteration}",
                       "'alteration is required when a gene is given'"),
             _RowCheck("error", "alteration", "alteration.without_gene",
-                      "gene IS NULL AND alteration IS NOT NULL",
+                      f"NOT {gene} AND {alteration}",
                       "'alteration given without a gene'"),
         ]
     elif table.name == "treatments":
