@@ -202,7 +202,7 @@ def test_a_large_group_of_possible_duplicates_lists_a_few_rows_each(tmp_path: Pa
     hit = validate_source(folder).problems.query("rule == 'duplicate_patient'")
     assert len(hit) == len(ids)
     assert hit["message"].iloc[0].startswith(
-        "possibly the same person as patients row(s) 3, 4, 5, 6, 7, ... ("
+        "possibly the same person as patients.csv row(s) 3, 4, 5, 6, 7, ... ("
     )
 
 

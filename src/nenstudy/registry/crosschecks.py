@@ -335,17 +335,17 @@ def _diagnosis_vs_birth(con: duckdb.DuckDBPyConnection) -> None:
         f"""
         SELECT 'error', d._file, d._row, 'diagnosis_date', strftime(d.diagnosis_date, '%Y-%m-%d'),
                'date_order', 'diagnosis date not after the birth date '
-               || strftime(p.birth_date, '%Y-%m-%d') || ' (patients row '
+               || strftime(p.birth_date, '%Y-%m-%d') || ' (' || p._file || ' row '
                || CAST(p._row AS VARCHAR) || ')'
         FROM typed_diagnoses d JOIN typed_patients p ON d.patient_id = p.patient_id
         WHERE d.diagnosis_date <= p.birth_date
         UNION ALL
         SELECT 'error', d._file, d._row, 'diagnosis_date', strftime(d.diagnosis_date, '%Y-%m-%d'),
                'range', 'age at diagnosis ' || CAST(round(age, 1) AS VARCHAR)
-               || ' years is outside {lo:g}-{hi:g} (birth date in patients row '
+               || ' years is outside {lo:g}-{hi:g} (birth date in ' || p_file || ' row '
                || CAST(p_row AS VARCHAR) || ')'
         FROM (
-            SELECT d.*, p._row AS p_row,
+            SELECT d.*, p._row AS p_row, p._file AS p_file,
                    datediff('day', p.birth_date, d.diagnosis_date) / {DAYS_PER_YEAR} AS age
             FROM typed_diagnoses d JOIN typed_patients p ON d.patient_id = p.patient_id
             WHERE d.diagnosis_date > p.birth_date
@@ -393,7 +393,7 @@ def _duplicate_patients(con: duckdb.DuckDBPyConnection, *, every_patient: bool) 
             FROM hit GROUP BY ALL
         )
         SELECT 'warning', s._file, s._row, 'patient_id', s.patient_id, 'duplicate_patient',
-               'possibly the same person as patients row(s) '
+               'possibly the same person as ' || s._file || ' row(s) '
                || array_to_string(list_filter(r.rows, lambda x: x <> s._row)[1:{MAX_SHOWN_ROWS}],
                                   ', ')
                || CASE WHEN r.n - 1 > {MAX_SHOWN_ROWS} THEN ', ...' ELSE '' END
@@ -410,7 +410,7 @@ def _treatment_of_other_patient(con: duckdb.DuckDBPyConnection) -> None:
         con,
         """
         SELECT 'error', t._file, t._row, 'diagnosis_id', t.diagnosis_id, 'foreign_key',
-               'the diagnosis belongs to another patient (diagnoses row '
+               'the diagnosis belongs to another patient (' || d._file || ' row '
                || CAST(d._row AS VARCHAR) || ')'
         FROM typed_treatments t JOIN typed_diagnoses d ON t.diagnosis_id = d.diagnosis_id
         WHERE t.patient_id <> d.patient_id
@@ -447,7 +447,8 @@ def _death_before_diagnosis(con: duckdb.DuckDBPyConnection) -> None:
         SELECT 'error', f._file, f._row, 'death_date', strftime(f.death_date, '%Y-%m-%d'),
                'date_order',
                'death date before the diagnosis date ' || strftime(l.dx_date, '%Y-%m-%d')
-               || ' (diagnoses row ' || CAST(l.r AS VARCHAR) || ')'
+               || ' (' || (SELECT _file FROM typed_diagnoses LIMIT 1) || ' row '
+               || CAST(l.r AS VARCHAR) || ')'
         FROM typed_follow_up f JOIN last_dx l ON f.patient_id = l.patient_id
         WHERE f.death_date < l.dx_date
         """,
@@ -465,8 +466,8 @@ def _events_after_death(con: duckdb.DuckDBPyConnection, available: set[str]) -> 
         parts.append(f"""
             SELECT 'error', _file, _row, col, strftime(late, '%Y-%m-%d'), 'date_order',
                    'treatment date after the death date ' || strftime(death_date, '%Y-%m-%d')
-                   || ' (follow_up row ' || CAST(f_row AS VARCHAR) || ')'
-            FROM (SELECT t._file, t._row, f.death_date, f._row AS f_row,
+                   || ' (' || f_file || ' row ' || CAST(f_row AS VARCHAR) || ')'
+            FROM (SELECT t._file, t._row, f.death_date, f._row AS f_row, f._file AS f_file,
                          {first_late("'{c}'")} AS col, {first_late("t.{c}")} AS late
                   FROM typed_treatments t JOIN typed_follow_up f ON t.patient_id = f.patient_id
                   WHERE greatest({", ".join(f"t.{c}" for c in _TREATMENT_DATES)})
@@ -475,7 +476,7 @@ def _events_after_death(con: duckdb.DuckDBPyConnection, available: set[str]) -> 
         parts.append("""
             SELECT 'warning', m._file, m._row, 'test_date', strftime(m.test_date, '%Y-%m-%d'),
                    'date_order', 'test date after the death date '
-                   || strftime(f.death_date, '%Y-%m-%d') || ' (follow_up row '
+                   || strftime(f.death_date, '%Y-%m-%d') || ' (' || f._file || ' row '
                    || CAST(f._row AS VARCHAR) || '): archival tissue tested after death, or '
                    || 'a wrong date?'
             FROM typed_molecular_tests m JOIN typed_follow_up f ON m.patient_id = f.patient_id
@@ -496,7 +497,7 @@ def _events_before_birth(con: duckdb.DuckDBPyConnection, available: set[str]) ->
     insert_problems(con, " UNION ALL ".join(
         f"SELECT 'error', e._file, e._row, {sql.literal(c)}, "
         f"strftime(e.{c}, '%Y-%m-%d'), 'date_order', 'date before the birth date ' "
-        f"|| strftime(p.birth_date, '%Y-%m-%d') || ' (patients row ' "
+        f"|| strftime(p.birth_date, '%Y-%m-%d') || ' (' || p._file || ' row ' "
         f"|| CAST(p._row AS VARCHAR) || ')' "
         f"FROM typed_{t} e JOIN typed_patients p ON e.patient_id = p.patient_id "
         f"WHERE e.{c} < p.birth_date"
