@@ -40,7 +40,7 @@ EXPECTED = {
     ("patients.csv", 3, "sex", "allowed"),
     ("patients.csv", 4, "patient_id", "unique"),
     ("patients.csv", 5, "patient_id", "unique"),
-    ("diagnoses.csv", None, None, "file.encoding"),
+    ("diagnoses.csv", 4, None, "file.encoding"),  # the first row with Latin-1 text
     ("diagnoses.csv", 2, "mdt_date", "type.date"),
     ("diagnoses.csv", 3, "stage", "allowed"),
     ("diagnoses.csv", 3, "mdt_date", "type.date"),

@@ -151,6 +151,7 @@ def test_latin1_file_is_decoded_and_reported(tmp_path: Path) -> None:
     report = validate_source(folder)
     hit = report.problems.query("rule == 'file.encoding'")
     assert list(hit["severity"]) == ["warning"] and "Latin-1" in hit.iloc[0]["message"]
+    assert hit["row"].tolist() == [3]  # the first row with accented text
     import_registry(folder, tmp_path / "s.duckdb")
     con = open_store(tmp_path / "s.duckdb")
     notes = con.execute("SELECT notes FROM diagnoses WHERE diagnosis_id = 'D002'").fetchall()[0][0]

@@ -623,10 +623,12 @@ def _load_csv(
             )
             return False, encoding, None
         if created and encoding == "latin-1":
+            line = _line_of_first(file, _NOT_ASCII, overlap=0)
             problems.append(
                 _problem("warning", file.name, "file.encoding",
                          "the file is not valid UTF-8; it was read as Latin-1 (ISO-8859-1). "
-                         "Check accented text and save the file as UTF-8")
+                         "Check accented text (the first is in this row) and save the file as "
+                         "UTF-8", row=None if line is None else _row_of_line(file, line))
             )
         return created, encoding, salvaged
     return False, encoding, None
@@ -799,6 +801,7 @@ def _first_c1_byte_line(path: Path) -> int | None:
 
 
 _C1_BYTE = re.compile(rb"[\x80-\x9f]")
+_NOT_ASCII = re.compile(rb"[\x80-\xff]")
 
 
 def _nested_kind(dtype: str) -> str | None:
