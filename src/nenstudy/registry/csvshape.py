@@ -16,7 +16,7 @@ import csv
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 __all__ = [
     "BlankRows", "plain_spaces", "byte_pass", "may_have_blank_rows", "blank_rows", "skipped_rows",
@@ -153,6 +153,29 @@ class BlankRows:
         return f"rowid + 2 + len(list_filter([{before}], lambda n: n <= rowid))"
 
 
+def _rows_left_out(path: Path, encoding: str, kept: Callable[[list[str]], bool], *,
+                   strict: bool) -> tuple[BlankRows, int]:
+    """The rows after the header (row 1) that ``kept`` does not keep, as :class:`BlankRows`,
+    and the number of rows kept."""
+    handle, reader = _reader(path, encoding, strict=strict)
+    inner: list[int] = []
+    before: list[int] = []
+    pending: list[int] = []
+    records = 0
+    with handle:
+        next(reader, None)  # the header, row 1 (the first line is never blank here)
+        for number, fields in enumerate(reader, start=2):
+            if kept(fields):
+                for row in pending:
+                    inner.append(row)
+                    before.append(records)
+                pending = []
+                records += 1
+            else:
+                pending.append(number)
+    return BlankRows(tuple(inner), tuple(before), len(pending)), records
+
+
 def blank_rows(path: Path, encoding: str) -> BlankRows:
     """Find the blank rows of a CSV file (the header is row 1), one DuckDB has read.
 
@@ -161,22 +184,7 @@ def blank_rows(path: Path, encoding: str) -> BlankRows:
     csv.Error
         When Python's reader cannot read the file that DuckDB read.
     """
-    handle, reader = _reader(path, encoding, strict=False)
-    inner: list[int] = []
-    before: list[int] = []
-    pending: list[int] = []
-    records = -1  # the header is not a record
-    with handle:
-        for number, fields in enumerate(reader, start=1):
-            if fields:
-                for row in pending:
-                    inner.append(row)
-                    before.append(max(records, 0))
-                pending = []
-                records += 1
-            else:
-                pending.append(number)
-    return BlankRows(tuple(inner), tuple(before), len(pending))
+    return _rows_left_out(path, encoding, bool, strict=False)[0]
 
 
 def skipped_rows(path: Path, encoding: str, n_fields: int) -> tuple[BlankRows, int]:
@@ -187,23 +195,7 @@ def skipped_rows(path: Path, encoding: str, n_fields: int) -> tuple[BlankRows, i
     :func:`shape_problems`), read by DuckDB with ``ignore_errors``: the kept records are then
     numbered as a spreadsheet numbers them (:meth:`BlankRows.row_sql`).
     """
-    handle, reader = _reader(path, encoding)
-    inner: list[int] = []
-    before: list[int] = []
-    pending: list[int] = []
-    records = 0
-    with handle:
-        next(reader, None)  # the header, row 1
-        for number, fields in enumerate(reader, start=2):
-            if fields and len(fields) == n_fields:
-                for row in pending:
-                    inner.append(row)
-                    before.append(records)
-                pending = []
-                records += 1
-            else:
-                pending.append(number)
-    return BlankRows(tuple(inner), tuple(before), len(pending)), records
+    return _rows_left_out(path, encoding, lambda fields: len(fields) == n_fields, strict=True)
 
 
 def _problem(file: str, rule: str, message: str, row: int | None = None) -> dict:
