@@ -217,8 +217,18 @@ def _quote_str(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _header_text(name: str) -> str:
+    """A header as written, without a byte-order mark or surrounding spaces."""
+    return name.replace("\ufeff", "").strip()
+
+
 def _normalise_header(name: str) -> str:
-    return name.replace("\ufeff", "").strip().lower()
+    return _header_text(name).lower()
+
+
+def _with_zone(dtype: str) -> bool:
+    """Whether a DuckDB type is a timestamp with a time zone (an instant, not a day)."""
+    return dtype.startswith("TIMESTAMPTZ") or dtype.endswith("WITH TIME ZONE")
 
 
 def _letters_and_digits(name: str) -> str:
@@ -474,7 +484,7 @@ def _stage_table(
     for name, header in by_name.items():
         if name in table.column_names:
             continue
-        written = header.replace("\ufeff", "").strip()
+        written = _header_text(header)
         meant = _meant_column(name, absent)
         if meant is not None:
             absent.remove(meant)
@@ -651,7 +661,7 @@ def _salvaged(
     is already an error of ``shape``). Returns the rows left out (for the row numbers), or None
     when the file is not read so: other malformations (quotes, line endings), too many such
     rows to number the others, or a reader that did not leave out exactly those rows."""
-    if (not shape or any(p["rule"] != "file.row_width" for p in shape)
+    if (any(p["rule"] != "file.row_width" for p in shape)
             or len(shape) > csvshape.MAX_INNER_BLANK_ROWS):
         return None
     skipped, records = csvshape.skipped_rows(file, encoding, len(headers))
@@ -938,9 +948,7 @@ def _load_parquet(
                          column=column.name)
             )
             return False
-        if column is not None and column.dtype == "date" and (
-            dtype.startswith("TIMESTAMPTZ") or dtype.endswith("WITH TIME ZONE")
-        ):
+        if column is not None and column.dtype == "date" and _with_zone(dtype):
             problems.append(
                 _problem("error", file.name, "column.type",
                          f"column {column.name!r} holds instants with a time zone in the "
@@ -958,7 +966,7 @@ def _load_parquet(
         elif column is not None and dtype in _NATIVE_TYPES.get(column.dtype, ()):
             expr = q
             native.add(column.name)
-        elif dtype.startswith("TIMESTAMPTZ") or dtype.endswith("WITH TIME ZONE"):
+        elif _with_zone(dtype):
             # An instant, not a date: which day it is depends on the zone; never guessed.
             expr = f"CAST({q} AS VARCHAR)"
         elif dtype.startswith("TIMESTAMP"):
@@ -1177,10 +1185,10 @@ def _xlsx_value(cell: Any, written: Any) -> Any:
 
 
 @functools.lru_cache(maxsize=256)
-def _format_parts(number_format: str) -> list[str]:
+def _format_parts(number_format: str) -> tuple[str, ...]:
     """The first section of a number format, in parts: quoted text, an escaped character, a
     bracket (colour, condition), a padding or fill (``_x``, ``*x``), or a single character."""
-    return re.findall(r'"[^"]*"|\\.|\[[^\]]*\]|[_*].|.', number_format.split(";")[0])
+    return tuple(re.findall(r'"[^"]*"|\\.|\[[^\]]*\]|[_*].|.', number_format.split(";")[0]))
 
 
 def _shown_format(number_format: str) -> str:
@@ -1204,14 +1212,15 @@ def _shown_integer(value: float, number_format: str) -> str | None:
     ``"NEN-"00000000``, ``000-00-0000``, ``"P"#``, ``00000000_)``), when it differs from the
     plain number; the number itself for General (``"NEN-"General`` shows the text around it).
 
-    Returns None when the text shown is the plain number. Raises :class:`_UnshownFormat` for a
-    format not rendered here (conditions, several sections for a negative number, decimals,
-    thousands separators, dates ...), so that a text column never takes a number for the text
-    its sheet shows without a word.
+    Returns None when the text shown is the plain number (thousands separators aside). Raises
+    :class:`_UnshownFormat` for a format not rendered here (conditions, several sections for a
+    negative number, decimals, dates ...), so that a text column never takes a number for the
+    text its sheet shows without a word.
     """
     number = int(value) if float(value).is_integer() else None
     sections = number_format.split(";")
-    quoted = any(p[0] in '"\\' for p in _format_parts(sections[0]))
+    parts = _format_parts(number_format)
+    quoted = any(p[0] in '"\\' for p in parts)
     if _shown_format(number_format).strip().lower() in ("general", "@", "") and not quoted:
         return None  # the number as it is
     if number is None or _CONDITION.search(number_format) or (number < 0 and len(sections) > 1):
@@ -1219,7 +1228,6 @@ def _shown_integer(value: float, number_format: str) -> str | None:
     if number < 0:
         shown = _shown_integer(-number, number_format)
         return None if shown is None else "-" + shown
-    parts = _format_parts(sections[0])
     general = [i for i, p in enumerate(parts) if p.lower() == "g"
                and "".join(parts[i:i + 7]).lower() == "general"]
     if general:  # the number as it is, with the text around it
