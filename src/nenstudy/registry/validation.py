@@ -321,9 +321,11 @@ def validate_into(
         else:
             row, file = staged.row_sql, sql.literal(staged.path.name)
             drop = "_problems, _row" if staged.row_column else "_problems"
+        # the view of a file read in part is empty (its row problems come from the table)
+        only = " WHERE false" if staged is not None and staged.partial else ""
         con.execute(
             f"CREATE OR REPLACE TEMP VIEW typed_{table.name} AS SELECT {row} AS _row, "
-            f"{file} AS _file, * EXCLUDE ({drop}) FROM {target}"
+            f"{file} AS _file, * EXCLUDE ({drop}) FROM {target}{only}"
         )
         if staged is not None:
             insert_problems(
@@ -333,11 +335,6 @@ def validate_into(
                 f"{sql.literal(PROBLEMS_JSON_TYPE)})) AS p FROM {target} "
                 "WHERE _problems IS NOT NULL)",
             )
-            if staged.partial:
-                con.execute(
-                    f"CREATE OR REPLACE TEMP VIEW typed_{table.name} AS SELECT {row} AS _row, "
-                    f"{file} AS _file, * EXCLUDE ({drop}) FROM {target} WHERE false"
-                )
     # One thread more than DuckDB reads with: its hash aggregations then split their tables into
     # more, smaller partitions, and the per-patient and per-key groupings of 10^6 patients took
     # about 10% less time and CPU on 2 cores (the reading lanes are better off without it).
