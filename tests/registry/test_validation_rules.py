@@ -120,6 +120,8 @@ CASES = [
      "error", "molecular_tests.csv", 2, "test_date", "date_order", "before the birth date"),
     ("missing_marker_in_free_text", _set("treatments", 0, regimen="NA"),
      "warning", "treatments.csv", 2, "regimen", "value.missing_marker", "R writes NA"),
+    ("empty_list_item", _set("diagnoses", 0, metastatic_sites="liver;;nodes"),
+     "warning", "diagnoses.csv", 2, "metastatic_sites", "list.empty_item", "stored as liver;nodes"),
     ("last_contact_after_death", _set("follow_up", 0, last_contact_date="2020-06-01"),
      "warning", "follow_up.csv", 2, "last_contact_date", "date_order", "after the death date"),
     ("thousands_separator", _set("diagnoses", 0, ki67_pct="1,000"),
@@ -517,3 +519,19 @@ def test_zero_and_tiny_numbers_are_not_taken_for_an_underflow(tmp_path: Path, te
     rows["molecular_tests"][1]["tmb"] = text
     report = validate_source(write_registry(tmp_path / "reg", rows))
     assert report.ok and report.problems.empty, report.render()
+
+
+@pytest.mark.parametrize("text, warned", [
+    ("liver;;nodes", True), ("liver;", True), (";liver", True), ("liver; ;nodes", True),
+    (";", True), ("liver; nodes", False), (" liver ;nodes", False), ("liver;nodes", False),
+])
+def test_an_empty_list_item_is_a_warning_and_only_then(tmp_path: Path, text: str,
+                                                       warned: bool) -> None:
+    """An empty item is left out with a warning; spaces around items are only trimmed."""
+    rows = good_rows()
+    rows["diagnoses"][0]["metastatic_sites"] = text
+    report = validate_source(write_registry(tmp_path / "reg", rows))
+    hit = report.problems.query("rule == 'list.empty_item'")
+    assert hit[["row", "column"]].values.tolist() == ([[2, "metastatic_sites"]] if warned else [])
+    if text == ";":
+        assert "stored as an empty list" in hit["message"].iloc[0]

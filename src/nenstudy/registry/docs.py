@@ -180,7 +180,9 @@ def render_registry_markdown() -> str:
         "so small that it would be read as 0 (`1e-400`). "
         "`int`: whole number (`3` or `3.0`), at most 9 digits.",
         "- `bool`: `true` or `false`, in any case (`TRUE`, `False`).",
-        f"- `list`: tokens separated by `{LIST_SEPARATOR}`, lower case, e.g. `liver;nodes`.",
+        f"- `list`: tokens separated by `{LIST_SEPARATOR}`, lower case, e.g. `liver;nodes`; "
+        "spaces around a token are trimmed, and an empty token (two separators in a row, or one "
+        "at the start or end) is left out with a warning.",
         "",
         "## Validation",
         "",

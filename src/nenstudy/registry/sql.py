@@ -77,12 +77,24 @@ WHITESPACE = "' ' || chr(9) || chr(10) || chr(13) || chr(160)"
 """SQL: the characters trimmed from a value, and from each token of a list value."""
 
 
-def typed_expr(column: Column, source: str) -> str:
+def list_needs_cleaning(source: str) -> str:
+    """SQL: whether the list text ``source`` has a token to trim or an empty token (``;;``, a
+    ``;`` at the start or end): only then does splitting it need more than ``string_split``."""
+    sep = LIST_SEPARATOR
+    return (
+        f"(contains({source}, ' ') OR contains({source}, '{sep}{sep}') "
+        f"OR prefix({source}, '{sep}') OR suffix({source}, '{sep}') "
+        f"OR contains({source}, chr(160)) OR contains({source}, chr(9)))"
+    )
+
+
+def typed_expr(column: Column, source: str, *, cleaning: str | None = None) -> str:
     """Return the SQL expression typing the text ``source`` for ``column`` (NULL when invalid).
 
     Dates must be ISO ``YYYY-MM-DD``; integers may carry a zero fraction (``3.0``); numbers must
     be finite; booleans are ``true``/``false`` in any case; lists are split on ``;`` and trimmed,
-    empty tokens dropped.
+    empty tokens dropped. For a list, ``cleaning`` may name a column already holding
+    :func:`list_needs_cleaning` of ``source``.
     """
     if column.dtype == "string":
         return source
@@ -115,9 +127,7 @@ def typed_expr(column: Column, source: str) -> str:
         # Each token is trimmed of the whitespace a value is (no-break spaces too). Without
         # it or empty tokens the split alone gives the same list, lambdas unneeded.
         return (
-            f"CASE WHEN contains({source}, ' ') OR contains({source}, '{sep}{sep}') "
-            f"OR prefix({source}, '{sep}') OR suffix({source}, '{sep}') "
-            f"OR contains({source}, chr(160)) OR contains({source}, chr(9)) "
+            f"CASE WHEN {cleaning or list_needs_cleaning(source)} "
             f"THEN list_filter(list_transform(string_split({source}, '{sep}'), "
             f"lambda t: trim(t, {WHITESPACE})), lambda t: t <> '') "
             f"ELSE string_split({source}, '{sep}') END"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from nenstudy.registry import sql
-from nenstudy.registry.schema import EARLIEST_DATE, TOPOGRAPHY_LAST, Column, Table
+from nenstudy.registry.schema import EARLIEST_DATE, LIST_SEPARATOR, TOPOGRAPHY_LAST, Column, Table
 from nenstudy.registry.sources import trimmed_sql
 
 __all__ = ["typed_table_sql", "empty_text_relation", "free_text_columns", "PROBLEMS_JSON_TYPE"]
@@ -43,6 +43,17 @@ class _RowCheck:
 def _untrimmed(column: Column) -> bool:
     """Whether the source text of ``column`` reaches the typed table as written (not trimmed)."""
     return column.dtype not in ("string", "list")
+
+
+def _cleaning(column: Column) -> str:
+    """The column telling whether the text of list ``column`` has a token to trim or an empty
+    token (:func:`nenstudy.registry.sql.list_needs_cleaning`), evaluated once per row."""
+    return sql.ident(column.name + "$cleaning")
+
+
+def _split_text(column: Column, native: frozenset[str]) -> bool:
+    """Whether ``column`` is a list read from text (split on ``;``), not a native list."""
+    return column.dtype == "list" and column.name not in native
 
 
 def _text(column: Column, native: frozenset[str]) -> str:
@@ -111,6 +122,8 @@ def _typed(column: Column, native: frozenset[str]) -> str:
         if column.dtype == "string" and column.allowed is not None:
             # an unknown code types to NULL (the "allowed" check lists it)
             return f"TRY_CAST({raw} AS {column.duckdb_type})"
+        if column.dtype == "list":
+            return sql.typed_expr(column, raw, cleaning=_cleaning(column))
         return sql.typed_expr(column, raw)
     return (
         f"coalesce({sql.typed_expr(column, raw)}, CASE WHEN {raw} IS NOT NULL "
@@ -166,6 +179,16 @@ def _value_checks(column: Column, native: frozenset[str]) -> list[_RowCheck]:
                       + sql.literal(
                           f"; expected ';'-separated tokens from: {_expected(column.allowed)}"
                       ))
+        )
+    if _split_text(column, native):
+        # Tested on the few texts that needed cleaning only (the column computed once per row).
+        sep = LIST_SEPARATOR
+        checks.append(
+            _RowCheck("warning", column.name, "list.empty_item",
+                      f"{_cleaning(column)} AND len({c}) < len(string_split({r}, '{sep}'))",
+                      "'an empty item (two separators in a row, or one at the start or end) "
+                      "is left out; stored as ' || CASE WHEN len(" + c + ") = 0 "
+                      "THEN 'an empty list' ELSE array_to_string(" + c + f", '{sep}') END")
         )
     if column.pattern is not None:
         checks.append(
@@ -434,8 +457,16 @@ def typed_table_sql(
     """
     row = ["_row"] if row_column else []
     typed = [*row]
+    split = [c for c in table.columns if _split_text(c, native)]
+    if split:
+        # whether a list text needs cleaning: tested once, for its typing and its check
+        marks = ", ".join(f"{sql.list_needs_cleaning(sql.raw(c.name))} AS {_cleaning(c)}"
+                          for c in split)
+        text_relation = f"(SELECT *, {marks} FROM {text_relation})"
     for column in table.columns:
         typed.append(sql.raw(column.name))
+        if column in split:
+            typed.append(_cleaning(column))
         typed.append(f"{_typed(column, native)} AS {sql.ident(column.name)}")
     relation = f"(SELECT {', '.join(typed)} FROM {text_relation})"
     if table.name == "diagnoses":
