@@ -168,3 +168,35 @@ def test_a_ki67_hazard_ratio_in_the_parameters_does_change_mortality() -> None:
     c = c[c["ki67_pct"].notna()]
     high = c["ki67_pct"] >= 55
     assert c.loc[high, "dead"].mean() > c.loc[~high, "dead"].mean() + 0.10
+
+
+def test_treatments_of_the_dead_are_never_ongoing(large_registry) -> None:
+    """Radiotherapy, PRRT and systemic lines end by the death at the latest."""
+    tx = large_registry["treatments"].merge(large_registry["follow_up"], on="patient_id")
+    dead = tx[tx["vital_status"] == "dead"]
+    assert (dead["modality"] == "radiotherapy").sum() > 20  # the check below has rows to see
+    assert not (dead["stop_reason"] == "ongoing").any()
+    assert (dead["end_date"].dropna() <= dead.loc[dead["end_date"].notna(), "death_date"]).all()
+
+
+def test_progressive_disease_always_has_a_progression_date(large_registry) -> None:
+    tx = large_registry["treatments"]
+    assert tx.loc[tx["best_response"] == "PD", "progression_date"].notna().all()
+
+
+def test_tests_are_not_piled_up_on_the_day_of_death(large_registry) -> None:
+    """Test dates drawn after death are drawn again within the follow-up, not set to it."""
+    tests = large_registry["molecular_tests"].drop_duplicates("patient_id")
+    fu = large_registry["follow_up"]
+    died = tests.merge(fu[fu["vital_status"] == "dead"], on="patient_id")
+    assert len(died) > 100
+    assert (died["test_date"] == died["death_date"]).mean() < 0.05
+
+
+def test_first_line_chemotherapy_is_rarer_in_poor_performance_status(large_registry) -> None:
+    cohort = ep_nec_cohort(large_registry["diagnoses"])
+    cohort = cohort[advanced(cohort)]
+    tx = large_registry["treatments"]
+    treated = cohort["patient_id"].isin(tx.loc[tx["line"] == 1, "patient_id"])
+    fit, poor = treated[cohort["ecog_ps"] <= 1].mean(), treated[cohort["ecog_ps"] >= 3].mean()
+    assert fit > 0.85 and poor < fit - 0.15

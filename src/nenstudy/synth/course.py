@@ -113,7 +113,7 @@ def _response_probs(table: dict, names: list[str]) -> np.ndarray:
 
 def _progression(
     rng: np.random.Generator, start: np.ndarray, scan: np.ndarray, response: np.ndarray,
-    medians: np.ndarray, shape: np.ndarray, hr: np.ndarray, clinical_share: float,
+    medians: np.ndarray, shape: np.ndarray, hr: np.ndarray, clinical_share: float, clinical_min: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Progression day by best response; NE splits into clinical progression / no assessment."""
     n = len(start)
@@ -121,7 +121,7 @@ def _progression(
     progression = scan + weibull_days(rng, median, shape, hr)
     progression = np.where(response == PD, scan, progression)
     ne_kind = np.where(response == NE, np.where(rng.random(n) < clinical_share, _CLINICAL, _NO_ASSESSMENT), 0)
-    clinical = start + 14 + np.floor(rng.random(n) * np.maximum(scan - start - 14, 1)).astype(np.int64)
+    clinical = start + clinical_min + np.floor(rng.random(n) * np.maximum(scan - start - clinical_min, 1)).astype(np.int64)
     progression = np.where(ne_kind == _CLINICAL, clinical, progression)
     return progression, ne_kind
 
@@ -136,7 +136,8 @@ def _surgery_days(rng, params, base) -> np.ndarray:
 
 def _first_lines(rng, params, base, catalogue, hr, death, surgery) -> _Line:
     g = base.group
-    treated = base.advanced & (rng.random(base.n) < group_table(params["treatment.first_line"], g))
+    fit = np.asarray(params["treatment.first_line_ecog_factor"], dtype=float)[base.ecog]
+    treated = base.advanced & (rng.random(base.n) < group_table(params["treatment.first_line"], g) * fit)
     idx = np.flatnonzero(treated)
     gi, hi = g[idx], hr[idx]
     start = base.mdt[idx] + uniform_days(rng, *params["treatment.start_delay_days"], len(idx))
@@ -147,7 +148,8 @@ def _first_lines(rng, params, base, catalogue, hr, death, surgery) -> _Line:
     medians = np.stack([_course_table(params, "progression_after_first_scan", r) for r in ("CR", "PR", "SD")], axis=1)[gi]
     shape = _course_table(params, "progression_after_first_scan", "shape")[gi]
     progression, ne_kind = _progression(
-        rng, start, scan, response, medians, shape, hi, params["treatment.ne_clinical_progression_share"]
+        rng, start, scan, response, medians, shape, hi, params["treatment.ne_clinical_progression_share"],
+        params["treatment.clinical_progression_min_days"]
     )
     dnp = start + weibull_days(
         rng, _course_table(params, "death_before_progression", "median")[gi],
@@ -199,9 +201,11 @@ def _next_line(rng, params, base, catalogue, hr, death, previous: _Line, number:
     progression, ne_kind = _progression(
         rng, start, scan, response, medians, np.full(len(idx), progression_table["shape"]), hi,
         params["treatment.ne_clinical_progression_share"],
+        params["treatment.clinical_progression_min_days"],
     )
     dies = death[idx]
-    early = dies < np.minimum(scan, progression)
+    # a first scan on the day of death is no assessment: NE, as for an earlier death
+    early = dies <= np.minimum(scan, progression)
     response = np.where(early, NE, response)
     ne_kind = np.where(early, _EARLY_DEATH, ne_kind)
     progression = np.where(progression < dies, progression, NEVER)
@@ -236,7 +240,7 @@ def _line_rows(rng, params, line: _Line, death, last_contact) -> TreatmentRows:
     next_start = line.next_start if line.next_start is not None else np.full(n, NEVER)
     u = rng.random(n)
     p_tox, p_choice = params["treatment.toxicity_stop"], params["treatment.patient_choice_stop"]
-    early_stop = line.start + uniform_days(rng, 20, 120, n)
+    early_stop = line.start + uniform_days(rng, *params["treatment.early_stop_days"], n)
     early_stop = np.where(u < p_tox + p_choice, early_stop, NEVER)
     early_reason = np.where(u < p_tox, _STOP["toxicity"], _STOP["patient_choice"])
     candidates = np.stack([line.progression, dies, early_stop, line.start + line.planned_days])
@@ -295,8 +299,9 @@ def _procedures(rng, params, base, catalogue, death, last_contact, first: _Line,
     span = np.maximum(np.minimum(death, last_contact) - base.mdt, 0)
     day = base.mdt + np.floor(rng.random(n) * span).astype(np.int64)
     keep = np.flatnonzero(radiotherapy)
-    end = day[keep] + uniform_days(rng, 5, 20, len(keep))
-    rows.append(_procedure_rows(keep, "radiotherapy", catalogue.label_index(RADIOTHERAPY), day[keep], end, last_contact[keep]))
+    end = np.minimum(day[keep] + uniform_days(rng, *params["treatment.radiotherapy_days"], len(keep)), death[keep])
+    rows.append(_procedure_rows(keep, "radiotherapy", catalogue.label_index(RADIOTHERAPY), day[keep], end, last_contact[keep],
+                                dies=death[keep]))
 
     progressed_net = (g[first.patient] == NET) & (first.progression < NEVER)
     start = first.progression + uniform_days(rng, *params["treatment.next_line_delay_days"], len(first.patient))
@@ -304,7 +309,7 @@ def _procedures(rng, params, base, catalogue, death, last_contact, first: _Line,
     prrt &= start <= np.minimum(last_contact, death - 1)[first.patient]
     keep = first.patient[prrt]
     start = start[prrt]
-    end = np.minimum(start + 180, death[keep])
+    end = np.minimum(start + int(params["treatment.prrt_days"]), death[keep])
     rows.append(_procedure_rows(
         keep, "prrt", catalogue.label_index(PRRT), start, end, last_contact[keep],
         agents=catalogue.agents_index("lutetium177_dotatate"), dies=death[keep],

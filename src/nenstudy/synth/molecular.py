@@ -92,7 +92,11 @@ def simulate_molecular(
     panel = categorical(rng, np.tile(panel_probs, (m, 1)))
     low, high = params["molecular.test_after_diagnosis_months"]
     day = base.diagnosis[profiled] + np.floor(rng.uniform(low, high, m) * DAYS_PER_MONTH).astype(np.int64)
-    day = np.minimum(day, last_contact[profiled])
+    # A date drawn after the last contact (death, mostly) is drawn again within the follow-up:
+    # tissue taken at diagnosis is tested while the patient is followed, not on the last day.
+    followed = last_contact[profiled] - base.diagnosis[profiled]
+    within = base.diagnosis[profiled] + np.floor(rng.random(m) * (followed + 1)).astype(np.int64)
+    day = np.where(day > last_contact[profiled], within, day)
 
     genes = _gene_results(rng, params, base.group[profiled] == NET, base.colorectal[profiled])
     n_genes = len(schema.GENES)

@@ -130,26 +130,34 @@ def _net_grade(rng: np.random.Generator, params: ParameterSet, lung: np.ndarray)
 
 def _ki67(rng: np.random.Generator, params: ParameterSet, net_grade: np.ndarray, is_net: np.ndarray) -> np.ndarray:
     n = len(net_grade)
-    g1 = np.round(rng.uniform(0.5, 2.9, n), 1)
-    g2 = rng.integers(3, 21, n).astype(float)
-    g3 = rng.integers(21, 56, n).astype(float)
+    ranges = params["pathology.net_ki67_pct"]
+    g1 = np.round(rng.uniform(*ranges["G1"], n), 1)
+    g2 = _whole(rng, ranges["G2"], n)
+    g3 = _whole(rng, ranges["G3"], n)
     a, b = params["pathology.nec_ki67_high_beta"]
     nec_high = np.round(55 + 45 * rng.beta(a, b, n))
-    nec_low = rng.integers(21, 55, n).astype(float)
+    nec_low = _whole(rng, params["pathology.nec_ki67_low_pct"], n)
     nec = np.where(rng.random(n) < params["pathology.nec_ki67_low_share"], nec_low, nec_high)
     net = np.choose(np.clip(net_grade, 0, 2), [g1, g2, g3])
     return np.where(is_net, net, nec)
 
 
-def _mitoses(rng: np.random.Generator, net_grade: np.ndarray, lung: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _whole(rng: np.random.Generator, bounds: list[float], n: int) -> np.ndarray:
+    """Whole numbers drawn uniformly from ``bounds`` (both ends included), as floats."""
+    low, high = bounds
+    return rng.integers(int(low), int(high) + 1, n).astype(float)
+
+
+def _mitoses(rng: np.random.Generator, params: ParameterSet, net_grade: np.ndarray, lung: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mitoses whose grade never exceeds the NET grade, and ones whose grade equals it."""
     n = len(net_grade)
-    low = rng.integers(0, 2, n)
-    at_grade = np.choose(np.clip(net_grade, 0, 2), [low, rng.integers(2, 21, n), rng.integers(21, 41, n)])
-    lung_atypical = rng.integers(2, 11, n)
+    ranges = params["pathology.net_mitoses_per_2mm2"]
+    low = _whole(rng, ranges["G1"], n)
+    at_grade = np.choose(np.clip(net_grade, 0, 2), [low, _whole(rng, ranges["G2"], n), _whole(rng, ranges["G3"], n)])
+    lung_atypical = _whole(rng, ranges["lung_atypical"], n)
     at_grade = np.where(lung & (net_grade == 1), lung_atypical, at_grade)
-    below = np.where(rng.random(n) < 0.6, low, at_grade)
-    return below.astype(float), at_grade.astype(float)
+    below = np.where(rng.random(n) < params["pathology.net_mitoses_below_grade"], low, at_grade)
+    return below, at_grade
 
 
 def _performance_status(rng: np.random.Generator, params: ParameterSet, group: np.ndarray):
@@ -205,7 +213,7 @@ def simulate_baseline(rng: np.random.Generator, params: ParameterSet, n: int) ->
 
     male = rng.random(n) < group_table(params["patient.male"], group)
     age_param = group_table(params["patient.age_years"], group)
-    age = np.clip(rng.normal(age_param[:, 0], age_param[:, 1]), 18, 92)
+    age = np.clip(rng.normal(age_param[:, 0], age_param[:, 1]), *params["patient.age_range_years"])
     diagnosis, mdt = _dates(rng, params, group)
     birth = diagnosis - np.floor(age * 365.25).astype(np.int64)
 
@@ -227,8 +235,8 @@ def simulate_baseline(rng: np.random.Generator, params: ParameterSet, n: int) ->
 
     ki67 = _ki67(rng, params, net_grade, is_net)
     ki67_valid = raw_recorded & (rng.random(n) >= params["pathology.ki67_missing"])
-    mitoses_below, mitoses_at = _mitoses(rng, net_grade, lung)
-    nec_mitoses = rng.integers(15, 81, n).astype(float)
+    mitoses_below, mitoses_at = _mitoses(rng, params, net_grade, lung)
+    nec_mitoses = _whole(rng, params["pathology.nec_mitoses_per_2mm2"], n)
     mitoses = np.where(is_net, np.where(ki67_valid, mitoses_below, mitoses_at), nec_mitoses)
     mitoses_reported = np.where(is_net, ~ki67_valid | (rng.random(n) < params["pathology.net_mitoses_reported"]), rng.random(n) < params["pathology.nec_mitoses_reported"])
     mitoses_valid = raw_recorded & mitoses_reported
