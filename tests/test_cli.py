@@ -127,3 +127,42 @@ def test_a_store_path_that_cannot_be_made_is_a_message_not_a_traceback(tmp_path)
                                  str(tmp_path / "a_file" / "store.duckdb")])
     assert result.exit_code == 1 and "Nothing imported" in result.output, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.parametrize("command", ["synth", "demo"])
+def test_a_folder_holding_other_files_is_not_written_into_without_force(command, tmp_path,
+                                                                        monkeypatch):
+    """A real registry (or anything else) in the --out folder is never overwritten unasked."""
+    folder = tmp_path / "out"
+    target = folder / "registry" if command == "demo" else folder
+    target.mkdir(parents=True)
+    real = target / "patients.csv"
+    real.write_text("REAL\n")
+    if command == "demo":  # the refusal comes first: nothing of the demo needs to run
+        monkeypatch.setattr("nenstudy.synth.generator.write_registry",
+                            lambda *a, **k: pytest.fail("written"))
+    result = CliRunner().invoke(cli, [command, "--out", str(folder)])
+    assert result.exit_code == 2
+    assert "nenstudy did not write" in result.output and "--force" in result.output
+    assert real.read_text() == "REAL\n"
+
+
+def test_synth_writes_again_into_its_own_folder_and_with_force_into_any(tmp_path):
+    runner = CliRunner()
+    folder = tmp_path / "reg"
+    assert runner.invoke(cli, ["synth", "--out", str(folder), "--scale", "0.05"]).exit_code == 0
+    again = runner.invoke(cli, ["synth", "--out", str(folder), "--scale", "0.05", "--seed", "3"])
+    assert again.exit_code == 0, again.output
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    forced = runner.invoke(cli, ["synth", "--out", str(other), "--scale", "0.05", "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert (other / "notes.txt").read_text() == "mine" and (other / "patients.csv").exists()
+
+
+@pytest.mark.parametrize("command", ["synth", "demo"])
+def test_a_negative_seed_is_a_usage_error(command, tmp_path):
+    result = CliRunner().invoke(cli, [command, "--out", str(tmp_path / "x"), "--seed", "-5"])
+    assert result.exit_code == 2 and "--seed" in result.output
+    assert not (tmp_path / "x").exists()

@@ -62,6 +62,31 @@ def _check_problems_path(problems_csv: Path | None, source: Path,
                                  param_hint="--problems") from None
 
 
+_MARK = ".nenstudy"
+"""A folder's mark that nenstudy wrote it (hidden: registry readers skip hidden files)."""
+
+
+def _claim_folder(folder: Path, command: str, force: bool) -> None:
+    """Refuse to write into a folder holding files that nenstudy did not write (a real registry,
+    say) unless ``force``; then mark the folder as written by ``command``.
+
+    Hidden files (``.DS_Store``) do not count. A folder that ``command`` wrote before is written
+    again without asking, so that a command can be run twice.
+    """
+    if folder.exists() and not folder.is_dir():
+        raise click.BadParameter(f"{folder} is a file, not a folder", param_hint="--out")
+    if folder.is_dir() and not force and not (folder / _MARK).is_file():
+        others = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+        if others:
+            shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+            raise click.UsageError(
+                f"{folder} already holds files that nenstudy did not write ({shown}): they could "
+                f"be overwritten. Choose a new or empty folder, or pass --force to write into it."
+            )
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / _MARK).write_text(f"written by nenstudy {command}\n", encoding="utf-8")
+
+
 def _write_problems(report, problems_csv: Path, done: str = "") -> None:
     """Write a report's problems as CSV; say so, or why it could not be done, and exit."""
     try:
@@ -145,15 +170,20 @@ def cli() -> None:
 @cli.command()
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
               help="Folder to write the registry files into (one CSV per table).")
-@click.option("--seed", type=int, default=2022, show_default=True, help="Random seed.")
+@click.option("--seed", type=click.IntRange(min=0), default=2022, show_default=True,
+              help="Random seed (a whole number, 0 or more).")
 @click.option("--scale", type=float, default=1.0, show_default=True,
               help="Multiplies the number of patients (about 1600 diagnoses at scale 1).")
-def synth(out_dir: Path, seed: int, scale: float) -> None:
+@click.option("--force", is_flag=True, default=False,
+              help="Write into a folder that holds files nenstudy did not write (they may be "
+                   "overwritten).")
+def synth(out_dir: Path, seed: int, scale: float, force: bool) -> None:
     """Write a synthetic NEN MDT registry in the import format."""
     from nenstudy.synth.generator import write_registry
 
     if scale <= 0:
         raise click.BadParameter("must be > 0", param_hint="--scale")
+    _claim_folder(out_dir, "synth", force)
     start = time.perf_counter()
     with _progress() as progress:
         task = progress.add_task("Simulating the registry", total=None)
@@ -312,10 +342,14 @@ def run(registry: Path, study: Path, out_dir: Path, suppress_below: int | None, 
 @cli.command()
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-out"),
               show_default=True, help="Output folder.")
-@click.option("--seed", type=int, default=2022, show_default=True, help="Seed of the synthetic registry.")
+@click.option("--seed", type=click.IntRange(min=0), default=2022, show_default=True,
+              help="Seed of the synthetic registry (a whole number, 0 or more).")
 @click.option("--suppress-below", type=click.IntRange(min=2), default=None,
               help="Show counts below this number as '<K' in the report.")
-def demo(out_dir: Path, seed: int, suppress_below: int | None) -> None:
+@click.option("--force", is_flag=True, default=False,
+              help="Write into a folder that holds files nenstudy did not write (they may be "
+                   "overwritten).")
+def demo(out_dir: Path, seed: int, suppress_below: int | None, force: bool) -> None:
     """Synthetic registry -> validated import -> the EP-NEC study -> report, in the --out
     folder."""
     from nenstudy.paths import default_study
@@ -323,7 +357,7 @@ def demo(out_dir: Path, seed: int, suppress_below: int | None) -> None:
     from nenstudy.synth.generator import write_registry
 
     start = time.perf_counter()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    _claim_folder(out_dir, "demo", force)
     source, db_path = out_dir / "registry", out_dir / "registry.duckdb"
     with _progress() as progress:
         task = progress.add_task("Simulating the synthetic MDT registry", total=1)
