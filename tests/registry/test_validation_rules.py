@@ -120,6 +120,9 @@ CASES = [
      "error", "molecular_tests.csv", 2, "test_date", "date_order", "before the birth date"),
     ("missing_marker_in_free_text", _set("treatments", 0, regimen="NA"),
      "warning", "treatments.csv", 2, "regimen", "value.missing_marker", "R writes NA"),
+    ("who_category_unsettled", _set("diagnoses", 1, who_category="NET G3", ki67_pct=""),
+     "warning", "diagnoses.csv", 3, "who_category", "who_category.unsettled",
+     "missing Ki-67 could make it NET G3"),
     ("empty_list_item", _set("diagnoses", 0, metastatic_sites="liver;;nodes"),
      "warning", "diagnoses.csv", 2, "metastatic_sites", "list.empty_item", "stored as liver;nodes"),
     ("last_contact_after_death", _set("follow_up", 0, last_contact_date="2020-06-01"),
@@ -535,3 +538,13 @@ def test_an_empty_list_item_is_a_warning_and_only_then(tmp_path: Path, text: str
     assert hit[["row", "column"]].values.tolist() == ([[2, "metastatic_sites"]] if warned else [])
     if text == ";":
         assert "stored as an empty list" in hit["message"].iloc[0]
+
+
+def test_an_unreadable_or_out_of_range_element_adds_no_who_category_warning(tmp_path: Path
+                                                                           ) -> None:
+    """The element's own error is the problem; a category derived without it says nothing."""
+    rows = good_rows()
+    rows["diagnoses"][1].update(who_category="NET G3", ki67_pct="0x10")
+    rows["diagnoses"][0].update(who_category="MiNEN", non_ne_component_pct="130")
+    report = validate_source(write_registry(tmp_path / "reg", rows))
+    assert set(report.problems["rule"]) == {"type.float", "range"}

@@ -225,6 +225,9 @@ def render_registry_markdown() -> str:
         "iff `gene`;",
         "- possible duplicate patients (different `patient_id`, same sex, birth date, first "
         "diagnosis date and primary site): warning;",
+        "- a typed-in `who_category` that a missing element could still make right (a "
+        "higher NET grade while Ki-67 or the mitotic count is missing, MiNEN while the non-NE "
+        "component is): kept, with a warning naming the missing element;",
         "- a typed-in `who_category` or `site_group` that differs from the derived one, and "
         "an `ecog_ps` that differs from the mapped Karnofsky: warnings; stage metastatic without "
         "metastatic sites: warning.",

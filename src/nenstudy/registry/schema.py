@@ -77,6 +77,7 @@ __all__ = [
     "AGE_RANGE_YEARS",
     "site_group_for",
     "derive_who_category",
+    "stored_who_category",
     "ecog_from_karnofsky",
 ]
 
@@ -474,6 +475,34 @@ def derive_who_category(
     return None
 
 
+def stored_who_category(
+    typed: str | None,
+    differentiation: str | None,
+    cell_type: str | None,
+    ki67_pct: float | None,
+    mitoses_per_2mm2: float | None,
+    non_ne_component_pct: float | None,
+) -> str | None:
+    """The WHO category the store holds for a typed-in category and the raw elements.
+
+    The category derived from the elements (:func:`derive_who_category`) when they determine
+    one, else the typed-in one; but the typed-in category is kept when the elements that are
+    missing could still give it: a higher NET grade while Ki-67 or the mitotic count is missing
+    (the grade is the higher of the two), MiNEN while the non-neuroendocrine component is
+    missing. A pathologist's category is never overruled by a partial transcription.
+    """
+    derived = derive_who_category(differentiation, cell_type, ki67_pct, mitoses_per_2mm2,
+                                  non_ne_component_pct)
+    if derived is None or typed is None:
+        return typed if derived is None else derived
+    if typed == "MiNEN" and non_ne_component_pct is None:
+        return typed
+    if (typed.startswith("NET") and derived.startswith("NET") and typed > derived
+            and (ki67_pct is None or mitoses_per_2mm2 is None)):
+        return typed
+    return derived
+
+
 def ecog_from_karnofsky(karnofsky: int | None) -> int | None:
     """Map a Karnofsky score (0–100, multiple of 10) to ECOG (``None`` when not mappable)."""
     if karnofsky is None:
@@ -534,7 +563,10 @@ DIAGNOSES = Table(
         Column("who_category", "string", allowed=WHO_CATEGORIES,
                description="Typed-in WHO 2019 category; the store holds the category derived "
                            "from the raw elements when they determine one (a conflict is a "
-                           "warning), else the typed-in value; neither is an error."),
+                           "warning), else the typed-in value; neither is an error. The "
+                           "typed-in value is kept (with a warning) when a missing element "
+                           "could still give it: a higher NET grade while Ki-67 or the "
+                           "mitotic count is missing, MiNEN while the non-NE component is."),
         Column("stage", "string", required=True, allowed=STAGES,
                description="SEER-like summary stage at diagnosis."),
         Column("resectable", "bool",
@@ -554,7 +586,8 @@ DIAGNOSES = Table(
         DerivedColumn("site_group", "string", "Derived from primary_site (ICD-O-3 topography).",
                       allowed=SITE_GROUPS),
         DerivedColumn("who_category", "string",
-                      "Derived from the raw pathology elements, else the typed-in value.",
+                      "Derived from the raw pathology elements, else the typed-in value "
+                      "(also when a missing element could still give the typed-in one).",
                       allowed=WHO_CATEGORIES),
         DerivedColumn("ecog_ps", "int", "ECOG as given, else mapped from Karnofsky."),
         DerivedColumn("site_group_reported", "string", "The typed-in site_group.",

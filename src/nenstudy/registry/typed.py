@@ -290,19 +290,33 @@ def _missing_marker_checks(table: Table) -> list[_RowCheck]:
     return checks
 
 
-def _elements_in_range(table: Table) -> str:
-    """SQL (`` AND ...``): the pathology elements the WHO category is derived from are within
-    their ranges (out of range, each is an error of its own, and a category derived from it
-    would only add a misleading conflict)."""
+_WHO_ELEMENTS = ("differentiation", "cell_type", "ki67_pct", "mitoses_per_2mm2",
+                 "non_ne_component_pct")
+
+_WHO_TYPED_KEPT = (
+    "(who_category = 'MiNEN' AND non_ne_component_pct IS NULL) "
+    "OR (who_category IN ('NET G2', 'NET G3') AND _who_derived IN ('NET G1', 'NET G2') "
+    "AND who_category > _who_derived AND (ki67_pct IS NULL OR mitoses_per_2mm2 IS NULL))"
+)
+"""SQL: a missing element could still give the typed-in WHO category, which is then kept (see
+:func:`nenstudy.registry.schema.stored_who_category`; NET grades compare alike as text and as
+codes)."""
+
+
+def _elements_sound(table: Table, native: frozenset[str]) -> str:
+    """SQL (`` AND ...``): the pathology elements the WHO category is derived from are readable
+    and within their ranges (if not, each is an error of its own, and a category derived without
+    it would only add a misleading conflict)."""
     tests = []
-    for name in ("ki67_pct", "mitoses_per_2mm2", "non_ne_component_pct"):
+    for name in _WHO_ELEMENTS:
         column = table.column(name)
         c = sql.ident(name)
+        tests.append(f"({c} IS NULL AND {_given(column, native)})")
         if column.minimum is not None:
             tests.append(f"{c} < {column.minimum}")
         if column.maximum is not None:
             tests.append(f"{c} > {column.maximum}")
-    return f" AND NOT coalesce({' OR '.join(tests)}, false)" if tests else ""
+    return f" AND NOT coalesce({' OR '.join(tests)}, false)"
 
 
 def _table_row_checks(table: Table, native: frozenset[str]) -> list[_RowCheck]:
@@ -324,10 +338,17 @@ def _table_row_checks(table: Table, native: frozenset[str]) -> list[_RowCheck]:
                       "(differentiation, cell type, Ki-67, mitoses, non-NE component) do not "
                       "determine one'"),
             _RowCheck("warning", "who_category", "who_category.conflict",
-                      "_who_derived IS NOT NULL AND who_category <> _who_derived"
-                      + _elements_in_range(table),
+                      "_who_derived IS NOT NULL AND who_category <> _who_derived "
+                      "AND NOT _who_typed_kept" + _elements_sound(table, native),
                       "'typed-in WHO category differs from the one derived from the pathology "
                       "elements (' || _who_derived || '); the derived one is stored'"),
+            _RowCheck("warning", "who_category", "who_category.unsettled",
+                      "_who_typed_kept" + _elements_sound(table, native),
+                      "'the pathology elements given make it ' || _who_derived || ', but the "
+                      "missing ' || CASE WHEN who_category = 'MiNEN' THEN 'non-NE component' "
+                      "WHEN ki67_pct IS NULL THEN 'Ki-67' ELSE 'mitotic count' END || "
+                      "' could make it ' || who_category || ': the typed-in category is "
+                      "stored'"),
             _RowCheck("warning", "site_group", "site_group.conflict",
                       "_site_group_derived IS NOT NULL AND site_group <> _site_group_derived",
                       "'typed-in site group differs from the one derived from primary_site (' || "
@@ -417,13 +438,15 @@ def _store_expressions(table: Table) -> list[tuple[str, str]]:
     if table.name == "diagnoses":
         derived = {
             "site_group": "d._site_group_derived",
-            "who_category": "coalesce(d._who_derived, d.who_category)",
+            "who_category": "CASE WHEN d._who_typed_kept THEN d.who_category "
+                            "ELSE coalesce(d._who_derived, d.who_category) END",
             "ecog_ps": "coalesce(d.ecog_ps, d._ecog_from_karnofsky)",
             "site_group_reported": "d.site_group",
             "who_category_reported": "d.who_category",
             "pure_histology": (
                 "coalesce(d.non_ne_component_pct, 0) = 0 "
-                "AND coalesce(d._who_derived, d.who_category) <> 'MiNEN'"
+                "AND CASE WHEN d._who_typed_kept THEN d.who_category "
+                "ELSE coalesce(d._who_derived, d.who_category) END <> 'MiNEN'"
             ),
             "advanced": (
                 "d.stage = 'metastatic' OR (d.stage = 'locally_advanced' "
@@ -483,6 +506,8 @@ def typed_table_sql(
             f"{sql.ecog_from_karnofsky_sql('karnofsky')} AS _ecog_from_karnofsky "
             f"FROM {relation})"
         )
+        relation = (f"(SELECT *, coalesce({_WHO_TYPED_KEPT}, false) AS _who_typed_kept "
+                    f"FROM {relation})")
     checks = [ch for col in table.columns for ch in _value_checks(col, native)]
     checks += _table_row_checks(table, native)
     structs = []
