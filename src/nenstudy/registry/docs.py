@@ -206,7 +206,9 @@ def render_registry_markdown() -> str:
         f"- every date from {EARLIEST_DATE} to the day of validation (a year 0000, or a date "
         "in the future, is an error); ICD-O-3 topography codes up to "
         f"{TOPOGRAPHY_LAST};",
-        "- unique keys; references (orphan rows are errors); every patient has exactly one "
+        "- unique keys; a key that reads as a number in scientific notation (`1.23457E+15`, as "
+        "Excel or R show a long numeric ID, its last digits lost) is an error; references "
+        "(orphan rows are errors); every patient has exactly one "
         "`follow_up` row (error) and at least one diagnosis (warning);",
         "- birth date < diagnosis date <= MDT date; age at diagnosis "
         f"{AGE_RANGE_YEARS[0]:g}–{AGE_RANGE_YEARS[1]:g} years;",

@@ -319,9 +319,30 @@ def _elements_sound(table: Table, native: frozenset[str]) -> str:
     return f" AND NOT coalesce({' OR '.join(tests)}, false)"
 
 
+def _scientific_key_checks(table: Table, native: frozenset[str]) -> list[_RowCheck]:
+    """A table's own identifiers that read as a number in scientific notation (``1.23457E+15``,
+    R's ``1.2e+15``): a long numeric identifier that Excel or R turned into a number, its digits
+    lost. An error: such IDs may still be unique, and would be stored wrong without a word. (A
+    reference so written matches no key: an orphan.)"""
+    checks = []
+    for name in table.key:
+        column = table.column(name)
+        text = _text(column, native)
+        checks.append(_RowCheck(
+            "error", name, "id.scientific",
+            # the '+' first: an identifier rarely holds one
+            f"contains({text}, '+') AND "
+            f"regexp_full_match({text}, '[+-]?[0-9]+([.,][0-9]+)?[eE]\\+[0-9]+')",
+            "'the identifier reads as a number in scientific notation, as Excel or R show a "
+            "long number: its last digits are lost. Format the column as text before saving, "
+            "and restore the identifiers'"))
+    return checks
+
+
 def _table_row_checks(table: Table, native: frozenset[str]) -> list[_RowCheck]:
     """Checks across the columns of one row, particular to each table."""
-    checks: list[_RowCheck] = _merged_row_checks(table) + _missing_marker_checks(table)
+    checks: list[_RowCheck] = (_merged_row_checks(table) + _missing_marker_checks(table)
+                               + _scientific_key_checks(table, native))
     if table.name == "diagnoses":
         checks += [
             _RowCheck("error", "mdt_date", "date_order", "mdt_date < diagnosis_date",
