@@ -36,7 +36,8 @@ def test_import_prints_its_stages_and_the_registry_summary(tmp_path):
     assert runner.invoke(cli, ["synth", "--out", str(source), "--scale", "0.1"]).exit_code == 0
     result = runner.invoke(cli, ["import", str(source), "--registry", str(store)])
     assert result.exit_code == 0, result.output
-    assert "Imported in" in result.output
+    assert f"Imported {source} into {store} in " in result.output
+    assert "with 0 warnings." in result.output
     for stage in ("read", "cross checks", "store"):
         assert stage in result.output
     assert "patients" in result.output and store.is_file()
@@ -166,3 +167,34 @@ def test_a_negative_seed_is_a_usage_error(command, tmp_path):
     result = CliRunner().invoke(cli, [command, "--out", str(tmp_path / "x"), "--seed", "-5"])
     assert result.exit_code == 2 and "--seed" in result.output
     assert not (tmp_path / "x").exists()
+
+
+def test_a_long_listing_counts_each_kind_and_shows_the_first_of_every_kind(tmp_path):
+    """Thousands of problems in one file hide no other file: counts by kind come first, and
+    the listing holds problems of every kind; the report goes to standard output, unwrapped."""
+    from nenstudy.synth.generator import write_registry
+
+    source = tmp_path / "registry"
+    write_registry(source, scale=0.5)
+    for name, column in (("diagnoses", "mdt_date"), ("follow_up", "last_contact_date")):
+        path = source / f"{name}.csv"
+        lines = path.read_text().splitlines()
+        at = lines[0].split(",").index(column)
+        for i in range(1, len(lines)):
+            cells = lines[i].split(",")
+            y, m, d = cells[at].split("-")
+            cells[at] = f"{d}/{m}/{y}"
+            lines[i] = ",".join(cells)
+        path.write_text("\n".join(lines) + "\n")
+    problems = tmp_path / "p.csv"
+    result = CliRunner().invoke(
+        cli, ["validate", str(source), "--problems", str(problems)])
+    assert result.exit_code == 1
+    out = result.stdout
+    assert "Problems by kind (2 kinds):" in out
+    listed = [line for line in out.splitlines() if line.startswith("  ERROR ")]
+    assert len(listed) == 200
+    assert sum("follow_up.csv row" in line for line in listed) == 100
+    assert sum("diagnoses.csv row" in line for line in listed) == 100
+    assert f"more; all are in {problems}" in out
+    assert all("(type.date)" in line for line in listed)  # one line each, never wrapped

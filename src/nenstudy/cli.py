@@ -98,9 +98,16 @@ def _write_problems(report, problems_csv: Path, done: str = "") -> None:
     _console.print(f"Problems written to [bold]{problems_csv}[/bold]")
 
 
+def _print_report(report, problems_csv: Path | None) -> None:
+    """Print a validation report on standard output (it is the command's result: it can be
+    paged or saved), one line per problem, never cut to the terminal's width."""
+    _out.print(report.render(written_to=problems_csv), markup=False, highlight=False,
+               soft_wrap=True)
+
+
 def _report_problems(report, problems_csv: Path | None) -> None:
     """Print a validation report and optionally write its problems as CSV."""
-    _console.print(report.render(), markup=False, highlight=False)
+    _print_report(report, problems_csv)
     if problems_csv is not None:
         _write_problems(report, problems_csv)
 
@@ -260,13 +267,16 @@ def import_(source: Path, db_path: Path, problems_csv: Path | None, show_identif
         _console.print(f"[red]Import failed; {kept}.[/red]", highlight=False)
         sys.exit(1)
     try:
+        if result.report.n_warnings:
+            _print_report(result.report, problems_csv)
         if problems_csv is not None:
             _write_problems(result.report, problems_csv, done=f"{db_path} was imported. ")
-        if result.report.n_warnings:
-            _console.print(result.report.render(), markup=False, highlight=False)
         stages = ", ".join(f"{name.replace('_', ' ')} {sec:.1f} s"
                            for name, sec in result.stage_seconds.items())
-        _console.print(f"Imported in {result.seconds:.1f} s ({stages}).")
+        warned = result.report.n_warnings
+        _console.print(f"Imported {source} into {db_path} in {result.seconds:.1f} s ({stages}), "
+                       f"with {warned:,} warning{'' if warned == 1 else 's'}.", highlight=False,
+                       soft_wrap=True)
         _print_summary(summarize(db_path))
     except KeyboardInterrupt:  # the store is in place: say so, not "Aborted!"
         _console.print(f"Interrupted after the import: {db_path} holds the new registry.")

@@ -106,6 +106,27 @@ def test_a_misnamed_column_is_an_error_naming_the_column_meant(
     assert "column.unexpected" not in set(report.problems["rule"])
 
 
+@pytest.mark.parametrize(("table", "written", "meant"), [
+    ("follow_up", "Date of death", "death_date"),        # optional, required when dead
+    ("follow_up", "Last follow-up", "last_contact_date"),  # a required column
+])
+def test_a_misnamed_column_is_one_error_and_its_values_are_checked_as_meant(
+    good_registry: Path, table: str, written: str, meant: str
+) -> None:
+    """No cascade of "required" errors at every row, no "missing" besides "misnamed"; a bad
+    value in the column is still found."""
+    columns = [written if c == meant else c for c in TABLES[table].column_names]
+    rows = [{(written if k == meant else k): v for k, v in r.items()} for r in GOOD_ROWS[table]]
+    rows[0][written] = "31/02/2020"
+    write_table(good_registry, table, rows, columns=columns)
+    report = validate_source(good_registry)
+    problems = report.problems
+    assert problems["rule"].tolist().count("column.misnamed") == 1
+    assert {"column.missing", "required"}.isdisjoint(problems["rule"])
+    bad = problems.query("rule == 'type.date'")
+    assert bad[["row", "column"]].values.tolist() == [[2, meant]]
+
+
 @pytest.mark.parametrize(("extra", "absent"), [
     ("notes_internal", "notes"), ("karnofsky_date", "karnofsky"), ("notes_date", "notes"),
     ("ki67_method", "ki67_pct"), ("ki67_cat", "ki67_pct"), ("who_2010", "who_category"),
@@ -1050,3 +1071,16 @@ def test_hidden_rows_are_found_once_across_the_read_chunks(tmp_path: Path) -> No
         archive.writestr("xl/worksheets/sheet1.xml", xml)
     found = _sheet_xml(path, SimpleNamespace(_worksheet_path="xl/worksheets/sheet1.xml"))
     assert found.hidden_rows == [42, 44] and found.merged == [] and not found.formulas
+
+
+def test_a_table_saved_only_as_an_unsupported_type_is_named_once(good_registry: Path) -> None:
+    (good_registry / "follow_up.csv").rename(good_registry / "follow_up.txt")
+    report = validate_source(good_registry)
+    assert report.problems[["file", "rule"]].values.tolist() == [["follow_up.txt",
+                                                                  "file.format"]]
+
+
+def test_an_excel_lock_file_is_named_as_one(good_registry: Path) -> None:
+    (good_registry / "~$patients.xlsx").write_bytes(b"\x00" * 165)
+    hit = validate_source(good_registry).problems.query("rule == 'file.unexpected'")
+    assert "open in Excel" in hit["message"].iloc[0]

@@ -46,6 +46,28 @@ CASES = [
      "error", "diagnoses.csv", 2, "mdt_date", "type.date", "not an ISO date"),
     ("impossible_calendar_date", _set("treatments", 0, end_date="2019-02-30"),
      "error", "treatments.csv", 2, "end_date", "type.date", "not a valid calendar date"),
+    ("year_alone", _set("patients", 0, birth_date="1965"),
+     "error", "patients.csv", 2, "birth_date", "type.date", "a year alone?"),
+    ("same_day_and_month", _set("diagnoses", 0, mdt_date="10/10/2019"),
+     "error", "diagnoses.csv", 2, "mdt_date", "type.date", "day and month are the same"),
+    ("us_month_day_order", _set("diagnoses", 0, mdt_date="02/17/2019"),
+     "error", "diagnoses.csv", 2, "mdt_date", "type.date", "month/day/year order"),
+    ("percent_in_whole_number", _set("diagnoses", 1, karnofsky="80%"),
+     "error", "diagnoses.csv", 3, "karnofsky", "type.int", "percentage sign"),
+    ("one_zero_boolean", _set("diagnoses", 2, resectable="1"),
+     "error", "diagnoses.csv", 4, "resectable", "type.bool", "as REDCap and SAS export"),
+    ("invisible_character_in_code", _set("patients", 1, sex="\u200bM"),
+     "error", "patients.csv", 3, "sex", "allowed", "the character U+200B"),
+    ("look_alike_character_in_code", _set("diagnoses", 0, primary_site="\u042125.9"),
+     "error", "diagnoses.csv", 2, "primary_site", "format", "the character U+0421"),
+    ("r_na_in_a_date", _set("follow_up", 1, death_date="NA"),
+     "error", "follow_up.csv", 3, "death_date", "type.date", "R writes NA"),
+    ("sas_dot_in_a_number", _set("molecular_tests", 1, tmb="."),
+     "error", "molecular_tests.csv", 3, "tmb", "type.float", "leave the cell empty"),
+    ("na_as_a_code", _set("patients", 1, sex="NA"),
+     "error", "patients.csv", 3, "sex", "allowed", "R writes NA"),
+    ("code_in_another_case", _set("diagnoses", 0, stage="Metastatic"),
+     "error", "diagnoses.csv", 2, "stage", "allowed", "did you mean 'metastatic'?"),
     ("date_with_time", _set("follow_up", 1, last_contact_date="2022-08-01 10:00"),
      "error", "follow_up.csv", 3, "last_contact_date", "type.date", "with a time"),
     ("not_a_whole_number", _set("diagnoses", 1, karnofsky="ninety"),
@@ -56,7 +78,7 @@ CASES = [
      "error", "molecular_tests.csv", 3, "tmb", "type.float", "not a number"),
     ("digit_separator", _set("diagnoses", 0, ki67_pct="1_0"),
      "error", "diagnoses.csv", 2, "ki67_pct", "type.float", "digit separator"),
-    ("not_finite", _set("diagnoses", 0, ki67_pct="NaN"),
+    ("not_finite", _set("diagnoses", 0, ki67_pct="Infinity"),
      "error", "diagnoses.csv", 2, "ki67_pct", "type.float", "not a finite number"),
     ("underflow_to_zero", _set("molecular_tests", 1, tmb="1e-400"),
      "error", "molecular_tests.csv", 3, "tmb", "type.float", "too small to be stored"),
@@ -552,3 +574,10 @@ def test_an_unreadable_or_out_of_range_element_adds_no_who_category_warning(tmp_
     rows["diagnoses"][0].update(who_category="MiNEN", non_ne_component_pct="130")
     report = validate_source(write_registry(tmp_path / "reg", rows))
     assert set(report.problems["rule"]) == {"type.float", "range"}
+
+
+def test_r_na_for_the_death_date_of_a_living_patient_is_one_error(tmp_path: Path) -> None:
+    rows = good_rows()
+    rows["follow_up"][1]["death_date"] = "NA"  # P002 is alive
+    report = validate_source(write_registry(tmp_path / "reg", rows))
+    assert report.problems[["row", "rule"]].values.tolist() == [[3, "type.date"]]

@@ -13,7 +13,6 @@ import sys
 
 from nenstudy.registry import csvshape
 from nenstudy.registry.sources import ROW_CONVENTION
-from nenstudy.registry.typed import MISSING_MARKERS
 from nenstudy.registry.schema import (
     HEADER_ALIASES,
     AGE_RANGE_YEARS,
@@ -23,6 +22,7 @@ from nenstudy.registry.schema import (
     KARNOFSKY_TO_ECOG,
     KI67_GRADE_UPPER,
     LIST_SEPARATOR,
+    MISSING_MARKERS,
     MINEN_NON_NE_THRESHOLD_PCT,
     MITOSES_GRADE_UPPER,
     SCHEMA,

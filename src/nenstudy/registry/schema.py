@@ -44,6 +44,7 @@ __all__ = [
     "TABLES",
     "table",
     "LIST_SEPARATOR",
+    "MISSING_MARKERS",
     "SITE_GROUPS",
     "SITE_GROUP_RANGES",
     "SITE_GROUP_DEFAULT",
@@ -165,6 +166,12 @@ naming an absent column so is an error naming the column meant (see
 
 LIST_SEPARATOR = ";"
 """Separator of the tokens of a ``list`` cell."""
+
+MISSING_MARKERS = ("NA", "N/A", "#N/A", "#NA", "N.A.", "<NA>", "#N/A N/A", "NULL", "\\N",
+                   "NONE", "NAN", "-NAN", "1.#QNAN", "-1.#QNAN", "1.#IND", "-1.#IND", "NAT",
+                   ".", "-", "--")
+"""Texts that other programs write for a missing value (R, SAS, Excel, pandas, SQL exports),
+in upper case: they are matched in any case."""
 
 
 @dataclass(frozen=True)

@@ -314,6 +314,14 @@ def find_source_files(source: Path) -> tuple[dict[str, list[Path]], list[dict[st
                     "save it as .csv (UTF-8), .parquet or .xlsx",
                 )
             )
+        elif path.name.startswith("~$"):
+            problems.append(
+                _problem(
+                    "warning", path.name, "file.unexpected",
+                    "the lock file of a workbook open in Excel or LibreOffice: changes not "
+                    "saved there are not read; save and close the workbook",
+                )
+            )
         else:
             problems.append(
                 _problem(
@@ -481,6 +489,10 @@ def _stage_table(
         )
         return False
     absent = [c for c in table.column_names if c not in by_name]
+    # A misnamed column's values are checked as those of the column meant (one error names
+    # the header; the values' own problems are listed, not one "missing" per row). The error
+    # keeps them out of any store until the header is renamed.
+    renamed: dict[str, str] = {}
     for name, header in by_name.items():
         if name in table.column_names:
             continue
@@ -488,11 +500,13 @@ def _stage_table(
         meant = _meant_column(name, absent)
         if meant is not None:
             absent.remove(meant)
+            renamed[meant] = header
             problems.append(
                 _problem("error", file.name, "column.misnamed",
                          f"column {written!r} is not part of table {table.name}, whose column "
-                         f"{meant!r} is missing: rename the header to {meant!r} (otherwise "
-                         "its values are not imported)", row=1, column=written)
+                         f"{meant!r} is missing: rename the header to {meant!r} (its values "
+                         f"are checked as those of {meant!r}, and nothing is imported until "
+                         "then)", row=1, column=written)
             )
             continue
         problems.append(
@@ -501,6 +515,7 @@ def _stage_table(
                      "not imported (expected columns: " + ", ".join(table.column_names)
                      + ")", row=1, column=written)
         )
+    by_name.update(renamed)
     missing = [c for c in table.required_columns if c not in by_name]
     for name in missing:
         problems.append(
@@ -1595,8 +1610,12 @@ def load_source(
             for future in passes.values():
                 future.cancel()
     results = dict(zip((t.name for t in by_size), done))
+    # A table whose only file has an unsupported type (follow_up.txt) is named once, there.
+    unsupported = {Path(p["file"]).stem.lower() for p in found if p["rule"] == "file.format"}
     for table in SCHEMA:
         found_problems, file = results[table.name]
+        if table.name in unsupported:
+            found_problems = [p for p in found_problems if p["rule"] != "file.missing"]
         problems.extend(found_problems)
         if file is not None:
             files[table.name] = file

@@ -13,6 +13,7 @@ from nenstudy.registry.schema import (
     KI67_GRADE_UPPER,
     LIST_SEPARATOR,
     MINEN_NON_NE_THRESHOLD_PCT,
+    MISSING_MARKERS,
     MITOSES_GRADE_UPPER,
     SITE_GROUP_DEFAULT,
     SITE_GROUP_RANGES,
@@ -135,11 +136,26 @@ def typed_expr(column: Column, source: str, *, cleaning: str | None = None) -> s
     raise ValueError(column.dtype)
 
 
+def missing_marker_hint(source: str) -> str:
+    """SQL ``WHEN ... THEN ...``: the text ``source`` is another program's mark for a missing
+    value (R's ``NA``, SAS's ``.``): say so, once per value, instead of a type or code error."""
+    markers = ", ".join(literal(m) for m in MISSING_MARKERS)
+    return (
+        f"WHEN upper({source}) IN ({markers}) "
+        "THEN 'a mark for a missing value in another program (R writes NA, SAS .), not a "
+        "value: leave the cell empty (in R, write.csv(x, na = \"\"))' "
+    )
+
+
 def type_error_message(column: Column, source: str) -> str:
     """Return an SQL expression explaining why the text ``source`` is not of ``column``'s type."""
     if column.dtype == "date":
         return (
-            "CASE "
+            f"CASE {missing_marker_hint(source)}"
+            f"WHEN regexp_full_match({source}, '(1[89]|20)\\d\\d') "
+            "THEN 'a year alone? Write the full date as ISO YYYY-MM-DD (an Excel serial date "
+            "of this number would be ' || strftime(DATE '1899-12-30' + "
+            f"CAST({source} AS INTEGER), '%Y-%m-%d') || ')' "
             f"WHEN regexp_full_match({source}, '\\d{{1,7}}(\\.\\d+)?') "
             f"AND TRY_CAST({source} AS DOUBLE) BETWEEN 1 AND 2958465 "
             "THEN 'looks like an Excel serial date (' || "
@@ -147,9 +163,18 @@ def type_error_message(column: Column, source: str) -> str:
             f"ELSE DATE '1899-12-30' END + CAST(floor(CAST({source} AS DOUBLE)) AS INTEGER), "
             "'%Y-%m-%d') || ' if read as one); write the date as ISO YYYY-MM-DD' "
             f"WHEN regexp_full_match({source}, '(\\d{{1,2}})[/.-](\\d{{1,2}})[/.-](\\d{{2}}|\\d{{4}})') "
+            f"AND TRY_CAST(regexp_extract({source}, '^(\\d+)', 1) AS INTEGER) = "
+            f"TRY_CAST(regexp_extract({source}, '^\\d+[/.-](\\d+)', 1) AS INTEGER) "
+            "THEN 'not an ISO date (day and month are the same number); write the date as ISO "
+            "YYYY-MM-DD' "
+            f"WHEN regexp_full_match({source}, '(\\d{{1,2}})[/.-](\\d{{1,2}})[/.-](\\d{{2}}|\\d{{4}})') "
             f"AND TRY_CAST(regexp_extract({source}, '^(\\d+)', 1) AS INTEGER) <= 12 "
             f"AND TRY_CAST(regexp_extract({source}, '^\\d+[/.-](\\d+)', 1) AS INTEGER) <= 12 "
             "THEN 'ambiguous day/month order (not guessed); write the date as ISO YYYY-MM-DD' "
+            f"WHEN regexp_full_match({source}, '(\\d{{1,2}})[/.-](\\d{{1,2}})[/.-](\\d{{2}}|\\d{{4}})') "
+            f"AND TRY_CAST(regexp_extract({source}, '^(\\d+)', 1) AS INTEGER) <= 12 "
+            "THEN 'not an ISO date (month/day/year order, as in the US?); write the date as ISO "
+            "YYYY-MM-DD' "
             f"WHEN regexp_full_match({source}, '(\\d{{1,2}})[/.-](\\d{{1,2}})[/.-](\\d{{2}}|\\d{{4}})') "
             "THEN 'not an ISO date (day/month/year order?); write the date as ISO YYYY-MM-DD' "
             f"WHEN regexp_full_match({source}, '{ISO_DATE_RE}') "
@@ -160,13 +185,20 @@ def type_error_message(column: Column, source: str) -> str:
         )
     if column.dtype == "int":
         return (
-            f"CASE WHEN regexp_full_match({source}, '[+-]?\\d+(\\.0*)?') "
+            f"CASE {missing_marker_hint(source)}"
+            f"WHEN regexp_full_match({source}, '[+-]?\\d+(\\.0*)?') "
             "THEN 'more digits than a whole number of the registry holds (at most 9)' "
+            f"WHEN suffix({source}, '%') "
+            "THEN 'a percentage sign (or a cell formatted as a percentage); write the number "
+            "alone, e.g. 80 for 80%' "
+            f"WHEN regexp_full_match({source}, '[+-]?\\d+([.,]\\d+)?[eE][+-]?\\d+') "
+            "THEN 'a number in scientific notation; write the whole number' "
             "ELSE 'not a whole number' END"
         )
     if column.dtype == "float":
         return (
-            f"CASE WHEN suffix({source}, '%') "
+            f"CASE {missing_marker_hint(source)}"
+            f"WHEN suffix({source}, '%') "
             "THEN 'a percentage sign (or a cell formatted as a percentage); write the number "
             "alone, e.g. 6 for 6%' "
             f"WHEN contains({source}, '_') "
@@ -181,7 +213,12 @@ def type_error_message(column: Column, source: str) -> str:
             "ELSE 'not a number' END"
         )
     if column.dtype == "bool":
-        return "'expected true or false'"
+        return (
+            f"CASE {missing_marker_hint(source)}"
+            f"WHEN lower({source}) IN ('1', '0', 'yes', 'no', 'y', 'n') "
+            "THEN 'expected true or false; 1/0 (as REDCap and SAS export a yes/no field) and "
+            "yes/no are not read as such: write true or false' ELSE 'expected true or false' END"
+        )
     raise ValueError(column.dtype)
 
 

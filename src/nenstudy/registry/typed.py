@@ -13,7 +13,14 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from nenstudy.registry import sql
-from nenstudy.registry.schema import EARLIEST_DATE, LIST_SEPARATOR, TOPOGRAPHY_LAST, Column, Table
+from nenstudy.registry.schema import (
+    EARLIEST_DATE,
+    LIST_SEPARATOR,
+    MISSING_MARKERS,
+    TOPOGRAPHY_LAST,
+    Column,
+    Table,
+)
 from nenstudy.registry.sources import trimmed_sql
 
 __all__ = ["typed_table_sql", "empty_text_relation", "free_text_columns", "PROBLEMS_JSON_TYPE"]
@@ -135,6 +142,24 @@ def _expected(values: Iterable[str]) -> str:
     return ", ".join(values)
 
 
+def _case_hint(column: Column, text: str) -> str:
+    """SQL (`` || text``): for a code written in another case (``Metastatic``, ``net g1``), the
+    code meant (codes are compared as written)."""
+    assert column.allowed is not None
+    whens = " ".join(f"WHEN {sql.literal(code.lower())} THEN {sql.literal(code)}"
+                     for code in column.allowed)
+    return (f" || coalesce(' (did you mean ''' || CASE lower({text}) {whens} END || "
+            "'''? Codes are written as listed)', '')")
+
+
+def _unseen_note(text: str) -> str:
+    """SQL (text): for a value holding a character other than printable ASCII, which may look
+    like a valid code (a zero-width space, a Cyrillic С), a note naming the first such one."""
+    return (f"CASE WHEN regexp_matches({text}, '[^ -~]') THEN ' (the value holds the character "
+            f"' || format('U+{{:04X}}', unicode(regexp_extract({text}, '[^ -~]'))) || ', which "
+            "may look like another or be invisible)' ELSE '' END")
+
+
 def _value_checks(column: Column, native: frozenset[str]) -> list[_RowCheck]:
     """Checks of the values of one column (required, type, codes, format, range)."""
     c, r = sql.ident(column.name), _text(column, native)
@@ -165,7 +190,9 @@ def _value_checks(column: Column, native: frozenset[str]) -> list[_RowCheck]:
         checks.append(
             _RowCheck("error", column.name, "allowed",
                       f"{c} IS NULL AND {sql.raw(column.name)} IS NOT NULL",
-                      sql.literal(f"unknown code; expected one of: {_expected(column.allowed)}"))
+                      f"CASE {sql.missing_marker_hint(r)} ELSE "
+                      + sql.literal(f"unknown code; expected one of: {_expected(column.allowed)}")
+                      + " || " + _unseen_note(r) + _case_hint(column, r) + " END")
         )
     if column.allowed is not None and column.dtype == "list":
         allowed = ", ".join(sql.literal(a) for a in column.allowed)
@@ -194,7 +221,8 @@ def _value_checks(column: Column, native: frozenset[str]) -> list[_RowCheck]:
         checks.append(
             _RowCheck("error", column.name, "format",
                       f"NOT {sql.full_match(c, column.pattern)}",
-                      sql.literal(f"expected {column.pattern_hint or column.pattern}"))
+                      sql.literal(f"expected {column.pattern_hint or column.pattern}")
+                      + " || " + _unseen_note(r))
         )
     unit = f" {column.unit}" if column.unit else ""
     if column.minimum is not None or column.maximum is not None:
@@ -232,11 +260,7 @@ def _d(name: str) -> str:
     return f"strftime({sql.ident(name)}, '%Y-%m-%d')"
 
 
-MISSING_MARKERS = ("NA", "N/A", "#N/A", "#NA", "N.A.", "<NA>", "#N/A N/A", "NULL", "\\N",
-                   "NONE", "NAN", "-NAN", "1.#QNAN", "-1.#QNAN", "1.#IND", "-1.#IND", "NAT",
-                   ".", "-", "--")
-"""Texts that other programs write for a missing value (R, SAS, Excel, pandas, SQL exports),
-in upper case: they are matched in any case."""
+
 
 
 def free_text_columns(table: Table) -> list[Column]:
@@ -436,7 +460,10 @@ def _table_row_checks(table: Table, native: frozenset[str]) -> list[_RowCheck]:
                       f"vital_status = 'dead' AND {_absent(table.column('death_date'), native)}",
                       "'death date is required when vital_status is dead'"),
             _RowCheck("error", "death_date", "death_date.alive",
-                      f"vital_status = 'alive' AND {_given(table.column('death_date'), native)}",
+                      f"vital_status = 'alive' AND {_given(table.column('death_date'), native)} "
+                      # R's NA for a missing date is its own error, at the date
+                      f"AND NOT coalesce(upper({_text(table.column('death_date'), native)}) IN "
+                      f"({', '.join(sql.literal(m) for m in MISSING_MARKERS)}), false)",
                       "'death date given but vital_status is alive'"),
             _RowCheck("error", "death_date", "date_order", "death_date > last_contact_date",
                       f"'death date after the last contact date ' || {_d('last_contact_date')}"),

@@ -17,9 +17,10 @@ import csv
 import re
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import duckdb
 
@@ -125,13 +126,19 @@ class ValidationReport:
             writer.writerow(PROBLEM_COLUMNS)
             writer.writerows(tuple(_inert(v) for v in record) for record in self._records)
 
-    def render(self, max_rows: int = 200) -> str:
+    def render(self, max_rows: int = 200, written_to: Path | None = None) -> str:
         """Return the report as plain text for a terminal.
+
+        With more problems than ``max_rows``, a count of the problems of each kind (file,
+        column, rule) comes first, and the listing shows the first problems of every kind, so
+        that no file or rule is hidden behind another's thousands.
 
         Parameters
         ----------
         max_rows
             Show at most this many problems (all are in :meth:`to_csv`).
+        written_to
+            The CSV file the problems are written to, named in the footer of a cut listing.
         """
         lines = [
             f"Validation of {self.source}: {self.n_errors} error(s), "
@@ -142,19 +149,61 @@ class ValidationReport:
         if not self._records:
             lines.append("No problems found.")
             return "\n".join(lines)
-        lines.append(f"Problems ({ROW_CONVENTION}):")
-        for severity, file, row, column, value, rule, message in self._records[:max_rows]:
+        shown: Sequence[tuple[Any, ...]] = self._records
+        if len(self._records) > max_rows:
+            kinds = Counter(_kind(r) for r in self._records)
+            lines.append(f"Problems by kind ({len(kinds):,} kinds):")
+            ranked = sorted(kinds.items(), key=lambda kv: (kv[0][0] != "error", -kv[1], kv[0]))
+            for (severity, file, column, rule), n in ranked[:_MAX_KINDS]:
+                lines.append(f"  {n:>9,}  {severity.upper():7s} {file} column {column or '-'} "
+                             f"({rule})")
+            if len(kinds) > _MAX_KINDS:
+                lines.append(f"  ... and {len(kinds) - _MAX_KINDS:,} more kinds")
+            shown = _first_of_each_kind(self._records, max_rows, len(kinds))
+            lines.append(f"The first problems of each kind ({ROW_CONVENTION}):")
+        else:
+            lines.append(f"Problems ({ROW_CONVENTION}):")
+        for severity, file, row, column, value, rule, message in shown:
             where = file if row is None else f"{file} row {int(row)}"
             if isinstance(column, str):
                 where += f" column {column}"
-            shown = "" if not isinstance(value, str) else f" value {_shorten(value)!r}"
-            lines.append(f"  {severity.upper():7s} {where}{shown}: {message} ({rule})")
-        if len(self._records) > max_rows:
-            lines.append(
-                f"  ... and {len(self._records) - max_rows} more; write them all with "
-                "--problems FILE.csv"
-            )
+            value_text = "" if not isinstance(value, str) else f" value {_shorten(value)!r}"
+            lines.append(f"  {severity.upper():7s} {where}{value_text}: {message} ({rule})")
+        if len(shown) < len(self._records):
+            where = (f"all are in {written_to}" if written_to is not None
+                     else "write them all with --problems FILE.csv")
+            lines.append(f"  ... and {len(self._records) - len(shown):,} more; {where}")
         return "\n".join(lines)
+
+
+_MAX_KINDS = 40
+"""Most kinds of problem counted in a cut terminal listing."""
+
+
+def _kind(record: tuple[Any, ...]) -> tuple[str, str, str, str]:
+    """A problem's kind: severity, file, column ('' for none) and rule."""
+    severity, file, _row, column, _value, rule, _message = record
+    return severity, file, column if isinstance(column, str) else "", rule
+
+
+def _first_of_each_kind(records: Sequence[tuple[Any, ...]], limit: int, n_kinds: int
+                        ) -> list[tuple[Any, ...]]:
+    """At most ``limit`` records, in their order: an equal share of the first of each kind,
+    the rest of the limit filled with the next records."""
+    share = max(1, limit // n_kinds)
+    taken: Counter = Counter()
+    chosen: list[int] = []
+    for i, record in enumerate(records):
+        kind = _kind(record)
+        if taken[kind] < share:
+            taken[kind] += 1
+            chosen.append(i)
+    picked = set(chosen[:limit])
+    for i in range(len(records)):
+        if len(picked) >= limit:
+            break
+        picked.add(i)
+    return [records[i] for i in sorted(picked)]
 
 
 SHOWN_VALUE_CHARS = 120
@@ -167,7 +216,7 @@ def _shorten(value: str) -> str:
     return f"{value[:SHOWN_VALUE_CHARS]}... ({len(value):,} characters)"
 
 
-_NUMBER = re.compile(r"[+-]\s*[\d.]")
+_NUMBER = re.compile(r"[+-]\s*(\d+[.,]?\d*|[.,]\d+)([eE][+-]?\d+)?")
 
 
 def _inert(value: object) -> object:
@@ -175,7 +224,7 @@ def _inert(value: object) -> object:
     sign alone, as a missing value is often written, is no formula)."""
     if isinstance(value, str) and value and (
         value[0] in "=@\t\r"
-        or (value[0] in "+-" and len(value) > 1 and not _NUMBER.match(value))
+        or (value[0] in "+-" and len(value) > 1 and not _NUMBER.fullmatch(value))
     ):
         return "'" + value
     return value
