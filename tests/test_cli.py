@@ -198,3 +198,20 @@ def test_a_long_listing_counts_each_kind_and_shows_the_first_of_every_kind(tmp_p
     assert sum("diagnoses.csv row" in line for line in listed) == 100
     assert f"more; all are in {problems}" in out
     assert all("(type.date)" in line for line in listed)  # one line each, never wrapped
+
+
+def test_run_on_a_failing_registry_folder_writes_its_problems(tmp_path):
+    from nenstudy.paths import default_study
+    from nenstudy.synth.generator import write_registry
+
+    source = tmp_path / "registry"
+    write_registry(source, scale=0.05)
+    path = source / "patients.csv"
+    path.write_text(path.read_text().replace(",F,", ",X,", 1))
+    problems = tmp_path / "problems.csv"
+    result = CliRunner().invoke(cli, ["run", "--registry", str(source), "--study",
+                                      str(default_study()), "--out", str(tmp_path / "out"),
+                                      "--problems", str(problems)])
+    assert result.exit_code == 1
+    assert "nothing was run" in result.output
+    assert "allowed" in problems.read_text()

@@ -331,16 +331,21 @@ def _print_headline(results: dict, out_dir: Path) -> None:
 @click.option("--show-identifiers", is_flag=True, default=False,
               help="Add the registry patient_id (SUBJID) to the analysis datasets and show identifiers in "
                    "validation problems (off by default: outputs are pseudonymous).")
-def run(registry: Path, study: Path, out_dir: Path, suppress_below: int | None, show_identifiers: bool) -> None:
+@click.option("--problems", "problems_csv", type=click.Path(path_type=Path), default=None,
+              help="For a registry folder that fails validation: write every problem to this CSV file.")
+def run(registry: Path, study: Path, out_dir: Path, suppress_below: int | None, show_identifiers: bool,
+        problems_csv: Path | None) -> None:
     """Run a study on a registry: results.json, analysis datasets and the report."""
     from nenstudy.registry.validation import ValidationError
     from nenstudy.study.definition import StudyDefinitionError
 
+    if registry.is_dir():
+        _check_problems_path(problems_csv, registry)
     try:
         results = _run_study_and_report(registry, study, out_dir, seed=None, suppress_below=suppress_below,
                                         show_identifiers=show_identifiers)
     except ValidationError as exc:
-        _report_problems(exc.report, None)
+        _report_problems(exc.report, problems_csv)
         _console.print("[red]The registry did not pass validation; nothing was run.[/red]")
         sys.exit(1)
     except StudyDefinitionError as exc:

@@ -581,3 +581,24 @@ def test_r_na_for_the_death_date_of_a_living_patient_is_one_error(tmp_path: Path
     rows["follow_up"][1]["death_date"] = "NA"  # P002 is alive
     report = validate_source(write_registry(tmp_path / "reg", rows))
     assert report.problems[["row", "rule"]].values.tolist() == [[3, "type.date"]]
+
+
+@pytest.mark.parametrize("written", ["p001", "0P001"])
+def test_an_orphan_whose_key_differs_only_in_case_or_leading_zeros_says_so(
+    tmp_path: Path, written: str
+) -> None:
+    rows = good_rows()
+    rows["molecular_tests"][0]["patient_id"] = written
+    report = validate_source(write_registry(tmp_path / "reg", rows))
+    hit = report.problems.query("rule == 'foreign_key' and file == 'molecular_tests.csv'")
+    assert hit["row"].tolist() == [2]
+    assert "differing only in upper/lower case or leading zeros" in hit["message"].iloc[0]
+    assert written not in hit["message"].iloc[0]  # the identifier itself stays masked
+
+
+def test_a_plain_orphan_gets_no_such_hint(tmp_path: Path) -> None:
+    rows = good_rows()
+    rows["molecular_tests"][0]["patient_id"] = "P999"
+    report = validate_source(write_registry(tmp_path / "reg", rows))
+    hit = report.problems.query("rule == 'foreign_key' and file == 'molecular_tests.csv'")
+    assert hit["message"].tolist() == ["no row with this patient_id in patients (orphan row)"]

@@ -302,12 +302,26 @@ def _orphan_rows(
         f"FROM typed_{child} WHERE {sql.ident(column)} IS NOT NULL"
         for child, column in children
     )
+    key = sql.ident(target_column)
+    # An identifier written in another case or without its leading zeros (Excel drops them)
+    # is named as such: looked for only among the keys that match an orphan so normalised.
+    norm = "lower(regexp_replace({}, '^0+', ''))"
     insert_problems(
         con,
         f"""
-        SELECT 'error', s._file, s._row, s.col, s.ref, 'foreign_key',
+        WITH o AS (
+            SELECT s.* FROM ({union}) s ANTI JOIN typed_{target} t ON s.ref = t.{key}
+        ), near AS (
+            SELECT DISTINCT {norm.format('t.' + key)} AS k FROM typed_{target} t
+            SEMI JOIN (SELECT DISTINCT {norm.format('ref')} AS k FROM o) w
+                ON {norm.format('t.' + key)} = w.k
+        )
+        SELECT 'error', o._file, o._row, o.col, o.ref, 'foreign_key',
                'no row with this {target_column} in {target} (orphan row)'
-        FROM ({union}) s ANTI JOIN typed_{target} t ON s.ref = t.{sql.ident(target_column)}
+               || CASE WHEN {norm.format('o.ref')} IN (SELECT k FROM near)
+                  THEN '; one differing only in upper/lower case or leading zeros exists: '
+                       || 'the same identifier written differently?' ELSE '' END
+        FROM o
         """,
     )
 
