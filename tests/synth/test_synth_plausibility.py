@@ -200,3 +200,15 @@ def test_first_line_chemotherapy_is_rarer_in_poor_performance_status(large_regis
     treated = cohort["patient_id"].isin(tx.loc[tx["line"] == 1, "patient_id"])
     fit, poor = treated[cohort["ecog_ps"] <= 1].mean(), treated[cohort["ecog_ps"] >= 3].mean()
     assert fit > 0.85 and poor < fit - 0.15
+
+
+def test_pulmonary_nec_has_a_profile_of_its_own(large_registry) -> None:
+    """TP53 and RB1 in most pulmonary NEC; APC and BRAF, frequent in GEP-NEC, rare there."""
+    d, tests = large_registry["diagnoses"], large_registry["molecular_tests"]
+    lung = d[(d["who_category"] == "NEC") & d["primary_site"].str.startswith("C34")]
+    genes = tests[tests["patient_id"].isin(lung["patient_id"]) & tests["gene"].notna()]
+    n = genes["patient_id"].nunique()
+    assert n > 40
+    altered = genes[genes["alteration"] != "wild_type"].groupby("gene")["patient_id"].nunique() / n
+    assert altered["TP53"] > 0.7 and altered["RB1"] > 0.45
+    assert altered.get("APC", 0) < 0.12 and altered.get("BRAF", 0) < 0.08

@@ -8,7 +8,7 @@ import numpy as np
 
 from nenstudy.registry import schema
 from nenstudy.synth.parameters import ParameterSet, probabilities
-from nenstudy.synth.population import NET, Baseline
+from nenstudy.synth.population import LUNG_NEC, NET, Baseline
 from nenstudy.synth.sampling import DAYS_PER_MONTH, categorical, group_table
 
 __all__ = ["MolecularRows", "simulate_molecular", "VARIANTS", "MSI_ASSAYS"]
@@ -55,19 +55,26 @@ class MolecularRows:
     tmb: np.ndarray
 
 
-def _gene_results(rng: np.random.Generator, params: ParameterSet, net: np.ndarray, colorectal: np.ndarray) -> np.ndarray:
-    """Alteration code of every gene of :data:`schema.GENES` for each profiled patient."""
+def _gene_results(
+    rng: np.random.Generator, params: ParameterSet, net: np.ndarray, colorectal: np.ndarray, lung: np.ndarray
+) -> np.ndarray:
+    """Alteration code of every gene of :data:`schema.GENES` for each profiled patient
+    (pulmonary NEC with a profile of its own: TP53 and RB1 mostly, KRAS, APC and BRAF rarely)."""
     m = len(net)
     factor = np.where(net, params["molecular.net_factor"], 1.0)
     result = np.full((m, len(schema.GENES)), _ALTERATION["wild_type"])
-    for gene, p in params["molecular.gene_mutation"].items():
+    extra, lung_genes = params["molecular.gene_mutation"], params["molecular.lung_nec_gene_mutation"]
+    for gene in sorted(set(extra) | set(lung_genes)):
+        p = np.where(lung, lung_genes.get(gene, 0.0), extra.get(gene, 0.0))
         result[rng.random(m) < p * factor, _GENE[gene]] = _ALTERATION["mutation"]
     braf = params["molecular.braf_mutation"]
-    braf_mutated = rng.random(m) < np.where(colorectal, braf["colorectal"], braf["other"]) * factor
+    p_braf = np.select([lung, colorectal], [params["molecular.lung_nec_braf_mutation"], braf["colorectal"]], braf["other"])
+    braf_mutated = rng.random(m) < p_braf * factor
     result[braf_mutated, _GENE["BRAF"]] = _ALTERATION["mutation"]
     result[braf_mutated, _GENE["KRAS"]] = _ALTERATION["wild_type"]
     rb1 = result[:, _GENE["RB1"]]
-    lost = (rb1 == _ALTERATION["wild_type"]) & (rng.random(m) < params["molecular.rb1_cn_loss"] * factor)
+    p_loss = np.where(lung, params["molecular.lung_nec_rb1_cn_loss"], params["molecular.rb1_cn_loss"])
+    lost = (rb1 == _ALTERATION["wild_type"]) & (rng.random(m) < p_loss * factor)
     result[lost, _GENE["RB1"]] = _ALTERATION["cn_loss"]
     copy_number = params["molecular.copy_number"]
     result[rng.random(m) < copy_number["MYC"] * factor, _GENE["MYC"]] = _ALTERATION["amplification"]
@@ -98,7 +105,8 @@ def simulate_molecular(
     within = base.diagnosis[profiled] + np.floor(rng.random(m) * (followed + 1)).astype(np.int64)
     day = np.where(day > last_contact[profiled], within, day)
 
-    genes = _gene_results(rng, params, base.group[profiled] == NET, base.colorectal[profiled])
+    genes = _gene_results(rng, params, base.group[profiled] == NET, base.colorectal[profiled],
+                          base.group[profiled] == LUNG_NEC)
     n_genes = len(schema.GENES)
     gene_patient = np.repeat(np.arange(m), n_genes)
     gene_code = np.tile(np.arange(n_genes), m)
