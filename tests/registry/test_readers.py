@@ -1084,3 +1084,11 @@ def test_an_excel_lock_file_is_named_as_one(good_registry: Path) -> None:
     (good_registry / "~$patients.xlsx").write_bytes(b"\x00" * 165)
     hit = validate_source(good_registry).problems.query("rule == 'file.unexpected'")
     assert "open in Excel" in hit["message"].iloc[0]
+
+
+def test_an_empty_parquet_file_is_not_said_to_lack_a_header(good_registry: Path) -> None:
+    (good_registry / "patients.csv").unlink()
+    (good_registry / "patients.parquet").write_bytes(b"")
+    hit = validate_source(good_registry).problems.query("rule == 'file.empty'")
+    assert hit["file"].tolist() == ["patients.parquet"]
+    assert "header" not in hit["message"].iloc[0] and "Parquet" in hit["message"].iloc[0]

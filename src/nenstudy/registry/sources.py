@@ -1464,7 +1464,8 @@ def _load_table(
     if fmt != "xlsx" and _file_is_blank(file):
         problems.append(
             _problem("error", file.name, "file.empty",
-                     "the file is empty: it has no header row")
+                     "the file is empty: it has no header row" if fmt == "csv" else
+                     "the file is empty (0 bytes or blank): no Parquet data; write it again")
         )
         return problems, None
     if fmt == "csv":
