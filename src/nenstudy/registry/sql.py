@@ -136,12 +136,16 @@ def typed_expr(column: Column, source: str, *, cleaning: str | None = None) -> s
     raise ValueError(column.dtype)
 
 
+def is_missing_marker(source: str) -> str:
+    """SQL: the text ``source`` is another program's mark for a missing value (any case)."""
+    return f"upper({source}) IN ({', '.join(literal(m) for m in MISSING_MARKERS)})"
+
+
 def missing_marker_hint(source: str) -> str:
     """SQL ``WHEN ... THEN ...``: the text ``source`` is another program's mark for a missing
     value (R's ``NA``, SAS's ``.``): say so, once per value, instead of a type or code error."""
-    markers = ", ".join(literal(m) for m in MISSING_MARKERS)
     return (
-        f"WHEN upper({source}) IN ({markers}) "
+        f"WHEN {is_missing_marker(source)} "
         "THEN 'a mark for a missing value in another program (R writes NA, SAS .), not a "
         "value: leave the cell empty (in R, write.csv(x, na = \"\"))' "
     )

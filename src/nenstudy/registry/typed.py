@@ -260,9 +260,6 @@ def _d(name: str) -> str:
     return f"strftime({sql.ident(name)}, '%Y-%m-%d')"
 
 
-
-
-
 def free_text_columns(table: Table) -> list[Column]:
     """The table's free-text columns: strings without codes, format or a key's role."""
     keys = set(table.key) | {fk.column for fk in table.foreign_keys}
@@ -325,6 +322,11 @@ _WHO_TYPED_KEPT = (
 """SQL: a missing element could still give the typed-in WHO category, which is then kept (see
 :func:`nenstudy.registry.schema.stored_who_category`; NET grades compare alike as text and as
 codes)."""
+
+
+_STORED_WHO = ("CASE WHEN d._who_typed_kept THEN d.who_category "
+               "ELSE coalesce(d._who_derived, d.who_category) END")
+"""SQL over the typed relation ``d``: the WHO category the store holds."""
 
 
 def _elements_sound(table: Table, native: frozenset[str]) -> str:
@@ -462,8 +464,9 @@ def _table_row_checks(table: Table, native: frozenset[str]) -> list[_RowCheck]:
             _RowCheck("error", "death_date", "death_date.alive",
                       f"vital_status = 'alive' AND {_given(table.column('death_date'), native)} "
                       # R's NA for a missing date is its own error, at the date
-                      f"AND NOT coalesce(upper({_text(table.column('death_date'), native)}) IN "
-                      f"({', '.join(sql.literal(m) for m in MISSING_MARKERS)}), false)",
+                      f"AND NOT coalesce("
+                      f"{sql.is_missing_marker(_text(table.column('death_date'), native))}, "
+                      "false)",
                       "'death date given but vital_status is alive'"),
             _RowCheck("error", "death_date", "date_order", "death_date > last_contact_date",
                       f"'death date after the last contact date ' || {_d('last_contact_date')}"),
@@ -486,15 +489,13 @@ def _store_expressions(table: Table) -> list[tuple[str, str]]:
     if table.name == "diagnoses":
         derived = {
             "site_group": "d._site_group_derived",
-            "who_category": "CASE WHEN d._who_typed_kept THEN d.who_category "
-                            "ELSE coalesce(d._who_derived, d.who_category) END",
+            "who_category": _STORED_WHO,
             "ecog_ps": "coalesce(d.ecog_ps, d._ecog_from_karnofsky)",
             "site_group_reported": "d.site_group",
             "who_category_reported": "d.who_category",
             "pure_histology": (
                 "coalesce(d.non_ne_component_pct, 0) = 0 "
-                "AND CASE WHEN d._who_typed_kept THEN d.who_category "
-                "ELSE coalesce(d._who_derived, d.who_category) END <> 'MiNEN'"
+                f"AND {_STORED_WHO} <> 'MiNEN'"
             ),
             "advanced": (
                 "d.stage = 'metastatic' OR (d.stage = 'locally_advanced' "
