@@ -144,7 +144,7 @@ def test_a_folder_holding_other_files_is_not_written_into_without_force(command,
                             lambda *a, **k: pytest.fail("written"))
     result = CliRunner().invoke(cli, [command, "--out", str(folder)])
     assert result.exit_code == 2
-    assert "nenstudy did not write" in result.output and "--force" in result.output
+    assert "no record of writing" in result.output and "--force" in result.output
     assert real.read_text() == "REAL\n"
 
 
@@ -215,3 +215,16 @@ def test_run_on_a_failing_registry_folder_writes_its_problems(tmp_path):
     assert result.exit_code == 1
     assert "nothing was run" in result.output
     assert "allowed" in problems.read_text()
+
+
+def test_demo_runs_twice_into_its_folder_and_synth_into_its_registry(tmp_path):
+    out = tmp_path / "demo-out"
+    runner = CliRunner()
+    for _ in range(2):
+        result = runner.invoke(cli, ["demo", "--out", str(out)])
+        assert result.exit_code == 0, result.output
+    again = runner.invoke(cli, ["synth", "--out", str(out / "registry"), "--seed", "5"])
+    assert again.exit_code == 0, again.output
+    (out / "my-notes.txt").write_text("mine")
+    refused = runner.invoke(cli, ["demo", "--out", str(out)])
+    assert refused.exit_code == 2 and "no record of writing" in refused.output

@@ -62,29 +62,14 @@ def _check_problems_path(problems_csv: Path | None, source: Path,
                                  param_hint="--problems") from None
 
 
-_MARK = ".nenstudy"
-"""A folder's mark that nenstudy wrote it (hidden: registry readers skip hidden files)."""
+def _claim(folder: Path, force: bool):
+    """Claim an output folder (see :func:`nenstudy.folders.claim`); a refusal is a usage error."""
+    from nenstudy.folders import FolderInUse, claim
 
-
-def _claim_folder(folder: Path, command: str, force: bool) -> None:
-    """Refuse to write into a folder holding files that nenstudy did not write (a real registry,
-    say) unless ``force``; then mark the folder as written by ``command``.
-
-    Hidden files (``.DS_Store``) do not count. A folder that ``command`` wrote before is written
-    again without asking, so that a command can be run twice.
-    """
-    if folder.exists() and not folder.is_dir():
-        raise click.BadParameter(f"{folder} is a file, not a folder", param_hint="--out")
-    if folder.is_dir() and not force and not (folder / _MARK).is_file():
-        others = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
-        if others:
-            shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
-            raise click.UsageError(
-                f"{folder} already holds files that nenstudy did not write ({shown}): they could "
-                f"be overwritten. Choose a new or empty folder, or pass --force to write into it."
-            )
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / _MARK).write_text(f"written by nenstudy {command}\n", encoding="utf-8")
+    try:
+        return claim(folder, force=force)
+    except FolderInUse as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 def _write_problems(report, problems_csv: Path, done: str = "") -> None:
@@ -190,12 +175,13 @@ def synth(out_dir: Path, seed: int, scale: float, force: bool) -> None:
 
     if scale <= 0:
         raise click.BadParameter("must be > 0", param_hint="--scale")
-    _claim_folder(out_dir, "synth", force)
+    folder = _claim(out_dir, force)
     start = time.perf_counter()
     with _progress() as progress:
         task = progress.add_task("Simulating the registry", total=None)
         rows = write_registry(out_dir, seed=seed, scale=scale)
         progress.update(task, completed=1, total=1)
+    folder.seal("synth")
     for name, n in rows.items():
         _out.print(f"{name:16s} {n:>12,} rows")
     _out.print(f"Written to {out_dir} in {time.perf_counter() - start:.1f} s (seed {seed}).")
@@ -372,18 +358,21 @@ def demo(out_dir: Path, seed: int, suppress_below: int | None, force: bool) -> N
     from nenstudy.synth.generator import write_registry
 
     start = time.perf_counter()
-    _claim_folder(out_dir, "demo", force)
+    folder = _claim(out_dir, force)
     source, db_path = out_dir / "registry", out_dir / "registry.duckdb"
+    registry_folder = _claim(source, force)
     with _progress() as progress:
         task = progress.add_task("Simulating the synthetic MDT registry", total=1)
         write_registry(source, seed=seed, scale=1.0)
         progress.update(task, completed=1)
+        registry_folder.seal("demo")
         task = progress.add_task("Validating and importing into DuckDB", total=1)
         import_registry(source, db_path)
         progress.update(task, completed=1)
     _print_summary(summarize(db_path))
     results = _run_study_and_report(db_path, default_study(), out_dir, seed=seed, suppress_below=suppress_below)
     _print_headline(results, out_dir)
+    folder.seal("demo")
     _out.print(f"Demo finished in {time.perf_counter() - start:.1f} s.")
 
 
