@@ -228,3 +228,30 @@ def test_demo_runs_twice_into_its_folder_and_synth_into_its_registry(tmp_path):
     (out / "my-notes.txt").write_text("mine")
     refused = runner.invoke(cli, ["demo", "--out", str(out)])
     assert refused.exit_code == 2 and "no record of writing" in refused.output
+
+
+def test_a_problems_file_is_not_created_before_there_is_anything_to_write(tmp_path):
+    """validate writes it when done (so it is not read as a stray file of the registry it sits
+    in); run, whose registry passed, leaves none; run on a store refuses the option."""
+    from nenstudy.paths import default_study
+    from nenstudy.synth.generator import write_registry
+
+    source = tmp_path / "registry"
+    write_registry(source, scale=0.05)
+    inside = source / "problems.csv"
+    result = CliRunner().invoke(cli, ["validate", str(source), "--problems", str(inside)])
+    assert result.exit_code == 0, result.output
+    assert "file.unexpected" not in inside.read_text()
+    inside.unlink()
+    kept = tmp_path / "run-problems.csv"
+    result = CliRunner().invoke(cli, ["run", "--registry", str(source), "--study",
+                                      str(default_study()), "--out", str(tmp_path / "out"),
+                                      "--problems", str(kept)])
+    assert result.exit_code == 0, result.output
+    assert not kept.exists()
+    store = tmp_path / "store.duckdb"
+    assert CliRunner().invoke(cli, ["import", str(source), "--registry", str(store)]).exit_code == 0
+    refused = CliRunner().invoke(cli, ["run", "--registry", str(store), "--study",
+                                       str(default_study()), "--out", str(tmp_path / "o2"),
+                                       "--problems", str(kept)])
+    assert refused.exit_code == 2 and "--problems" in refused.output

@@ -55,8 +55,11 @@ def _check_problems_path(problems_csv: Path | None, source: Path,
                                  param_hint="--problems")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
+        existed = target.exists()
         with open(target, "a"):
             pass
+        if not existed:  # tried, not left behind: written only with the problems
+            target.unlink()
     except OSError as exc:
         raise click.BadParameter(f"{problems_csv} cannot be written ({exc.strerror or exc})",
                                  param_hint="--problems") from None
@@ -327,6 +330,9 @@ def run(registry: Path, study: Path, out_dir: Path, suppress_below: int | None, 
 
     if registry.is_dir():
         _check_problems_path(problems_csv, registry)
+    elif problems_csv is not None:
+        raise click.BadParameter("a store was validated when it was imported; --problems is for "
+                                 "a registry folder", param_hint="--problems")
     try:
         results = _run_study_and_report(registry, study, out_dir, seed=None, suppress_below=suppress_below,
                                         show_identifiers=show_identifiers)

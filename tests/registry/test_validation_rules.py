@@ -150,7 +150,7 @@ CASES = [
     ("id_in_r_scientific_notation", _set("molecular_tests", 1, test_id="4.5e+11"),
      "error", "molecular_tests.csv", 3, "test_id", "id.scientific", "last digits are lost"),
     ("empty_list_item", _set("diagnoses", 0, metastatic_sites="liver;;nodes"),
-     "warning", "diagnoses.csv", 2, "metastatic_sites", "list.empty_item", "stored as liver;nodes"),
+     "warning", "diagnoses.csv", 2, "metastatic_sites", "list.empty_item", "read as liver;nodes"),
     ("last_contact_after_death", _set("follow_up", 0, last_contact_date="2020-06-01"),
      "warning", "follow_up.csv", 2, "last_contact_date", "date_order", "after the death date"),
     ("thousands_separator", _set("diagnoses", 0, ki67_pct="1,000"),
@@ -563,7 +563,7 @@ def test_an_empty_list_item_is_a_warning_and_only_then(tmp_path: Path, text: str
     hit = report.problems.query("rule == 'list.empty_item'")
     assert hit[["row", "column"]].values.tolist() == ([[2, "metastatic_sites"]] if warned else [])
     if text == ";":
-        assert "stored as an empty list" in hit["message"].iloc[0]
+        assert "read as an empty list" in hit["message"].iloc[0]
 
 
 def test_an_unreadable_or_out_of_range_element_adds_no_who_category_warning(tmp_path: Path

@@ -152,7 +152,7 @@ def _case_hint(column: Column, text: str) -> str:
             "'''? Codes are written as listed)', '')")
 
 
-def _unseen_note(text: str) -> str:
+def _character_note(text: str) -> str:
     """SQL (text): for a value holding a character other than printable ASCII, which may look
     like a valid code (a zero-width space, a Cyrillic С), a note naming the first such one."""
     return (f"CASE WHEN regexp_matches({text}, '[^ -~]') THEN ' (the value holds the character "
@@ -192,7 +192,7 @@ def _value_checks(column: Column, native: frozenset[str]) -> list[_RowCheck]:
                       f"{c} IS NULL AND {sql.raw(column.name)} IS NOT NULL",
                       f"CASE {sql.missing_marker_hint(r)} ELSE "
                       + sql.literal(f"unknown code; expected one of: {_expected(column.allowed)}")
-                      + " || " + _unseen_note(r) + _case_hint(column, r) + " END")
+                      + " || " + _character_note(r) + _case_hint(column, r) + " END")
         )
     if column.allowed is not None and column.dtype == "list":
         allowed = ", ".join(sql.literal(a) for a in column.allowed)
@@ -214,7 +214,7 @@ def _value_checks(column: Column, native: frozenset[str]) -> list[_RowCheck]:
             _RowCheck("warning", column.name, "list.empty_item",
                       f"{_cleaning(column)} AND len({c}) < len(string_split({r}, '{sep}'))",
                       "'an empty item (two separators in a row, or one at the start or end) "
-                      "is left out; stored as ' || CASE WHEN len(" + c + ") = 0 "
+                      "is left out; read as ' || CASE WHEN len(" + c + ") = 0 "
                       "THEN 'an empty list' ELSE array_to_string(" + c + f", '{sep}') END")
         )
     if column.pattern is not None:
@@ -222,7 +222,7 @@ def _value_checks(column: Column, native: frozenset[str]) -> list[_RowCheck]:
             _RowCheck("error", column.name, "format",
                       f"NOT {sql.full_match(c, column.pattern)}",
                       sql.literal(f"expected {column.pattern_hint or column.pattern}")
-                      + " || " + _unseen_note(r))
+                      + " || " + _character_note(r))
         )
     unit = f" {column.unit}" if column.unit else ""
     if column.minimum is not None or column.maximum is not None:
@@ -315,9 +315,9 @@ _WHO_ELEMENTS = ("differentiation", "cell_type", "ki67_pct", "mitoses_per_2mm2",
                  "non_ne_component_pct")
 
 _WHO_TYPED_KEPT = (
-    "(who_category = 'MiNEN' AND non_ne_component_pct IS NULL) "
+    "_who_derived IS NOT NULL AND ((who_category = 'MiNEN' AND non_ne_component_pct IS NULL) "
     "OR (who_category IN ('NET G2', 'NET G3') AND _who_derived IN ('NET G1', 'NET G2') "
-    "AND who_category > _who_derived AND (ki67_pct IS NULL OR mitoses_per_2mm2 IS NULL))"
+    "AND who_category > _who_derived AND (ki67_pct IS NULL OR mitoses_per_2mm2 IS NULL)))"
 )
 """SQL: a missing element could still give the typed-in WHO category, which is then kept (see
 :func:`nenstudy.registry.schema.stored_who_category`; NET grades compare alike as text and as
