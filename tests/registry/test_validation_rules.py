@@ -68,6 +68,12 @@ CASES = [
      "error", "patients.csv", 3, "sex", "allowed", "R writes NA"),
     ("code_in_another_case", _set("diagnoses", 0, stage="Metastatic"),
      "error", "diagnoses.csv", 2, "stage", "allowed", "did you mean 'metastatic'?"),
+    ("na_in_a_list", _set("diagnoses", 1, metastatic_sites="NA"),
+     "error", "diagnoses.csv", 3, "metastatic_sites", "allowed", "R writes NA"),
+    ("invisible_list_token", _set("diagnoses", 0, metastatic_sites="liver;\u200b;nodes"),
+     "error", "diagnoses.csv", 2, "metastatic_sites", "allowed", "U+200B"),
+    ("topography_in_lower_case", _set("diagnoses", 0, primary_site="c25.9"),
+     "error", "diagnoses.csv", 2, "primary_site", "format", "write it in upper case: C25.9"),
     ("date_with_time", _set("follow_up", 1, last_contact_date="2022-08-01 10:00"),
      "error", "follow_up.csv", 3, "last_contact_date", "type.date", "with a time"),
     ("not_a_whole_number", _set("diagnoses", 1, karnofsky="ninety"),
@@ -602,3 +608,33 @@ def test_a_plain_orphan_gets_no_such_hint(tmp_path: Path) -> None:
     report = validate_source(write_registry(tmp_path / "reg", rows))
     hit = report.problems.query("rule == 'foreign_key' and file == 'molecular_tests.csv'")
     assert hit["message"].tolist() == ["no row with this patient_id in patients (orphan row)"]
+
+
+@pytest.mark.parametrize("column", ["tmb", "alteration_without_gene"])
+def test_r_na_in_a_test_result_is_one_error_not_also_a_count_of_results(
+    tmp_path: Path, column: str
+) -> None:
+    rows = good_rows()
+    test = rows["molecular_tests"][0]  # a gene row
+    if column == "tmb":
+        test["tmb"] = "NA"
+    else:
+        rows["molecular_tests"][1]["alteration"] = "NA"  # an MSI row: no gene
+    report = validate_source(write_registry(tmp_path / "reg", rows))
+    assert len(report.problems) == 1, report.problems
+    assert "R writes NA" in report.problems["message"].iloc[0]
+
+
+def test_r_na_as_the_sites_of_a_localized_tumour_adds_no_stage_warning(tmp_path: Path) -> None:
+    rows = good_rows()
+    rows["diagnoses"][1]["metastatic_sites"] = "NA"  # D002 is localized
+    report = validate_source(write_registry(tmp_path / "reg", rows))
+    assert report.problems["rule"].tolist() == ["allowed"]
+
+
+def test_r_na_in_a_required_column_says_a_value_is_needed(tmp_path: Path) -> None:
+    rows = good_rows()
+    rows["patients"][0]["birth_date"] = "NA"
+    report = validate_source(write_registry(tmp_path / "reg", rows))
+    hit = report.problems.query("column == 'birth_date'")
+    assert "this column needs a value" in hit["message"].iloc[0]

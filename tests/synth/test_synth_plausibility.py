@@ -212,3 +212,14 @@ def test_pulmonary_nec_has_a_profile_of_its_own(large_registry) -> None:
     altered = genes[genes["alteration"] != "wild_type"].groupby("gene")["patient_id"].nunique() / n
     assert altered["TP53"] > 0.7 and altered["RB1"] > 0.45
     assert altered.get("APC", 0) < 0.12 and altered.get("BRAF", 0) < 0.08
+
+
+def test_no_line_is_assessed_on_the_day_of_death_by_its_first_scan(large_registry) -> None:
+    """A patient who dies on the day of a line's first scan has no response (NE)."""
+    tx = large_registry["treatments"].merge(large_registry["follow_up"], on="patient_id")
+    lines = tx[tx["line"].notna() & (tx["vital_status"] == "dead")]
+    assessed = lines[lines["best_response"].isin(["CR", "PR", "SD", "PD"])]
+    on_death = assessed[assessed["last_assessment_date"] == assessed["death_date"]]
+    first_scan = on_death[pd.to_datetime(on_death["last_assessment_date"])
+                          - pd.to_datetime(on_death["start_date"]) <= pd.Timedelta(days=77)]
+    assert first_scan.empty

@@ -318,8 +318,8 @@ def find_source_files(source: Path) -> tuple[dict[str, list[Path]], list[dict[st
             problems.append(
                 _problem(
                     "warning", path.name, "file.unexpected",
-                    "the lock file of a workbook open in Excel or LibreOffice: changes not "
-                    "saved there are not read; save and close the workbook",
+                    "the lock file of a workbook open in Excel: changes not saved there are "
+                    "not read; save and close the workbook",
                 )
             )
         else:

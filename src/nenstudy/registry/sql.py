@@ -141,21 +141,29 @@ def is_missing_marker(source: str) -> str:
     return f"upper({source}) IN ({', '.join(literal(m) for m in MISSING_MARKERS)})"
 
 
-def missing_marker_hint(source: str) -> str:
+def missing_marker_hint(source: str, required: bool = False) -> str:
     """SQL ``WHEN ... THEN ...``: the text ``source`` is another program's mark for a missing
-    value (R's ``NA``, SAS's ``.``): say so, once per value, instead of a type or code error."""
+    value (R's ``NA``, SAS's ``.``): say so, once per value, instead of a type or code error
+    (for a ``required`` column: that a value is needed)."""
+    what = ("this column needs a value" if required
+            else "leave the cell empty (in R, write.csv(x, na = \"\"))")
     return (
         f"WHEN {is_missing_marker(source)} "
-        "THEN 'a mark for a missing value in another program (R writes NA, SAS .), not a "
-        "value: leave the cell empty (in R, write.csv(x, na = \"\"))' "
+        f"THEN 'a mark for a missing value in another program (R writes NA, SAS .), not a "
+        f"value: {what}' "
     )
 
 
 def type_error_message(column: Column, source: str) -> str:
     """Return an SQL expression explaining why the text ``source`` is not of ``column``'s type."""
+    hint = missing_marker_hint(source, column.required)
     if column.dtype == "date":
+        # day, month (or month, day) and year with / . or -, and the first two numbers
+        dmy = f"regexp_full_match({source}, '(\\d{{1,2}})[/.-](\\d{{1,2}})[/.-](\\d{{2}}|\\d{{4}})')"
+        first = f"TRY_CAST(regexp_extract({source}, '^(\\d+)', 1) AS INTEGER)"
+        second = f"TRY_CAST(regexp_extract({source}, '^\\d+[/.-](\\d+)', 1) AS INTEGER)"
         return (
-            f"CASE {missing_marker_hint(source)}"
+            f"CASE {hint}"
             f"WHEN regexp_full_match({source}, '(1[89]|20)\\d\\d') "
             "THEN 'a year alone? Write the full date as ISO YYYY-MM-DD (an Excel serial date "
             "of this number would be ' || strftime(DATE '1899-12-30' + "
@@ -166,20 +174,15 @@ def type_error_message(column: Column, source: str) -> str:
             f"strftime(CASE WHEN CAST({source} AS DOUBLE) < 61 THEN DATE '1899-12-31' "
             f"ELSE DATE '1899-12-30' END + CAST(floor(CAST({source} AS DOUBLE)) AS INTEGER), "
             "'%Y-%m-%d') || ' if read as one); write the date as ISO YYYY-MM-DD' "
-            f"WHEN regexp_full_match({source}, '(\\d{{1,2}})[/.-](\\d{{1,2}})[/.-](\\d{{2}}|\\d{{4}})') "
-            f"AND TRY_CAST(regexp_extract({source}, '^(\\d+)', 1) AS INTEGER) = "
-            f"TRY_CAST(regexp_extract({source}, '^\\d+[/.-](\\d+)', 1) AS INTEGER) "
+            f"WHEN {dmy} AND {first} = {second} "
             "THEN 'not an ISO date (day and month are the same number); write the date as ISO "
             "YYYY-MM-DD' "
-            f"WHEN regexp_full_match({source}, '(\\d{{1,2}})[/.-](\\d{{1,2}})[/.-](\\d{{2}}|\\d{{4}})') "
-            f"AND TRY_CAST(regexp_extract({source}, '^(\\d+)', 1) AS INTEGER) <= 12 "
-            f"AND TRY_CAST(regexp_extract({source}, '^\\d+[/.-](\\d+)', 1) AS INTEGER) <= 12 "
+            f"WHEN {dmy} AND {first} <= 12 AND {second} <= 12 "
             "THEN 'ambiguous day/month order (not guessed); write the date as ISO YYYY-MM-DD' "
-            f"WHEN regexp_full_match({source}, '(\\d{{1,2}})[/.-](\\d{{1,2}})[/.-](\\d{{2}}|\\d{{4}})') "
-            f"AND TRY_CAST(regexp_extract({source}, '^(\\d+)', 1) AS INTEGER) <= 12 "
+            f"WHEN {dmy} AND {first} <= 12 "
             "THEN 'not an ISO date (month/day/year order, as in the US?); write the date as ISO "
             "YYYY-MM-DD' "
-            f"WHEN regexp_full_match({source}, '(\\d{{1,2}})[/.-](\\d{{1,2}})[/.-](\\d{{2}}|\\d{{4}})') "
+            f"WHEN {dmy} "
             "THEN 'not an ISO date (day/month/year order?); write the date as ISO YYYY-MM-DD' "
             f"WHEN regexp_full_match({source}, '{ISO_DATE_RE}') "
             "THEN 'not a valid calendar date' "
@@ -189,7 +192,7 @@ def type_error_message(column: Column, source: str) -> str:
         )
     if column.dtype == "int":
         return (
-            f"CASE {missing_marker_hint(source)}"
+            f"CASE {hint}"
             f"WHEN regexp_full_match({source}, '[+-]?\\d+(\\.0*)?') "
             "THEN 'more digits than a whole number of the registry holds (at most 9)' "
             f"WHEN suffix({source}, '%') "
@@ -201,7 +204,7 @@ def type_error_message(column: Column, source: str) -> str:
         )
     if column.dtype == "float":
         return (
-            f"CASE {missing_marker_hint(source)}"
+            f"CASE {hint}"
             f"WHEN suffix({source}, '%') "
             "THEN 'a percentage sign (or a cell formatted as a percentage); write the number "
             "alone, e.g. 6 for 6%' "
@@ -218,7 +221,7 @@ def type_error_message(column: Column, source: str) -> str:
         )
     if column.dtype == "bool":
         return (
-            f"CASE {missing_marker_hint(source)}"
+            f"CASE {hint}"
             f"WHEN lower({source}) IN ('1', '0', 'yes', 'no', 'y', 'n') "
             "THEN 'expected true or false; 1/0 (as REDCap and SAS export a yes/no field) and "
             "yes/no are not read as such: write true or false' ELSE 'expected true or false' END"

@@ -90,6 +90,17 @@ def _present(column: Column, native: frozenset[str]) -> str:
     )
 
 
+def _present_not_marked(column: Column, native: frozenset[str]) -> str:
+    """SQL: :func:`_present`, but another program's mark for a missing value (R's ``NA``, a
+    type or code error of its own) counts as none, so that it adds no second error in a check
+    across columns. Tested on the text only where the value did not type."""
+    if column.name in native:
+        return _present(column, native)
+    c, text = sql.ident(column.name), _text(column, native)
+    return (f"({_present(column, native)} AND ({c} IS NOT NULL OR "
+            f"NOT coalesce({sql.is_missing_marker(text)}, false)))")
+
+
 def _absent(column: Column, native: frozenset[str]) -> str:
     """SQL condition: the cell of ``column`` is empty or blank (``NOT`` :func:`_present`).
 
@@ -190,7 +201,7 @@ def _value_checks(column: Column, native: frozenset[str]) -> list[_RowCheck]:
         checks.append(
             _RowCheck("error", column.name, "allowed",
                       f"{c} IS NULL AND {sql.raw(column.name)} IS NOT NULL",
-                      f"CASE {sql.missing_marker_hint(r)} ELSE "
+                      f"CASE {sql.missing_marker_hint(r, column.required)} ELSE "
                       + sql.literal(f"unknown code; expected one of: {_expected(column.allowed)}")
                       + " || " + _character_note(r) + _case_hint(column, r) + " END")
         )
@@ -202,10 +213,11 @@ def _value_checks(column: Column, native: frozenset[str]) -> list[_RowCheck]:
             _RowCheck("error", column.name, "allowed",
                       f"list_bool_or(list_transform({c}, "
                       f"lambda t: NOT list_contains([{allowed}], t)))",
+                      f"CASE {sql.missing_marker_hint(r, column.required)} ELSE "
                       f"'unknown token(s) ' || array_to_string({bad}, ', ') || "
                       + sql.literal(
                           f"; expected ';'-separated tokens from: {_expected(column.allowed)}"
-                      ))
+                      ) + " || " + _character_note(r) + " END")
         )
     if _split_text(column, native):
         # Tested on the few texts that needed cleaning only (the column computed once per row).
@@ -222,7 +234,9 @@ def _value_checks(column: Column, native: frozenset[str]) -> list[_RowCheck]:
             _RowCheck("error", column.name, "format",
                       f"NOT {sql.full_match(c, column.pattern)}",
                       sql.literal(f"expected {column.pattern_hint or column.pattern}")
-                      + " || " + _character_note(r))
+                      + " || " + _character_note(r)
+                      + f" || CASE WHEN {sql.full_match(f'upper({r})', column.pattern)} "
+                      f"THEN ' (write it in upper case: ' || upper({r}) || ')' ELSE '' END")
         )
     unit = f" {column.unit}" if column.unit else ""
     if column.minimum is not None or column.maximum is not None:
@@ -410,7 +424,8 @@ def _table_row_checks(table: Table, native: frozenset[str]) -> list[_RowCheck]:
                       "'stage is metastatic but no metastatic site is given'"),
             _RowCheck("warning", "metastatic_sites", "metastatic_sites.stage",
                       "(stage = 'localized' OR stage = 'locally_advanced') "
-                      "AND len(metastatic_sites) > 0",
+                      "AND len(metastatic_sites) > 0 AND NOT coalesce("
+                      + sql.is_missing_marker(sql.raw("metastatic_sites")) + ", false)",
                       "'metastatic sites given but stage is ' || stage"),
             _RowCheck("warning", "cell_type", "cell_type.differentiation",
                       "cell_type IS NOT NULL AND differentiation = 'well'",
@@ -420,7 +435,7 @@ def _table_row_checks(table: Table, native: frozenset[str]) -> list[_RowCheck]:
     elif table.name == "molecular_tests":
         # Whether a value is given, valid or not: an unknown code is its own error, not also
         # a missing one here.
-        tmb, gene, msi, alteration = (_present(table.column(c), native)
+        tmb, gene, msi, alteration = (_present_not_marked(table.column(c), native)
                                       for c in ("tmb", "gene", "msi_status", "alteration"))
         n_given = f"({gene}::INT + {msi}::INT + {tmb}::INT)"
         checks += [

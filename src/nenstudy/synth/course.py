@@ -155,10 +155,11 @@ def _first_lines(rng, params, base, catalogue, hr, death, surgery) -> _Line:
         rng, _course_table(params, "death_before_progression", "median")[gi],
         _course_table(params, "death_before_progression", "shape")[gi], hi,
     )
-    early = dnp < np.minimum(scan, progression)
+    # a first scan on the day of death is no assessment: NE, as for an earlier death
+    early = dnp <= np.minimum(scan, progression)
     response = np.where(early, NE, response)
     ne_kind = np.where(early, _EARLY_DEATH, ne_kind)
-    progressed = progression <= dnp
+    progressed = progression < dnp
     pps = weibull_days(
         rng, _course_table(params, "post_progression_death", "median")[gi],
         _course_table(params, "post_progression_death", "shape")[gi], hi,
