@@ -20,7 +20,7 @@ from typing import Callable, Iterator
 
 __all__ = [
     "BlankRows", "plain_spaces", "byte_pass", "may_have_blank_rows", "blank_rows", "skipped_rows",
-    "shape_problems", "MAX_INNER_BLANK_ROWS",
+    "shape_problems", "rows_with_values", "MAX_INNER_BLANK_ROWS",
 ]
 
 MAX_INNER_BLANK_ROWS = 64
@@ -196,6 +196,26 @@ def skipped_rows(path: Path, encoding: str, n_fields: int) -> tuple[BlankRows, i
     numbered as a spreadsheet numbers them (:meth:`BlankRows.row_sql`).
     """
     return _rows_left_out(path, encoding, lambda fields: len(fields) == n_fields, strict=True)
+
+
+def rows_with_values(path: Path, encoding: str, positions: list[int], limit: int = 20
+                     ) -> dict[int, list[int]]:
+    """For each column position (from 1), the first ``limit`` spreadsheet rows (the header is
+    row 1) holding a value other than whitespace in it: for columns the importer leaves out
+    (those without a name), so that their values can be found."""
+    found: dict[int, list[int]] = {p: [] for p in positions}
+    handle, reader = _reader(path, encoding, strict=False)
+    with handle:
+        next(reader, None)
+        for number, fields in enumerate(reader, start=2):
+            for position in positions:
+                rows = found[position]
+                if (len(rows) < limit and position <= len(fields)
+                        and fields[position - 1].strip()):
+                    rows.append(number)
+            if all(len(rows) >= limit for rows in found.values()):
+                break
+    return found
 
 
 def _problem(file: str, rule: str, message: str, row: int | None = None) -> dict:

@@ -437,6 +437,7 @@ def _stage_table(
     spaces_only: bool = False,
     never_empty: bool = False,
     unnamed_values: Mapping[int, int] | None = None,
+    unnamed_rows: Mapping[int, tuple[int, ...]] | None = None,
 ) -> bool:
     """Create the table of one file from ``build``; return whether it was created.
 
@@ -449,10 +450,12 @@ def _stage_table(
     ``spaces_only``: the text holds no tab, line break or no-break space (cheaper trimming).
     ``never_empty``: the relation gives empty cells as NULL, never '' (DuckDB's CSV reader), so
     that no cell needs a test for ''. ``unnamed_values``: for columns without a name (by
-    position, from 1), how many rows hold a value in them (unknown when absent).
+    position, from 1), how many rows hold a value in them (unknown when absent);
+    ``unnamed_rows``: the first of those rows.
     """
     by_name: dict[str, str] = {}
     repeated: set[str] = set()
+    empty_unnamed: list[int] = []
     for position, header in enumerate(headers, start=1):
         name = _normalise_header(header)
         if not name:  # e.g. the trailing comma of a spreadsheet export
@@ -461,11 +464,17 @@ def _stage_table(
                 message = (f"column {position} has no name in the header; its values, if any, "
                            "are not imported")
             elif n == 0:
-                message = f"column {position} has no name in the header and is empty; ignored"
+                empty_unnamed.append(position)  # one warning for all of them, below
+                continue
             else:
+                rows = (unnamed_rows or {}).get(position, ())
+                at = ""
+                if rows:
+                    more = ", ..." if n > len(rows) else ""
+                    at = f" (row{'s' if n != 1 else ''} {', '.join(map(str, rows))}{more})"
                 message = (f"column {position} has no name in the header but holds values in "
-                           f"{n} row{'s' if n != 1 else ''}; they are not imported: name the "
-                           "column or delete them")
+                           f"{n} row{'s' if n != 1 else ''}{at}; they are not imported: name "
+                           "the column or delete them")
             problems.append(_problem("warning", file.name, "column.unnamed", message, row=1))
             continue
         if name in by_name:
@@ -478,6 +487,13 @@ def _stage_table(
             repeated.add(name)
             continue
         by_name[name] = header
+    if empty_unnamed:
+        several = len(empty_unnamed) > 1
+        problems.append(_problem(
+            "warning", file.name, "column.unnamed",
+            f"column{'s' if several else ''} {', '.join(map(str, empty_unnamed))} "
+            f"{'have' if several else 'has'} no name in the header and "
+            f"{'are' if several else 'is'} empty; ignored", row=1))
     if by_name and not any(name in table.column_names for name in by_name):
         # Most likely a data row taken for the header: its "names" are values, and may be
         # identifiers, so none is quoted.
@@ -602,9 +618,15 @@ def _load_csv(
         try:
             # The file is read once, straight into the typed table; its rowid follows file order.
             unnamed = _unnamed_values(con, relation, headers)
+            if any(unnamed.values()):  # where they are, for the message (a rare case)
+                where = csvshape.rows_with_values(file, encoding,
+                                                  [p for p, n in unnamed.items() if n])
+                unnamed_rows = {p: tuple(rows) for p, rows in where.items()}
+            else:
+                unnamed_rows = {}
             created = _stage_table(con, table, file, relation, headers, None, build, problems,
                                    spaces_only=spaces_only, never_empty=True,
-                                   unnamed_values=unnamed)
+                                   unnamed_values=unnamed, unnamed_rows=unnamed_rows)
         except duckdb.Error as exc:
             build.discard(con, table)
             if attempt == "utf-8" and "utf-8" in str(exc).lower():
