@@ -80,13 +80,16 @@ WHITESPACE = "' ' || chr(9) || chr(10) || chr(13) || chr(160)"
 
 def list_needs_cleaning(source: str) -> str:
     """SQL: whether the list text ``source`` has a token to trim or an empty token (``;;``, a
-    ``;`` at the start or end): only then does splitting it need more than ``string_split``."""
+    ``;`` at the start or end): only then does splitting it need more than ``string_split``.
+
+    A CASE, not an OR: computed as a value, an OR evaluates every test on every row; the CASE
+    stops at the first that holds (false, not NULL, for a missing text).
+    """
     sep = LIST_SEPARATOR
-    return (
-        f"(contains({source}, ' ') OR contains({source}, '{sep}{sep}') "
-        f"OR prefix({source}, '{sep}') OR suffix({source}, '{sep}') "
-        f"OR contains({source}, chr(160)) OR contains({source}, chr(9)))"
-    )
+    tests = (f"contains({source}, ' ')", f"contains({source}, '{sep}{sep}')",
+             f"prefix({source}, '{sep}')", f"suffix({source}, '{sep}')",
+             f"contains({source}, chr(160))", f"contains({source}, chr(9))")
+    return f"(CASE {' '.join(f'WHEN {t} THEN true' for t in tests)} ELSE false END)"
 
 
 def typed_expr(column: Column, source: str, *, cleaning: str | None = None) -> str:

@@ -93,12 +93,15 @@ def _present(column: Column, native: frozenset[str]) -> str:
 def _present_not_marked(column: Column, native: frozenset[str]) -> str:
     """SQL: :func:`_present`, but another program's mark for a missing value (R's ``NA``, a
     type or code error of its own) counts as none, so that it adds no second error in a check
-    across columns. Tested on the text only where the value did not type."""
+    across columns. Tested on the text only where the value did not type (a CASE: computed as
+    a value, an OR or AND would evaluate both sides on every row)."""
     if column.name in native:
         return _present(column, native)
-    c, text = sql.ident(column.name), _text(column, native)
-    return (f"({_present(column, native)} AND ({c} IS NOT NULL OR "
-            f"NOT coalesce({sql.is_missing_marker(text)}, false)))")
+    c, raw, text = sql.ident(column.name), sql.raw(column.name), _text(column, native)
+    return (
+        f"(CASE WHEN {c} IS NOT NULL THEN true WHEN {raw} IS NULL THEN false "
+        f"ELSE {text} IS NOT NULL AND NOT coalesce({sql.is_missing_marker(text)}, false) END)"
+    )
 
 
 def _absent(column: Column, native: frozenset[str]) -> str:
@@ -329,13 +332,14 @@ _WHO_ELEMENTS = ("differentiation", "cell_type", "ki67_pct", "mitoses_per_2mm2",
                  "non_ne_component_pct")
 
 _WHO_TYPED_KEPT = (
-    "_who_derived IS NOT NULL AND ((who_category = 'MiNEN' AND non_ne_component_pct IS NULL) "
-    "OR (who_category IN ('NET G2', 'NET G3') AND _who_derived IN ('NET G1', 'NET G2') "
-    "AND who_category > _who_derived AND (ki67_pct IS NULL OR mitoses_per_2mm2 IS NULL)))"
+    "CASE WHEN _who_derived IS NULL OR who_category IS NULL OR who_category = _who_derived "
+    "THEN false WHEN who_category = 'MiNEN' THEN non_ne_component_pct IS NULL "
+    "ELSE who_category IN ('NET G2', 'NET G3') AND _who_derived IN ('NET G1', 'NET G2') "
+    "AND who_category > _who_derived AND (ki67_pct IS NULL OR mitoses_per_2mm2 IS NULL) END"
 )
 """SQL: a missing element could still give the typed-in WHO category, which is then kept (see
 :func:`nenstudy.registry.schema.stored_who_category`; NET grades compare alike as text and as
-codes)."""
+codes). A CASE: computed as a value for every row, its first test settles nearly all."""
 
 
 _STORED_WHO = ("CASE WHEN d._who_typed_kept THEN d.who_category "
@@ -570,8 +574,7 @@ def typed_table_sql(
             f"{sql.ecog_from_karnofsky_sql('karnofsky')} AS _ecog_from_karnofsky "
             f"FROM {relation})"
         )
-        relation = (f"(SELECT *, coalesce({_WHO_TYPED_KEPT}, false) AS _who_typed_kept "
-                    f"FROM {relation})")
+        relation = f"(SELECT *, {_WHO_TYPED_KEPT} AS _who_typed_kept FROM {relation})"
     checks = [ch for col in table.columns for ch in _value_checks(col, native)]
     checks += _table_row_checks(table, native)
     structs = []
