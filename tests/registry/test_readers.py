@@ -1092,3 +1092,15 @@ def test_an_empty_parquet_file_is_not_said_to_lack_a_header(good_registry: Path)
     hit = validate_source(good_registry).problems.query("rule == 'file.empty'")
     assert hit["file"].tolist() == ["patients.parquet"]
     assert "header" not in hit["message"].iloc[0] and "Parquet" in hit["message"].iloc[0]
+
+
+def test_a_latin1_file_lists_its_unnamed_columns_once(good_registry: Path) -> None:
+    path = good_registry / "patients.csv"
+    lines = path.read_text().splitlines()
+    lines[1] = lines[1].replace("1950", "1950") + ",Jos\u00e9"
+    lines[0] += ","
+    path.write_bytes(("\n".join(lines[:2] + [f"{x}," for x in lines[2:]]) + "\n")
+                     .encode("latin-1"))
+    report = validate_source(good_registry)
+    hit = report.problems.query("rule == 'column.unnamed'")
+    assert len(hit) == 1 and "(row 2)" in hit["message"].iloc[0]

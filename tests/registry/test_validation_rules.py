@@ -72,6 +72,9 @@ CASES = [
      "error", "diagnoses.csv", 3, "metastatic_sites", "allowed", "R writes NA"),
     ("invisible_list_token", _set("diagnoses", 0, metastatic_sites="liver;\u200b;nodes"),
      "error", "diagnoses.csv", 2, "metastatic_sites", "allowed", "U+200B"),
+    ("invisible_character_in_a_bad_token",
+     _set("diagnoses", 0, metastatic_sites="liver\u00a0;lung\u200b"),
+     "error", "diagnoses.csv", 2, "metastatic_sites", "allowed", "the character U+200B"),
     ("topography_in_lower_case", _set("diagnoses", 0, primary_site="c25.9"),
      "error", "diagnoses.csv", 2, "primary_site", "format", "write it in upper case: C25.9"),
     ("date_with_time", _set("follow_up", 1, last_contact_date="2022-08-01 10:00"),
@@ -610,19 +613,26 @@ def test_a_plain_orphan_gets_no_such_hint(tmp_path: Path) -> None:
     assert hit["message"].tolist() == ["no row with this patient_id in patients (orphan row)"]
 
 
-@pytest.mark.parametrize("column", ["tmb", "alteration_without_gene"])
-def test_r_na_in_a_test_result_is_one_error_not_also_a_count_of_results(
-    tmp_path: Path, column: str
-) -> None:
+@pytest.mark.parametrize("row, values", [
+    (0, {"tmb": "NA"}),                       # a gene row with NA for TMB
+    (1, {"alteration": "NA"}),                # a TMB row: NA for an alteration without a gene
+    (0, {"alteration": "NA"}),                # a gene row whose alteration is NA
+    (0, {"gene": "NA", "msi_status": "NA", "tmb": "NA"}),  # every result NA
+])
+def test_r_na_in_a_test_result_adds_no_second_error(tmp_path: Path, row: int,
+                                                    values: dict) -> None:
     rows = good_rows()
-    test = rows["molecular_tests"][0]  # a gene row
-    if column == "tmb":
-        test["tmb"] = "NA"
-    else:
-        rows["molecular_tests"][1]["alteration"] = "NA"  # an MSI row: no gene
+    rows["molecular_tests"][row].update(values)
     report = validate_source(write_registry(tmp_path / "reg", rows))
-    assert len(report.problems) == 1, report.problems
-    assert "R writes NA" in report.problems["message"].iloc[0]
+    assert len(report.problems) == len(values), report.problems
+    assert report.problems["message"].str.contains("R writes NA").all()
+
+
+def test_r_na_as_the_who_category_is_not_also_none_typed_in(tmp_path: Path) -> None:
+    rows = good_rows()
+    rows["diagnoses"][1].update(who_category="NA", ki67_pct="", mitoses_per_2mm2="")
+    report = validate_source(write_registry(tmp_path / "reg", rows))
+    assert report.problems["rule"].tolist() == ["allowed"]
 
 
 def test_r_na_as_the_sites_of_a_localized_tumour_adds_no_stage_warning(tmp_path: Path) -> None:

@@ -28,6 +28,8 @@ MAX_INNER_BLANK_ROWS = 64
 mapping is a list test per record)."""
 
 _BLOCK = 8 << 20
+_WHITESPACE = " \t\n\r\u00a0"
+"""What a value is trimmed of (as :data:`nenstudy.registry.sql.WHITESPACE`)."""
 _NOT_PLAIN = (b"\t", b'"', b"\xa0")
 """Bytes that may surround a value besides spaces. Not CR: outside quotes DuckDB's reader refuses
 a CR anywhere but in a line ending (CRLF), so a file without quotes has none in its values."""
@@ -211,7 +213,7 @@ def rows_with_values(path: Path, encoding: str, positions: list[int], limit: int
             for position in positions:
                 rows = found[position]
                 if (len(rows) < limit and position <= len(fields)
-                        and fields[position - 1].strip()):
+                        and fields[position - 1].strip(_WHITESPACE)):
                     rows.append(number)
             if all(len(rows) >= limit for rows in found.values()):
                 break

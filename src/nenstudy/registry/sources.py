@@ -614,6 +614,7 @@ def _load_csv(
     salvaged: csvshape.BlankRows | None = None
     for attempt in ("utf-8", "latin-1"):
         encoding = attempt
+        listed = len(problems)  # a second attempt lists the header's problems again
         relation = f"(SELECT {renamed} FROM {_csv_relation(file, encoding, len(headers))})"
         try:
             # The file is read once, straight into the typed table; its rowid follows file order.
@@ -630,6 +631,7 @@ def _load_csv(
         except duckdb.Error as exc:
             build.discard(con, table)
             if attempt == "utf-8" and "utf-8" in str(exc).lower():
+                del problems[listed:]
                 continue
             if attempt == "latin-1" and "latin-1" in str(exc).lower():
                 line = _first_c1_byte_line(file)

@@ -220,7 +220,7 @@ def _value_checks(column: Column, native: frozenset[str]) -> list[_RowCheck]:
                       f"'unknown token(s) ' || array_to_string({bad}, ', ') || "
                       + sql.literal(
                           f"; expected ';'-separated tokens from: {_expected(column.allowed)}"
-                      ) + " || " + _character_note(r) + " END")
+                      ) + " || " + _character_note(f"array_to_string({bad}, ';')") + " END")
         )
     if _split_text(column, native):
         # Tested on the few texts that needed cleaning only (the column computed once per row).
@@ -398,7 +398,8 @@ def _table_row_checks(table: Table, native: frozenset[str]) -> list[_RowCheck]:
                       sql.literal(f"ICD-O-3 topography codes run from C00.0 to "
                                   f"{TOPOGRAPHY_LAST}")),
             _RowCheck("error", "who_category", "who_category.missing",
-                      "who_category IS NULL AND _who_derived IS NULL",
+                      # a code written but unknown (R's NA too) is its own error
+                      f"{sql.raw('who_category')} IS NULL AND _who_derived IS NULL",
                       "'no WHO category: none typed in and the pathology elements "
                       "(differentiation, cell type, Ki-67, mitoses, non-NE component) do not "
                       "determine one'"),
@@ -438,18 +439,25 @@ def _table_row_checks(table: Table, native: frozenset[str]) -> list[_RowCheck]:
         ]
     elif table.name == "molecular_tests":
         # Whether a value is given, valid or not: an unknown code is its own error, not also
-        # a missing one here.
+        # a missing one here. Another program's mark for a missing value (R's NA, an error of
+        # its own) neither makes a value needed nor stands in for one: a check that needs a
+        # value sees it as none, a check that needs none sees it as one (no second error).
+        names = ("tmb", "gene", "msi_status", "alteration")
         tmb, gene, msi, alteration = (_present_not_marked(table.column(c), native)
-                                      for c in ("tmb", "gene", "msi_status", "alteration"))
+                                      for c in names)
+        tmb_any, gene_any, msi_any, alteration_any = (_present(table.column(c), native)
+                                                      for c in names)
         n_given = f"({gene}::INT + {msi}::INT + {tmb}::INT)"
+        n_written = f"({gene_any}::INT + {msi_any}::INT + {tmb_any}::INT)"
         checks += [
-            _RowCheck("error", None, "exactly_one_result", f"{n_given} <> 1",
+            _RowCheck("error", None, "exactly_one_result",
+                      f"{n_given} <> 1 AND {n_written} = {n_given}",
                       f"'exactly one of gene, msi_status, tmb must be given per row (found ' || "
                       f"CAST({n_given} AS VARCHAR) || ')'"),
-            _RowCheck("error", "alteration", "required", f"{gene} AND NOT {alteration}",
+            _RowCheck("error", "alteration", "required", f"{gene} AND NOT {alteration_any}",
                       "'alteration is required when a gene is given'"),
             _RowCheck("error", "alteration", "alteration.without_gene",
-                      f"NOT {gene} AND {alteration}",
+                      f"NOT {gene_any} AND {alteration}",
                       "'alteration given without a gene'"),
         ]
     elif table.name == "treatments":
