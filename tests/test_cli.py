@@ -144,7 +144,7 @@ def test_a_folder_holding_other_files_is_not_written_into_without_force(command,
                             lambda *a, **k: pytest.fail("written"))
     result = CliRunner().invoke(cli, [command, "--out", str(folder)])
     assert result.exit_code == 2
-    assert "no record of writing" in result.output and "--force" in result.output
+    assert "has no record of writing" in result.output and "--force" in result.output
     assert real.read_text() == "REAL\n"
 
 
@@ -227,7 +227,7 @@ def test_demo_runs_twice_into_its_folder_and_synth_into_its_registry(tmp_path):
     assert again.exit_code == 0, again.output
     (out / "my-notes.txt").write_text("mine")
     refused = runner.invoke(cli, ["demo", "--out", str(out)])
-    assert refused.exit_code == 2 and "no record of writing" in refused.output
+    assert refused.exit_code == 2 and "has no record of writing" in refused.output
 
 
 def test_a_problems_file_is_not_created_before_there_is_anything_to_write(tmp_path):
@@ -255,3 +255,19 @@ def test_a_problems_file_is_not_created_before_there_is_anything_to_write(tmp_pa
                                        str(default_study()), "--out", str(tmp_path / "o2"),
                                        "--problems", str(kept)])
     assert refused.exit_code == 2 and "--problems" in refused.output
+
+
+def test_an_interrupted_synth_leaves_a_folder_it_may_write_again(tmp_path, monkeypatch):
+    """What a run wrote before Ctrl-C is recorded: the next run needs no --force."""
+    out = tmp_path / "reg"
+
+    def interrupted(folder, **kwargs):
+        (folder / "patients.csv").write_text("half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("nenstudy.synth.generator.write_registry", interrupted)
+    first = CliRunner().invoke(cli, ["synth", "--out", str(out)])
+    assert first.exit_code != 0
+    monkeypatch.undo()
+    again = CliRunner().invoke(cli, ["synth", "--out", str(out), "--scale", "0.05"])
+    assert again.exit_code == 0, again.output

@@ -65,14 +65,22 @@ def _check_problems_path(problems_csv: Path | None, source: Path,
                                  param_hint="--problems") from None
 
 
-def _claim(folder: Path, force: bool):
+def _claim(folder: Path, command: str, force: bool):
     """Claim an output folder (see :func:`nenstudy.folders.claim`); a refusal is a usage error."""
     from nenstudy.folders import FolderInUse, claim
 
     try:
-        return claim(folder, force=force)
+        return claim(folder, command, force=force)
     except FolderInUse as exc:
         raise click.UsageError(str(exc)) from None
+
+
+def _seal(folder) -> None:
+    """Record what a command wrote into its output folder (also after a failure or Ctrl-C, so
+    that the next run may write there again); say so when the record cannot be written."""
+    if not folder.seal():
+        _console.print(f"Note: {folder.path} keeps no record of what nenstudy wrote there; "
+                       "writing into it again needs --force.", highlight=False)
 
 
 def _write_problems(report, problems_csv: Path, done: str = "") -> None:
@@ -178,13 +186,15 @@ def synth(out_dir: Path, seed: int, scale: float, force: bool) -> None:
 
     if scale <= 0:
         raise click.BadParameter("must be > 0", param_hint="--scale")
-    folder = _claim(out_dir, force)
+    folder = _claim(out_dir, "synth", force)
     start = time.perf_counter()
-    with _progress() as progress:
-        task = progress.add_task("Simulating the registry", total=None)
-        rows = write_registry(out_dir, seed=seed, scale=scale)
-        progress.update(task, completed=1, total=1)
-    folder.seal("synth")
+    try:
+        with _progress() as progress:
+            task = progress.add_task("Simulating the registry", total=None)
+            rows = write_registry(out_dir, seed=seed, scale=scale)
+            progress.update(task, completed=1, total=1)
+    finally:
+        _seal(folder)
     for name, n in rows.items():
         _out.print(f"{name:16s} {n:>12,} rows")
     _out.print(f"Written to {out_dir} in {time.perf_counter() - start:.1f} s (seed {seed}).")
@@ -364,21 +374,27 @@ def demo(out_dir: Path, seed: int, suppress_below: int | None, force: bool) -> N
     from nenstudy.synth.generator import write_registry
 
     start = time.perf_counter()
-    folder = _claim(out_dir, force)
+    folder = _claim(out_dir, "demo", force)
     source, db_path = out_dir / "registry", out_dir / "registry.duckdb"
-    registry_folder = _claim(source, force)
-    with _progress() as progress:
-        task = progress.add_task("Simulating the synthetic MDT registry", total=1)
-        write_registry(source, seed=seed, scale=1.0)
-        progress.update(task, completed=1)
-        registry_folder.seal("demo")
-        task = progress.add_task("Validating and importing into DuckDB", total=1)
-        import_registry(source, db_path)
-        progress.update(task, completed=1)
-    _print_summary(summarize(db_path))
-    results = _run_study_and_report(db_path, default_study(), out_dir, seed=seed, suppress_below=suppress_below)
-    _print_headline(results, out_dir)
-    folder.seal("demo")
+    # the registry folder is a synth registry: `synth --out DIR/registry` may write it again
+    registry_folder = _claim(source, "synth", force)
+    try:
+        with _progress() as progress:
+            task = progress.add_task("Simulating the synthetic MDT registry", total=1)
+            try:
+                write_registry(source, seed=seed, scale=1.0)
+            finally:
+                _seal(registry_folder)
+            progress.update(task, completed=1)
+            task = progress.add_task("Validating and importing into DuckDB", total=1)
+            import_registry(source, db_path)
+            progress.update(task, completed=1)
+        _print_summary(summarize(db_path))
+        results = _run_study_and_report(db_path, default_study(), out_dir, seed=seed,
+                                        suppress_below=suppress_below)
+        _print_headline(results, out_dir)
+    finally:
+        _seal(folder)
     _out.print(f"Demo finished in {time.perf_counter() - start:.1f} s.")
 
 

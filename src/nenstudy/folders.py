@@ -1,93 +1,149 @@
-"""Output folders of synth and demo: written only where nothing but nenstudy's own files would be
-overwritten."""
+"""Output folders of synth and demo: written only where nothing but nenstudy's own files, as it
+left them, would be overwritten."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 __all__ = ["MARK", "FolderInUse", "OutputFolder", "claim"]
 
 MARK = ".nenstudy"
 """The file recording what nenstudy wrote into a folder (hidden: registry readers skip it)."""
 
+Stamp = tuple[int, int]
+"""A file's size and modification time (ns): a file changed since it was written differs."""
+
 
 class FolderInUse(Exception):
     """A folder holds files nenstudy did not write (or is no folder): it is not written into."""
 
 
-def _entries(folder: Path) -> list[Path]:
-    """The folder's files and folders, hidden ones (``.DS_Store``, the mark) aside."""
-    return [p for p in folder.iterdir() if not p.name.startswith(".")]
+def _walk(folder: Path, prefix: str = "") -> Iterator[tuple[str, Path]]:
+    """Every entry below ``folder`` but hidden ones (``.DS_Store``, the mark), by relative path
+    (``figures/km_os.png``); folders are entered, links are not, nor a folder with a mark of its
+    own (the registry folder of a demo, claimed on its own)."""
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith("."):
+            continue
+        name = prefix + path.name
+        yield name, path
+        if path.is_dir() and not path.is_symlink() and not (path / MARK).exists():
+            yield from _walk(path, name + "/")
 
 
-def _recorded(folder: Path) -> set[str]:
-    """The names nenstudy recorded writing into ``folder`` (none when the mark is missing,
-    unreadable, or not a regular file of its own, such as a link)."""
+def _stamp(path: Path) -> Stamp:
+    info = path.stat()
+    return info.st_size, info.st_mtime_ns
+
+
+def _recorded(folder: Path) -> tuple[str | None, dict[str, Stamp]]:
+    """The command that wrote ``folder`` and the files it wrote, with their stamps (none when
+    the mark is missing, unreadable, malformed, or not a regular file of its own)."""
     mark = folder / MARK
     if mark.is_symlink() or not mark.is_file():
-        return set()
+        return None, {}
     try:
         data = json.loads(mark.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return set()
-    names = data.get("written") if isinstance(data, dict) else None
-    if not isinstance(names, list):
-        return set()
-    return {n for n in names if isinstance(n, str)}
+        command = data["written_by"]
+        files = {str(name): (int(size), int(mtime))
+                 for name, (size, mtime) in data["files"].items()}
+    except Exception:  # noqa: BLE001 - any malformed mark (even one nested too deep) is none
+        return None, {}
+    return (command if isinstance(command, str) else None), files
+
+
+def _in_the_way(folder: Path, command: str) -> dict[str, Stamp | None]:
+    """Entries of ``folder`` that ``command`` may not write over: all of them when another
+    command wrote the folder; else files not recorded, or changed since, and links."""
+    written_by, files = _recorded(folder)
+    foreign: dict[str, Stamp | None] = {}
+    for name, path in _walk(folder):
+        if path.is_symlink():
+            foreign[name] = None
+        elif path.is_file():
+            stamp = _stamp(path)
+            if written_by != command or files.get(name) != stamp:
+                foreign[name] = stamp
+        elif not path.is_dir():
+            foreign[name] = None  # a pipe or device
+    return foreign
 
 
 @dataclass(frozen=True)
 class OutputFolder:
-    """A folder claimed for writing; :meth:`seal` records what was written."""
+    """A folder claimed for writing by ``command``; :meth:`seal` records what was written."""
 
     path: Path
-    foreign: frozenset[str]
-    """Names present when claimed that nenstudy had not written (allowed by ``force``)."""
+    command: str
+    foreign: dict[str, Stamp | None] = field(default_factory=dict)
+    """Entries present when claimed that nenstudy had not written as they were (allowed by
+    ``force``), with their stamps then."""
 
-    def seal(self, command: str) -> None:
-        """Record the folder's files and folders, those found there before aside, as written by
-        ``command``; a later :func:`claim` accepts them. A mark that is no regular file (a
-        folder) is left alone, and the folder is then claimed again only with ``force``."""
+    def seal(self) -> bool:
+        """Record the folder's files as written by the command, but those found there before
+        and left unchanged; a later :func:`claim` by the same command accepts them. Returns
+        whether the record could be written (a mark that is a folder, or a folder that cannot be
+        written, keeps none: the folder is then claimed again only with ``force``)."""
         mark = self.path / MARK
-        if mark.is_symlink():
-            mark.unlink()  # the link, never the file it points to
-        elif mark.exists() and not mark.is_file():
-            return
-        names = sorted(p.name for p in _entries(self.path) if p.name not in self.foreign)
-        mark.write_text(json.dumps({"written_by": f"nenstudy {command}", "written": names},
-                                   indent=1) + "\n", encoding="utf-8")
+        try:
+            files = {}
+            for name, path in _walk(self.path):
+                if path.is_file() and not path.is_symlink():
+                    stamp = _stamp(path)
+                    if name not in self.foreign or self.foreign[name] != stamp:
+                        files[name] = stamp
+            if mark.is_symlink():
+                mark.unlink()  # the link, never the file it points to
+            elif mark.exists() and not mark.is_file():
+                return False
+            text = json.dumps({"written_by": f"{self.command}", "files": files}, indent=1)
+            temporary = mark.with_name(MARK + ".tmp")
+            temporary.write_text(text + "\n", encoding="utf-8")
+            os.replace(temporary, mark)
+        except OSError:
+            return False
+        return True
 
 
-def claim(folder: Path, *, force: bool = False) -> OutputFolder:
-    """Check that ``folder`` may be written into, and create it.
+def claim(folder: Path, command: str, *, force: bool = False) -> OutputFolder:
+    """Check that ``command`` may write into ``folder``, and create it.
 
-    It may when it is new or empty (hidden files aside), or holds only files and folders that
-    nenstudy recorded writing there (:meth:`OutputFolder.seal`), none of them replaced by a link;
-    with ``force``, whatever it holds.
+    It may when the folder is new or empty (hidden files aside), or holds only files that the
+    same command recorded writing there (:meth:`OutputFolder.seal`), unchanged since and none
+    of them replaced by a link; with ``force``, whatever it holds.
 
     Raises
     ------
     FolderInUse
         Naming how many entries are in the way (not their names: a folder of patient files may
-        be named by record numbers).
+        be named by record numbers), or why the folder cannot be made.
     """
     if folder.is_symlink() and not folder.exists():
         raise FolderInUse(f"{folder} is a link to a folder that does not exist")
     if folder.exists() and not folder.is_dir():
         raise FolderInUse(f"{folder} is a file, not a folder")
-    foreign: frozenset[str] = frozenset()
+    foreign: dict[str, Stamp | None] = {}
     if folder.is_dir():
-        recorded = _recorded(folder)
-        foreign = frozenset(p.name for p in _entries(folder)
-                            if p.name not in recorded or p.is_symlink())
+        try:
+            foreign = _in_the_way(folder, command)
+        except OSError as exc:
+            raise FolderInUse(f"{folder} cannot be read: {exc.strerror or exc}") from None
         if foreign and not force:
             n = len(foreign)
             raise FolderInUse(
-                f"{folder} holds {n} file{'s' if n != 1 else ''} or folder{'s' if n != 1 else ''} "
-                "that nenstudy has no record of writing there: they could be overwritten. "
-                "Choose a new or empty folder, or pass --force to write into it."
+                f"{folder} holds {n} file{'s' if n != 1 else ''} that nenstudy {command} has "
+                "no record of writing there as they are now: they could be overwritten. Choose "
+                "a new or empty folder, or pass --force to write into it."
             )
-    folder.mkdir(parents=True, exist_ok=True)
-    return OutputFolder(folder, foreign)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / (MARK + ".tmp")
+        probe.write_text("", encoding="utf-8")
+        probe.unlink()
+    except OSError as exc:
+        raise FolderInUse(f"{folder} cannot be written: {exc.strerror or exc}") from None
+    return OutputFolder(folder, command, foreign)

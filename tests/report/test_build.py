@@ -210,3 +210,17 @@ def test_building_loads_no_stats_module(tmp_path, results_dict):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_a_rebuild_removes_its_earlier_figures_and_nothing_else(tmp_path, results_dict):
+    """Built with suppression after a build without it, the swimmer plot (omitted then) is gone;
+    an image of the user's in the figures folder stays."""
+    write_results(tmp_path, results_dict)
+    build_report(tmp_path, parallel=False)
+    figures = tmp_path / "figures"
+    assert (figures / "swimmer.png").is_file()
+    (figures / "my_own_plot.png").write_bytes(b"mine")
+    build_report(tmp_path, suppress_below=5, parallel=False)
+    assert not (figures / "swimmer.png").exists()
+    assert (figures / "my_own_plot.png").read_bytes() == b"mine"
+    assert (figures / "km_os.png").is_file()

@@ -14,6 +14,22 @@ from .xlsx import write_xlsx
 
 __all__ = ["build_report"]
 
+_FIGURES_WRITTEN = ".written"
+"""The list of figure files the last build wrote, in the figures folder (hidden)."""
+
+
+def _remove_earlier_figures(figures_dir: Path) -> None:
+    """Remove the figure files an earlier build wrote (one without suppression may have drawn a
+    figure this one omits), and only those: other files in the folder are the user's."""
+    try:
+        names = (figures_dir / _FIGURES_WRITTEN).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return
+    for name in names:
+        if name and "/" not in name and "\\" not in name and not name.startswith(".") \
+                and name.endswith((".png", ".svg")):
+            (figures_dir / name).unlink(missing_ok=True)
+
 
 def build_report(out_dir: Path, *, suppress_below: int | None = None, parallel: bool | None = None) -> list[Path]:
     """Write report.html, report.docx, tables.xlsx and figures/*.png|svg from ``out_dir/results.json``.
@@ -49,10 +65,13 @@ def build_report(out_dir: Path, *, suppress_below: int | None = None, parallel: 
     out_dir = Path(out_dir)
     results = load_results(out_dir)
     figures_dir = out_dir / "figures"
-    if figures_dir.is_dir():  # figures of an earlier build (e.g. without suppression) must not linger
-        for stale in [*figures_dir.glob("*.png"), *figures_dir.glob("*.svg")]:
-            stale.unlink()
+    if figures_dir.is_dir():
+        _remove_earlier_figures(figures_dir)
     figures = make_figures(results, figures_dir, suppress_below, parallel=parallel)
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    (figures_dir / _FIGURES_WRITTEN).write_text(
+        "".join(f"{path.name}\n" for figure in figures.values()
+                for path in (figure.file.png, figure.file.svg)), encoding="utf-8")
     tables = all_tables(results, suppress_below)
     sections = make_sections(results, tables, figures, suppress_below)
     written = [
