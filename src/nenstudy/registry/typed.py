@@ -90,20 +90,6 @@ def _present(column: Column, native: frozenset[str]) -> str:
     )
 
 
-def _present_not_marked(column: Column, native: frozenset[str]) -> str:
-    """SQL: :func:`_present`, but another program's mark for a missing value (R's ``NA``, a
-    type or code error of its own) counts as none, so that it adds no second error in a check
-    across columns. Tested on the text only where the value did not type (a CASE: computed as
-    a value, an OR or AND would evaluate both sides on every row)."""
-    if column.name in native:
-        return _present(column, native)
-    c, raw, text = sql.ident(column.name), sql.raw(column.name), _text(column, native)
-    return (
-        f"(CASE WHEN {c} IS NOT NULL THEN true WHEN {raw} IS NULL THEN false "
-        f"ELSE {text} IS NOT NULL AND NOT coalesce({sql.is_missing_marker(text)}, false) END)"
-    )
-
-
 def _absent(column: Column, native: frozenset[str]) -> str:
     """SQL condition: the cell of ``column`` is empty or blank (``NOT`` :func:`_present`).
 
@@ -443,21 +429,23 @@ def _table_row_checks(table: Table, native: frozenset[str]) -> list[_RowCheck]:
         # its own) neither makes a value needed nor stands in for one: a check that needs a
         # value sees it as none, a check that needs none sees it as one (no second error).
         names = ("tmb", "gene", "msi_status", "alteration")
-        tmb, gene, msi, alteration = (_present_not_marked(table.column(c), native)
-                                      for c in names)
-        tmb_any, gene_any, msi_any, alteration_any = (_present(table.column(c), native)
-                                                      for c in names)
-        n_given = f"({gene}::INT + {msi}::INT + {tmb}::INT)"
-        n_written = f"({gene_any}::INT + {msi_any}::INT + {tmb_any}::INT)"
+        tmb, gene, msi, alteration = (_present(table.column(c), native) for c in names)
+        marked = {c: (f"coalesce({sql.is_missing_marker(_text(table.column(c), native))}, false)"
+                      if c not in native else "false") for c in names}
+        n_written = f"({gene}::INT + {msi}::INT + {tmb}::INT)"
+        # The cheap tests first (a filter tests each next one on the rows left): the marks are
+        # looked for only on the few rows the written values already put in doubt.
         checks += [
             _RowCheck("error", None, "exactly_one_result",
-                      f"{n_given} <> 1 AND {n_written} = {n_given}",
+                      f"{n_written} <> 1 AND NOT ({marked['gene']} OR {marked['msi_status']} "
+                      f"OR {marked['tmb']})",
                       f"'exactly one of gene, msi_status, tmb must be given per row (found ' || "
-                      f"CAST({n_given} AS VARCHAR) || ')'"),
-            _RowCheck("error", "alteration", "required", f"{gene} AND NOT {alteration_any}",
+                      f"CAST({n_written} AS VARCHAR) || ')'"),
+            _RowCheck("error", "alteration", "required",
+                      f"NOT {alteration} AND {gene} AND NOT {marked['gene']}",
                       "'alteration is required when a gene is given'"),
             _RowCheck("error", "alteration", "alteration.without_gene",
-                      f"NOT {gene_any} AND {alteration}",
+                      f"NOT {gene} AND {alteration} AND NOT {marked['alteration']}",
                       "'alteration given without a gene'"),
         ]
     elif table.name == "treatments":
