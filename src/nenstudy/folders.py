@@ -100,7 +100,7 @@ class OutputFolder:
                 mark.unlink()  # the link, never the file it points to
             elif mark.exists() and not mark.is_file():
                 return False
-            text = json.dumps({"written_by": f"{self.command}", "files": files}, indent=1)
+            text = json.dumps({"written_by": self.command, "files": files}, indent=1)
             temporary = mark.with_name(MARK + ".tmp")
             temporary.write_text(text + "\n", encoding="utf-8")
             os.replace(temporary, mark)
