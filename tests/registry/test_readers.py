@@ -778,6 +778,19 @@ def test_xlsx_rows_and_columns_beyond_a_wrong_stated_range_are_read(good_registr
     assert report.problems.query("rule == 'column.missing'").empty  # column C was read
 
 
+def test_xlsx_values_beyond_the_last_header_column_are_an_error(good_registry: Path) -> None:
+    """A value right of the header (a column without a name) is not dropped silently."""
+    import openpyxl
+
+    path = _patients_xlsx(good_registry)
+    workbook = openpyxl.load_workbook(path)
+    workbook.active["E3"] = "a stray value"
+    workbook.save(path)
+    hit = validate_source(good_registry).problems.query("rule == 'file.ragged'")
+    assert hit[["file", "row"]].values.tolist() == [["patients.xlsx", 3]]
+    assert "beyond the last header column" in hit["message"].iloc[0]
+
+
 def test_xlsx_error_values_are_refused_not_read_as_text(good_registry: Path) -> None:
     import openpyxl
 

@@ -195,6 +195,26 @@ CASES = [
      "warning", "diagnoses.csv", 3, "karnofsky", "ecog.conflict", "maps to ECOG 1"),
     ("metastatic_without_sites", _set("diagnoses", 0, metastatic_sites=""),
      "warning", "diagnoses.csv", 2, "metastatic_sites", "metastatic_sites.missing", "metastatic"),
+    ("sites_of_a_localized_tumour", _set("diagnoses", 1, metastatic_sites="liver"),
+     "warning", "diagnoses.csv", 3, "metastatic_sites", "metastatic_sites.stage",
+     "set metastases_timing to metachronous"),
+    ("alteration_without_gene", _set("molecular_tests", 1, alteration="mutation"),
+     "error", "molecular_tests.csv", 3, "alteration", "alteration.without_gene", "without a gene"),
+    ("cell_type_of_a_well_differentiated_tumour", _set("diagnoses", 1, cell_type="small"),
+     "warning", "diagnoses.csv", 3, "cell_type", "cell_type.differentiation",
+     "differentiation is well"),
+    ("not_evaluable_reason_with_a_response", _set("treatments", 0, ne_reason="no scan"),
+     "warning", "treatments.csv", 2, "ne_reason", "ne_reason.response", "not NE"),
+    ("unknown_necrosis", _set("diagnoses", 0, necrosis="present"),
+     "error", "diagnoses.csv", 2, "necrosis", "allowed", "extensive"),
+    ("synchronous_metastases_of_a_localized_tumour",
+     _set("diagnoses", 1, metastases_timing="synchronous"),
+     "warning", "diagnoses.csv", 3, "metastases_timing", "metastases_timing.stage",
+     "stage at diagnosis is localized"),
+    ("metachronous_metastases_of_a_metastatic_tumour",
+     _set("diagnoses", 0, metastases_timing="metachronous"),
+     "warning", "diagnoses.csv", 2, "metastases_timing", "metastases_timing.stage",
+     "present at diagnosis are synchronous"),
     ("patient_without_diagnosis",
      _append("patients", {"patient_id": "P004", "sex": "F", "birth_date": "1980-01-01"}),
      "warning", "patients.csv", 5, "patient_id", "diagnosis.missing", "no diagnosis"),
@@ -640,6 +660,15 @@ def test_r_na_as_the_sites_of_a_localized_tumour_adds_no_stage_warning(tmp_path:
     rows["diagnoses"][1]["metastatic_sites"] = "NA"  # D002 is localized
     report = validate_source(write_registry(tmp_path / "reg", rows))
     assert report.problems["rule"].tolist() == ["allowed"]
+
+
+def test_sites_of_metachronous_metastases_fit_a_localized_stage(tmp_path: Path) -> None:
+    """Metastases found after diagnosis: the stage stays that at diagnosis, the sites are the
+    later ones, and nothing is said."""
+    rows = good_rows()
+    rows["diagnoses"][1].update(metastatic_sites="liver;bone", metastases_timing="metachronous")
+    report = validate_source(write_registry(tmp_path / "reg", rows))
+    assert report.ok and report.problems.empty, report.render()
 
 
 def test_r_na_in_a_required_column_says_a_value_is_needed(tmp_path: Path) -> None:

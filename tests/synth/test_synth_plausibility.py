@@ -68,6 +68,28 @@ def test_some_rows_carry_only_the_typed_in_category(registry) -> None:
     assert 5 <= typed_only.sum() <= 0.1 * len(d)
 
 
+def test_necrosis_follows_the_kind_of_tumour(large_registry) -> None:
+    """Extensive necrosis mostly in NEC, none in a typical lung carcinoid (WHO 2021)."""
+    d = large_registry["diagnoses"]
+    stated = d[d["necrosis"].notna()]
+    assert 0.4 <= len(stated) / d["differentiation"].notna().sum() <= 0.8
+    nec = stated[stated["who_category"] == "NEC"]["necrosis"]
+    assert (nec == "extensive").mean() > 0.4
+    net = stated[stated["who_category"].isin(["NET G1", "NET G2"])]
+    assert (net["necrosis"] == "absent").mean() > 0.8
+    typical_lung = net[(net["primary_site"] == "C34.9") & (net["who_category"] == "NET G1")]
+    assert len(typical_lung) > 0 and (typical_lung["necrosis"] == "absent").all()
+
+
+def test_metastases_are_synchronous_when_their_timing_is_recorded(registry) -> None:
+    """The simulated course has no metachronous metastases; most metastatic rows say so."""
+    d = registry["diagnoses"]
+    timing = d["metastases_timing"]
+    assert set(timing.dropna()) == {"synchronous"}
+    assert (d.loc[timing.notna(), "stage"] == "metastatic").all()
+    assert 0.6 <= timing[d["stage"] == "metastatic"].notna().mean() <= 0.95
+
+
 def test_patient_ids_are_opaque_and_not_sequential(registry) -> None:
     ids = registry["patients"]["patient_id"]
     assert ids.str.fullmatch(r"NEN-[0-9a-f]{16}").all()

@@ -231,8 +231,11 @@ def render_registry_markdown() -> str:
         "higher NET grade while Ki-67 or the mitotic count is missing, MiNEN while the non-NE "
         "component is): kept, with a warning naming the missing element;",
         "- a typed-in `who_category` or `site_group` that differs from the derived one, and "
-        "an `ecog_ps` that differs from the mapped Karnofsky: warnings; stage metastatic without "
-        "metastatic sites: warning.",
+        "an `ecog_ps` that differs from the mapped Karnofsky: warnings;",
+        "- stage metastatic without metastatic sites; metastatic sites with a localized or "
+        "locally advanced stage, unless `metastases_timing` is metachronous (found after "
+        "diagnosis); synchronous metastases without a metastatic stage, metachronous ones with "
+        "it: warnings.",
         "",
         "## Derivations",
         "",

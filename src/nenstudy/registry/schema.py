@@ -53,7 +53,9 @@ __all__ = [
     "MORPHOLOGY_CODES",
     "DIFFERENTIATION",
     "CELL_TYPES",
+    "NECROSIS",
     "STAGES",
+    "METASTASES_TIMING",
     "METASTATIC_SITES",
     "TEST_METHODS",
     "GENES",
@@ -82,9 +84,10 @@ __all__ = [
     "ecog_from_karnofsky",
 ]
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 """Version of this schema; stored in every registry store (``_meta``, ``_import_log``).
 
+3: diagnoses gain ``necrosis`` and ``metastases_timing`` (optional; 2: without them).
 2: coded columns are ENUMs of their codes (1: text); the values are the same.
 """
 
@@ -140,6 +143,8 @@ HEADER_ALIASES: Mapping[str, tuple[str, ...]] = {
     "who_category": ("who", "whoclassification", "who2019category"),
     "resectable": ("resectability", "operable"),
     "metastatic_sites": ("metastases", "metastasissites", "sitesofmetastasis"),
+    "metastases_timing": ("metastasistiming", "timingofmetastases", "synchronousmetachronous"),
+    "necrosis": ("tumornecrosis", "tumournecrosis"),
     "ecog_ps": ("ecog", "ecogperformancestatus", "performancestatusecog", "ecogscore", "whops",
                 "performancestatus"),
     "karnofsky": ("kps", "karnofskyps", "karnofskyscore", "karnofskyindex",
@@ -341,7 +346,9 @@ SITE_GROUPS = ("GEP", "other_extrapulmonary", "unknown_primary", "lung")
 MORPHOLOGY_CODES = ("8240/3", "8249/3", "8246/3", "8013/3", "8041/3", "8154/3", "8244/3")
 DIFFERENTIATION = ("well", "poor")
 CELL_TYPES = ("small", "large")
+NECROSIS = ("absent", "focal", "extensive")
 STAGES = ("localized", "locally_advanced", "metastatic")
+METASTASES_TIMING = ("synchronous", "metachronous")
 METASTATIC_SITES = ("liver", "nodes", "bone", "lung", "peritoneum", "brain", "other")
 TEST_METHODS = ("NGS", "IHC", "PCR")
 GENES = (
@@ -567,6 +574,12 @@ DIAGNOSES = Table(
                description="Mitotic count."),
         Column("non_ne_component_pct", "float", minimum=0, maximum=100, unit="%",
                description="Non-neuroendocrine component (0 or missing = pure)."),
+        Column("necrosis", "string", allowed=NECROSIS,
+               description="Tumour necrosis as the pathologist reports it: absent, focal "
+                           "(punctate included) or extensive. A raw pathology element: it "
+                           "separates atypical from typical lung carcinoid and is usually "
+                           "extensive in NEC, but does not enter the WHO category derived "
+                           "here."),
         Column("who_category", "string", allowed=WHO_CATEGORIES,
                description="Typed-in WHO 2019 category; the store holds the category derived "
                            "from the raw elements when they determine one (a conflict is a "
@@ -579,7 +592,15 @@ DIAGNOSES = Table(
         Column("resectable", "bool",
                description="For locally advanced disease: resectable (true/false)."),
         Column("metastatic_sites", "list", allowed=METASTATIC_SITES,
-               description="Sites of metastasis; expected (warning) when stage is metastatic."),
+               description="Sites of distant metastasis: at diagnosis, or found later when "
+                           "metastases_timing is metachronous; expected (warning) when stage is "
+                           "metastatic."),
+        Column("metastases_timing", "string", allowed=METASTASES_TIMING,
+               description="When distant metastases were first found: synchronous (at "
+                           "diagnosis, so stage is metastatic) or metachronous (later, after a "
+                           "localized or locally advanced stage at diagnosis); a disagreement "
+                           "with stage is a warning. stage, advanced and metastatic stay those "
+                           "at diagnosis."),
         Column("ecog_ps", "int", minimum=0, maximum=5, description="ECOG performance status."),
         Column("karnofsky", "int", minimum=0, maximum=100, multiple_of=10,
                description="Karnofsky performance status; mapped to ECOG when ecog_ps is missing "

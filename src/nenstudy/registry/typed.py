@@ -415,9 +415,21 @@ def _table_row_checks(table: Table, native: frozenset[str]) -> list[_RowCheck]:
                       "'stage is metastatic but no metastatic site is given'"),
             _RowCheck("warning", "metastatic_sites", "metastatic_sites.stage",
                       "(stage = 'localized' OR stage = 'locally_advanced') "
-                      "AND len(metastatic_sites) > 0 AND NOT coalesce("
+                      "AND len(metastatic_sites) > 0 "
+                      # the sites of metastases found later (stage stays that at diagnosis)
+                      "AND metastases_timing IS DISTINCT FROM 'metachronous' AND NOT coalesce("
                       + sql.is_missing_marker(sql.raw("metastatic_sites")) + ", false)",
-                      "'metastatic sites given but stage is ' || stage"),
+                      "'metastatic sites given but stage is ' || stage || ' (metastases found "
+                      "after diagnosis: set metastases_timing to metachronous)'"),
+            _RowCheck("warning", "metastases_timing", "metastases_timing.stage",
+                      "metastases_timing = 'synchronous' AND stage <> 'metastatic'",
+                      "'synchronous metastases are found at diagnosis, but the stage at "
+                      "diagnosis is ' || stage"),
+            _RowCheck("warning", "metastases_timing", "metastases_timing.stage",
+                      "metastases_timing = 'metachronous' AND stage = 'metastatic'",
+                      "'metachronous metastases are found after diagnosis, but the stage at "
+                      "diagnosis is metastatic (metastases present at diagnosis are "
+                      "synchronous)'"),
             _RowCheck("warning", "cell_type", "cell_type.differentiation",
                       "cell_type IS NOT NULL AND differentiation = 'well'",
                       "'a small/large cell type is for poorly differentiated NEC, but "

@@ -87,7 +87,8 @@ def iter_blocks(
     for block, child in enumerate(children):
         n = min(BLOCK_SIZE, total - block * BLOCK_SIZE)
         rng = np.random.Generator(np.random.PCG64(child))
-        base = simulate_baseline(rng, params, n)
+        detail = np.random.Generator(np.random.PCG64(child.spawn(1)[0]))
+        base = simulate_baseline(rng, params, n, detail)
         course = simulate_course(rng, params, base, catalogue)
         molecular = simulate_molecular(rng, params, base, course.last_contact)
         tables = block_tables(base, course, molecular, catalogue, keys, offsets)

@@ -85,7 +85,8 @@ def _check_probabilities(values: Mapping[str, Any]) -> None:
     for key, value in values.items():
         if key.startswith(_PROBABILITY_PREFIXES) and isinstance(value, dict):
             probabilities(value, key)
-        if key.startswith(("patient.ecog", "response.")) and isinstance(value, dict):
+        if (key.startswith(("patient.ecog", "response.", "pathology.necrosis"))
+                and isinstance(value, dict)):
             for sub, dist in value.items():
                 if isinstance(dist, dict):
                     probabilities(dist, f"{key}.{sub}")

@@ -62,11 +62,14 @@ class Baseline:
     mitoses_valid: np.ndarray
     non_ne: np.ndarray
     non_ne_valid: np.ndarray
+    necrosis: np.ndarray
+    necrosis_valid: np.ndarray
     morphology: np.ndarray
     morphology_valid: np.ndarray
     stage: np.ndarray
     resectable: np.ndarray
     metastatic_mask: np.ndarray
+    metastases_timing_valid: np.ndarray
     ecog: np.ndarray
     ecog_valid: np.ndarray
     karnofsky: np.ndarray
@@ -183,7 +186,21 @@ def _metastatic_sites(rng: np.random.Generator, params: ParameterSet, metastatic
     return np.where(metastatic, mask, 0)
 
 
-def simulate_baseline(rng: np.random.Generator, params: ParameterSet, n: int) -> Baseline:
+def _necrosis(rng: np.random.Generator, params: ParameterSet, group: np.ndarray,
+              net_grade: np.ndarray, lung: np.ndarray) -> np.ndarray:
+    """Necrosis (index into :data:`nenstudy.registry.schema.NECROSIS`) by tumour kind."""
+    kind = np.select(
+        [(group == EP_NEC) | (group == LUNG_NEC), group == MINEN, lung & (net_grade == 0), lung,
+         net_grade == 2],
+        ["nec", "minen", "lung_typical", "lung_atypical", "net_g3"], "net_g1_g2",
+    )
+    table = params["pathology.necrosis"]
+    probs = np.array([[table[k][level] for level in schema.NECROSIS] for k in kind.tolist()])
+    return categorical(rng, probs)
+
+
+def simulate_baseline(rng: np.random.Generator, params: ParameterSet, n: int,
+                      detail: np.random.Generator) -> Baseline:
     """Simulate the baseline of ``n`` patients discussed at the MDT.
 
     Parameters
@@ -194,6 +211,9 @@ def simulate_baseline(rng: np.random.Generator, params: ParameterSet, n: int) ->
         Generator parameters.
     n
         Number of patients.
+    detail
+        A generator of its own for the elements added after the first version (necrosis,
+        metastases timing), so that adding them left every other draw of a seed unchanged.
 
     Returns
     -------
@@ -267,12 +287,21 @@ def simulate_baseline(rng: np.random.Generator, params: ParameterSet, n: int) ->
     note = rng.integers(0, len(NOTES), n)
     site_group_typed = rng.random(n) < params["pathology.site_group_typed"]
 
+    # Elements added later are drawn from their own stream, so that the draws above (and the
+    # course simulated after them) stay those of earlier versions for the same seed.
+    necrosis = _necrosis(detail, params, group, net_grade, lung)
+    necrosis_valid = raw_recorded & (detail.random(n) < params["pathology.necrosis_reported"])
+    metastases_timing_valid = (stage == METASTATIC) & (
+        detail.random(n) < params["stage.metastases_timing_recorded"])
+
     return Baseline(
         group=group, pure=pure, site_codes=site_codes, site=site, colorectal=colorectal,
         male=male, birth=birth, diagnosis=diagnosis, mdt=mdt, who=who, who_typed=who_typed,
         raw_recorded=raw_recorded, differentiation=differentiation, cell_type=cell_type,
         cell_type_valid=raw_recorded & cell_stated, ki67=ki67, ki67_valid=ki67_valid,
         mitoses=mitoses, mitoses_valid=mitoses_valid, non_ne=non_ne, non_ne_valid=non_ne_valid,
+        necrosis=necrosis, necrosis_valid=necrosis_valid,
+        metastases_timing_valid=metastases_timing_valid,
         morphology=morphology, morphology_valid=morphology_valid, stage=stage,
         resectable=resectable, metastatic_mask=metastatic_mask, ecog=ecog, ecog_valid=ecog_valid,
         karnofsky=karnofsky, karnofsky_valid=karnofsky_valid, site_group_typed=site_group_typed,
