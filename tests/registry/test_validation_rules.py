@@ -454,6 +454,20 @@ def test_an_identifier_inside_other_text_is_masked(tmp_path: Path, written: str)
     assert "<identifier>" in report.problems.query("column == 'best_response'")["value"].iloc[0]
 
 
+@pytest.mark.parametrize("written", ["{head}\n{tail}", "{head} {tail}", "see {head}\r\n{tail}."])
+def test_an_identifier_split_by_a_line_break_or_a_space_is_masked(tmp_path: Path,
+                                                                  written: str) -> None:
+    """A wrapped cell: the identifier is found, and masked, across the break."""
+    rows = good_rows()
+    pid = "NEN-7a01f2c9"
+    _renamed_patient(rows, rows["patients"][1]["patient_id"], pid)
+    rows["treatments"][0]["best_response"] = written.format(head=pid[:6], tail=pid[6:])
+    report = validate_source(write_registry(tmp_path / "reg", rows))
+    text = report.problems.to_csv() + report.render()
+    assert pid[6:] not in text and pid[:6].lower() not in text.lower()
+    assert "<identifier>" in report.problems.query("column == 'best_response'")["value"].iloc[0]
+
+
 def test_an_identifier_in_a_header_or_a_long_value_is_masked(tmp_path: Path) -> None:
     from .conftest import write_table
     from nenstudy.registry.schema import TABLES

@@ -516,6 +516,12 @@ def _identifiers_shown_elsewhere(
     row = con.execute("SELECT count(*) FROM _shown_texts").fetchone()
     if not row or not row[0]:
         return set()
+    # An identifier split by a line break or spaces (a wrapped cell) is looked for in the text
+    # without them too.
+    con.execute(
+        "INSERT INTO _shown_texts SELECT DISTINCT regexp_replace(v, '\\s+', '', 'g') "
+        "FROM _shown_texts WHERE regexp_matches(v, '\\S\\s+\\S')"
+    )
     keys = " UNION ALL ".join(
         f"SELECT lower(CAST({sql.ident(c)} AS VARCHAR)) AS id FROM {relations[t]}"
         for t, c in _key_identifier_columns()
@@ -549,9 +555,9 @@ def _identifiers_shown_elsewhere(
 
 def _masking_pattern(seen: set[str]) -> re.Pattern[str]:
     """A pattern finding the identifiers of ``seen`` in any case (short ones only as words of
-    their own)."""
+    their own; longer ones also split by line breaks or spaces)."""
     alternatives = [
-        re.escape(i) if len(i) >= _SHORT_ID
+        r"\s*".join(re.escape(c) for c in i) if len(i) >= _SHORT_ID
         # set apart, or ending a sentence or clause ("see 12.")
         else rf"(?<![^{_SHORT_BREAKS}]){re.escape(i)}(?=[.,:!?]*(?:[{_SHORT_BREAKS}]|$))"
         for i in sorted(seen, key=len, reverse=True)
