@@ -18,8 +18,9 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "diagnoses": (
         "diagnosis_id", "patient_id", "diagnosis_date", "mdt_date", "primary_site", "site_group",
         "site_group_reported", "morphology", "differentiation", "cell_type", "ki67_pct",
-        "mitoses_per_2mm2", "non_ne_component_pct", "who_category", "who_category_reported",
-        "stage", "resectable", "ecog_ps", "karnofsky", "pure_histology", "advanced", "metastatic",
+        "mitoses_per_2mm2", "non_ne_component_pct", "necrosis", "who_category",
+        "who_category_reported", "stage", "resectable", "metastases_timing", "ecog_ps",
+        "karnofsky", "pure_histology", "advanced", "metastatic",
     ),
     "molecular_tests": ("patient_id", "test_date", "assay", "gene", "alteration", "msi_status", "tmb"),
     "treatments": (
