@@ -205,8 +205,10 @@ CASES = [
      "differentiation is well"),
     ("not_evaluable_reason_with_a_response", _set("treatments", 0, ne_reason="no scan"),
      "warning", "treatments.csv", 2, "ne_reason", "ne_reason.response", "not NE"),
-    ("unknown_necrosis", _set("diagnoses", 0, necrosis="present"),
+    ("unknown_necrosis", _set("diagnoses", 0, necrosis="seen"),
      "error", "diagnoses.csv", 2, "necrosis", "allowed", "extensive"),
+    ("necrosis_by_another_name", _set("diagnoses", 0, necrosis="Punctate"),
+     "error", "diagnoses.csv", 2, "necrosis", "allowed", "did you mean 'focal'?"),
     ("synchronous_metastases_of_a_localized_tumour",
      _set("diagnoses", 1, metastases_timing="synchronous"),
      "warning", "diagnoses.csv", 3, "metastases_timing", "metastases_timing.stage",
@@ -454,7 +456,11 @@ def test_an_identifier_inside_other_text_is_masked(tmp_path: Path, written: str)
     assert "<identifier>" in report.problems.query("column == 'best_response'")["value"].iloc[0]
 
 
-@pytest.mark.parametrize("written", ["{head}\n{tail}", "{head} {tail}", "see {head}\r\n{tail}."])
+@pytest.mark.parametrize("written", [
+    "{head}\n{tail}", "{head} {tail}", "see {head}\r\n{tail}.", "see:{head} {tail}",
+    "x " * 40 + "{head}\n{tail} confirmed",  # beyond the short texts searched by substrings
+    "x " * 40 + "see:{head}  {tail}",
+])
 def test_an_identifier_split_by_a_line_break_or_a_space_is_masked(tmp_path: Path,
                                                                   written: str) -> None:
     """A wrapped cell: the identifier is found, and masked, across the break."""
@@ -466,6 +472,16 @@ def test_an_identifier_split_by_a_line_break_or_a_space_is_masked(tmp_path: Path
     text = report.problems.to_csv() + report.render()
     assert pid[6:] not in text and pid[:6].lower() not in text.lower()
     assert "<identifier>" in report.problems.query("column == 'best_response'")["value"].iloc[0]
+
+
+def test_numbers_that_join_into_a_numeric_identifier_are_shown(tmp_path: Path) -> None:
+    """Digits split by spaces cannot be told from numbers or dates: only identifiers holding a
+    letter are looked for across a break."""
+    rows = good_rows()
+    _renamed_patient(rows, rows["patients"][1]["patient_id"], "20191001")
+    rows["treatments"][0]["best_response"] = "2019 10 01"
+    report = validate_source(write_registry(tmp_path / "reg", rows))
+    assert report.problems.query("column == 'best_response'")["value"].tolist() == ["2019 10 01"]
 
 
 def test_an_identifier_in_a_header_or_a_long_value_is_masked(tmp_path: Path) -> None:
@@ -683,6 +699,19 @@ def test_sites_of_metachronous_metastases_fit_a_localized_stage(tmp_path: Path) 
     rows["diagnoses"][1].update(metastatic_sites="liver;bone", metastases_timing="metachronous")
     report = validate_source(write_registry(tmp_path / "reg", rows))
     assert report.ok and report.problems.empty, report.render()
+
+
+@pytest.mark.parametrize("timing, rules", [
+    ("Metachronous", ["allowed"]),               # misspelt: its error, not also "set it"
+    ("NA", ["allowed"]),
+    ("synchronous", ["metastases_timing.stage"]),  # one warning for the one conflict
+])
+def test_a_written_metastases_timing_adds_no_second_stage_warning(tmp_path: Path, timing: str,
+                                                                  rules: list[str]) -> None:
+    rows = good_rows()
+    rows["diagnoses"][1].update(metastatic_sites="liver", metastases_timing=timing)  # localized
+    report = validate_source(write_registry(tmp_path / "reg", rows))
+    assert report.problems["rule"].tolist() == rules, report.render()
 
 
 def test_r_na_in_a_required_column_says_a_value_is_needed(tmp_path: Path) -> None:

@@ -165,3 +165,23 @@ def test_ki67_groups_use_left_closed_cutpoints(registry, derive, epnec):
     con, _ = derive(registry, epnec)
     groups = [r[0] for r in con.execute("SELECT ki67_group FROM cohort_vars ORDER BY usubjid").fetchall()]
     assert groups == ["<20", "20-<55", "20-<55", ">=55", None]
+
+
+def test_a_store_of_an_older_schema_is_named_as_such(tmp_path, registry) -> None:
+    """A store imported before a column the study reads was added says to import again."""
+    import duckdb
+
+    from nenstudy.registry.schema import SCHEMA_VERSION
+    from nenstudy.study.sources import StoreLayoutError, open_store
+
+    path = registry.write(tmp_path / "old.duckdb")
+    con = duckdb.connect(str(path))
+    con.execute("ALTER TABLE diagnoses DROP COLUMN necrosis")
+    con.execute("CREATE TABLE _meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+    con.execute("INSERT INTO _meta VALUES ('schema_version', '2')")
+    con.close()
+    with pytest.raises(StoreLayoutError, match=f"schema version 2, which lacks what this "
+                                               f"nenstudy reads \\(schema version "
+                                               f"{SCHEMA_VERSION}\\).*necrosis.*import the "
+                                               "registry folder again"):
+        open_store(path)

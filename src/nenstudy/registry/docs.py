@@ -27,6 +27,7 @@ from nenstudy.registry.schema import (
     MITOSES_GRADE_UPPER,
     SCHEMA,
     SCHEMA_VERSION,
+    CODE_SYNONYMS,
     SITE_GROUP_DEFAULT,
     SITE_GROUP_RANGES,
     Column,
@@ -180,6 +181,10 @@ def render_registry_markdown() -> str:
         "so small that it would be read as 0 (`1e-400`). "
         "`int`: whole number (`3` or `3.0`), at most 9 digits.",
         "- `bool`: `true` or `false`, in any case (`TRUE`, `False`).",
+        "- Codes are written as listed; one written in another case, or by a usual other "
+        "name, is an error naming the code meant: "
+        + "; ".join(f"`{c}`: " + ", ".join(f"{w} → `{code}`" for w, code in m.items())
+                    for c, m in CODE_SYNONYMS.items()) + ".",
         f"- `list`: tokens separated by `{LIST_SEPARATOR}`, lower case, e.g. `liver;nodes`; "
         "spaces around a token are trimmed, and an empty token (two separators in a row, or one "
         "at the start or end) is left out with a warning.",

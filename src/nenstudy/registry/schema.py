@@ -35,6 +35,7 @@ __all__ = [
     "enum_type",
     "IDENTIFIER_MASK",
     "HEADER_ALIASES",
+    "CODE_SYNONYMS",
     "Column",
     "DerivedColumn",
     "ForeignKey",
@@ -346,9 +347,16 @@ SITE_GROUPS = ("GEP", "other_extrapulmonary", "unknown_primary", "lung")
 MORPHOLOGY_CODES = ("8240/3", "8249/3", "8246/3", "8013/3", "8041/3", "8154/3", "8244/3")
 DIFFERENTIATION = ("well", "poor")
 CELL_TYPES = ("small", "large")
-NECROSIS = ("absent", "focal", "extensive")
+NECROSIS = ("absent", "focal", "extensive", "present")
 STAGES = ("localized", "locally_advanced", "metastatic")
 METASTASES_TIMING = ("synchronous", "metachronous")
+
+CODE_SYNONYMS: Mapping[str, Mapping[str, str]] = {
+    "necrosis": {"punctate": "focal", "geographic": "extensive", "comedo": "extensive",
+                 "yes": "present", "no": "absent"},
+}
+"""Usual other names of codes (lower case), by column: never read as the code, but named in
+the message of the error (``did you mean 'focal'?``)."""
 METASTATIC_SITES = ("liver", "nodes", "bone", "lung", "peritoneum", "brain", "other")
 TEST_METHODS = ("NGS", "IHC", "PCR")
 GENES = (
@@ -576,8 +584,9 @@ DIAGNOSES = Table(
                description="Non-neuroendocrine component (0 or missing = pure)."),
         Column("necrosis", "string", allowed=NECROSIS,
                description="Tumour necrosis as the pathologist reports it: absent, focal "
-                           "(punctate included) or extensive. A raw pathology element: it "
-                           "separates atypical from typical lung carcinoid and is usually "
+                           "(punctate included), extensive (geographic, comedo-like), or "
+                           "present when the report gives no extent. A raw pathology element: "
+                           "it separates atypical from typical lung carcinoid and is usually "
                            "extensive in NEC, but does not enter the WHO category derived "
                            "here."),
         Column("who_category", "string", allowed=WHO_CATEGORIES,

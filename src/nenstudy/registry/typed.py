@@ -14,6 +14,7 @@ from typing import Iterable
 
 from nenstudy.registry import sql
 from nenstudy.registry.schema import (
+    CODE_SYNONYMS,
     EARLIEST_DATE,
     LIST_SEPARATOR,
     MISSING_MARKERS,
@@ -143,11 +144,14 @@ def _expected(values: Iterable[str]) -> str:
 
 
 def _case_hint(column: Column, text: str) -> str:
-    """SQL (`` || text``): for a code written in another case (``Metastatic``, ``net g1``), the
+    """SQL (`` || text``): for a code written in another case (``Metastatic``, ``net g1``) or
+    by a usual other name (:data:`~nenstudy.registry.schema.CODE_SYNONYMS`, in any case), the
     code meant (codes are compared as written)."""
     assert column.allowed is not None
-    whens = " ".join(f"WHEN {sql.literal(code.lower())} THEN {sql.literal(code)}"
-                     for code in column.allowed)
+    meant = {code.lower(): code for code in column.allowed}
+    meant.update(CODE_SYNONYMS.get(column.name, {}))
+    whens = " ".join(f"WHEN {sql.literal(written)} THEN {sql.literal(code)}"
+                     for written, code in meant.items())
     return (f" || coalesce(' (did you mean ''' || CASE lower({text}) {whens} END || "
             "'''? Codes are written as listed)', '')")
 
@@ -416,11 +420,14 @@ def _table_row_checks(table: Table, native: frozenset[str]) -> list[_RowCheck]:
             _RowCheck("warning", "metastatic_sites", "metastatic_sites.stage",
                       "(stage = 'localized' OR stage = 'locally_advanced') "
                       "AND len(metastatic_sites) > 0 "
-                      # the sites of metastases found later (stage stays that at diagnosis)
-                      "AND metastases_timing IS DISTINCT FROM 'metachronous' AND NOT coalesce("
+                      # with a timing written, metachronous sites fit; a synchronous timing,
+                      # or one not read, is its own problem (not also this one)
+                      f"AND {sql.raw('metastases_timing')} IS NULL AND NOT coalesce("
                       + sql.is_missing_marker(sql.raw("metastatic_sites")) + ", false)",
-                      "'metastatic sites given but stage is ' || stage || ' (metastases found "
-                      "after diagnosis: set metastases_timing to metachronous)'"),
+                      "'metastatic sites given but stage is ' || stage || ': if these "
+                      "metastases were found after diagnosis, set metastases_timing to "
+                      "metachronous; if not, check the stage (distant metastases at diagnosis "
+                      "make it metastatic) or the sites'"),
             _RowCheck("warning", "metastases_timing", "metastases_timing.stage",
                       "metastases_timing = 'synchronous' AND stage <> 'metastatic'",
                       "'synchronous metastases are found at diagnosis, but the stage at "

@@ -440,8 +440,8 @@ def _fetch_report(
         "severity, message, value"
     ).fetchall()
     if not show_identifiers:
-        seen = _identifiers_shown_elsewhere(con, identifiers, relations)
-        pattern = _masking_pattern(seen) if seen else None
+        seen, split = _identifiers_shown_elsewhere(con, identifiers, relations)
+        pattern = _masking_pattern(seen, split) if seen else None
         records = [_masked(record, pattern) for record in records]
     files = tuple(
         (name, f.path.name, f.n_rows) for name, f in loaded.files.items()
@@ -489,9 +489,10 @@ def _key_identifier_columns() -> list[tuple[str, str]]:
 
 def _identifiers_shown_elsewhere(
     con: duckdb.DuckDBPyConnection, identifiers: str, relations: Mapping[str, str]
-) -> set[str]:
+) -> tuple[set[str], set[str]]:
     """The identifiers (lower case) that problems would show outside identifier columns
-    (``relations``: where each table's typed rows are).
+    (``relations``: where each table's typed rows are), and those of them found split in two by
+    a line break or spaces (a wrapped cell).
 
     An identifier shifted into another column (a row whose values moved by one, a file without
     its header row), typed in another case, or written inside other text, is an error there
@@ -500,8 +501,16 @@ def _identifiers_shown_elsewhere(
     are looked up, whatever their case, among the identifiers that are keys or references (a
     free-text note is masked in its own column, but other values that equal a note are not
     identifiers): their words, the parts of their words, and for short texts every substring as
-    long as an identifier. Only errors, free-text warnings and file and header problems are
-    looked at (no clean registry pays for it); other warnings show typed values.
+    long as an identifier. Each two neighbouring words joined are looked up the same way, for an
+    identifier split once by whitespace; only identifiers holding a letter are looked for so
+    (split digits cannot be told from numbers or dates: ``2019 10 01``). Only errors, free-text
+    warnings and file and header problems are looked at (no clean registry pays for it); other
+    warnings show typed values.
+
+    Returns
+    -------
+    (set of str, set of str)
+        The identifiers to mask, and those of them found split.
     """
     free_text = ", ".join(sql.literal(c) for c in sorted(FREE_TEXT_COLUMNS))
     text_rules = " OR ".join(f"prefix(rule, {sql.literal(r)})" for r in _TEXT_RULES)
@@ -515,12 +524,11 @@ def _identifiers_shown_elsewhere(
     )
     row = con.execute("SELECT count(*) FROM _shown_texts").fetchone()
     if not row or not row[0]:
-        return set()
-    # An identifier split by a line break or spaces (a wrapped cell) is looked for in the text
-    # without them too.
+        return set(), set()
     con.execute(
-        "INSERT INTO _shown_texts SELECT DISTINCT regexp_replace(v, '\\s+', '', 'g') "
-        "FROM _shown_texts WHERE regexp_matches(v, '\\S\\s+\\S')"
+        "CREATE OR REPLACE TEMP TABLE _shown_pairs AS SELECT DISTINCT ws[i] || ws[i + 1] AS v "
+        "FROM (SELECT regexp_split_to_array(v, '\\s+') AS ws "
+        "FROM _shown_texts WHERE regexp_matches(v, '\\S\\s+\\S')), range(1, len(ws)) AS r(i)"
     )
     keys = " UNION ALL ".join(
         f"SELECT lower(CAST({sql.ident(c)} AS VARCHAR)) AS id FROM {relations[t]}"
@@ -531,34 +539,45 @@ def _identifiers_shown_elsewhere(
     lengths = [n for (n,) in con.execute(
         f"SELECT DISTINCT strlen(id) FROM _key_ids ORDER BY 1 LIMIT {_MAX_ID_LENGTHS + 1}"
     ).fetchall()]
+    seen = {i for (i,) in con.execute(
+        f"SELECT id FROM _key_ids WHERE id IN ({_candidates('_shown_texts', lengths)})"
+    ).fetchall()}
+    split = {i for (i,) in con.execute(
+        "SELECT id FROM _key_ids WHERE regexp_matches(id, '[a-z]') "
+        f"AND id IN ({_candidates('_shown_pairs', lengths)})"
+    ).fetchall()}
+    return seen | split, split
+
+
+def _candidates(texts: str, lengths: list[int]) -> str:
+    """SQL: the texts of the table ``texts`` (column ``v``) that may be identifiers: each text,
+    its words, their parts and, when identifiers have few distinct lengths, every substring of
+    an identifier's length of the short texts (an identifier glued to other text)."""
     words = (f"SELECT unnest(regexp_split_to_array(v, {sql.literal(f'[{_WORD_BREAKS}]+')})) "
-             "AS w FROM _shown_texts")
+             f"AS w FROM {texts}")
     candidates = [
-        "SELECT v AS t FROM _shown_texts",
+        f"SELECT v AS t FROM {texts}",
         f"SELECT w FROM ({words})",
         f"SELECT unnest(regexp_split_to_array(w, {sql.literal(f'[{_PART_BREAKS}]+')})) "
         f"FROM ({words})",
     ]
     if len(lengths) <= _MAX_ID_LENGTHS:
-        # every substring of an identifier's length of the short texts (an identifier glued
-        # to other text, as in a data row taken for the header), for a bounded number of them
+        # bounded: at most so many texts are searched substring by substring
         candidates.append(
-            "SELECT substr(v, i, n) FROM (SELECT v FROM _shown_texts "
+            f"SELECT substr(v, i, n) FROM (SELECT v FROM {texts} "
             f"WHERE strlen(v) <= {_SHORT_TEXT} LIMIT {_MAX_SUBSTRING_TEXTS}), "
             f"(SELECT unnest([{', '.join(str(n) for n in lengths)}]) AS n), "
             "range(1, strlen(v) - n + 2) AS r(i) WHERE strlen(v) >= n"
         )
-    return {i for (i,) in con.execute(
-        f"SELECT id FROM _key_ids WHERE id IN ({' UNION '.join(candidates)})"
-    ).fetchall()}
+    return " UNION ".join(candidates)
 
 
-def _masking_pattern(seen: set[str]) -> re.Pattern[str]:
+def _masking_pattern(seen: set[str], split: set[str] = frozenset()) -> re.Pattern[str]:
     """A pattern finding the identifiers of ``seen`` in any case (short ones only as words of
-    their own; longer ones also split by line breaks or spaces)."""
+    their own); those of ``split`` also with whitespace between any two characters."""
     alternatives = [
-        r"\s*".join(re.escape(c) for c in i) if len(i) >= _SHORT_ID
-        # set apart, or ending a sentence or clause ("see 12.")
+        r"\s*".join(re.escape(c) for c in i) if i in split
+        else re.escape(i) if len(i) >= _SHORT_ID
         else rf"(?<![^{_SHORT_BREAKS}]){re.escape(i)}(?=[.,:!?]*(?:[{_SHORT_BREAKS}]|$))"
         for i in sorted(seen, key=len, reverse=True)
     ]

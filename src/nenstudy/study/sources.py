@@ -11,6 +11,8 @@ from pathlib import Path
 
 import duckdb
 
+from nenstudy.registry.schema import SCHEMA_VERSION
+
 __all__ = ["StoreLayoutError", "REQUIRED_COLUMNS", "open_store", "attach_connection"]
 
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -101,9 +103,25 @@ def open_store(store: Path) -> duckdb.DuckDBPyConnection:
         if missing:
             problems.append(f"table {table!r} lacks column(s) {', '.join(missing)}")
     if problems:
+        version = _schema_version(con) if "_meta" in present else None
         con.close()
+        if version is not None and version != SCHEMA_VERSION:
+            raise StoreLayoutError(
+                f"{store}: a registry store of schema version {version}, which lacks what this "
+                f"nenstudy reads (schema version {SCHEMA_VERSION}): {'; '.join(problems)}; "
+                "import the registry folder again with `nenstudy import`"
+            )
         raise StoreLayoutError(
             f"{store}: not a nenstudy registry store: {'; '.join(problems)} "
             "(import the registry folder with `nenstudy import`)"
         )
     return con
+
+
+def _schema_version(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The schema version a store records in ``_meta`` (None when it cannot be read)."""
+    try:
+        row = con.execute("SELECT value FROM reg._meta WHERE key = 'schema_version'").fetchone()
+    except duckdb.Error:
+        return None
+    return None if row is None else str(row[0])
