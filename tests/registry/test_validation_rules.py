@@ -474,6 +474,14 @@ def test_an_identifier_split_by_a_line_break_or_a_space_is_masked(tmp_path: Path
     assert "<identifier>" in report.problems.query("column == 'best_response'")["value"].iloc[0]
 
 
+def test_words_that_join_around_a_short_identifier_are_shown(tmp_path: Path) -> None:
+    """P001 (4 characters) inside 'top 001' joined is not an identifier split in two."""
+    rows = good_rows()
+    rows["treatments"][0]["best_response"] = "top 001 mg"
+    report = validate_source(write_registry(tmp_path / "reg", rows))
+    assert report.problems.query("column == 'best_response'")["value"].tolist() == ["top 001 mg"]
+
+
 def test_numbers_that_join_into_a_numeric_identifier_are_shown(tmp_path: Path) -> None:
     """Digits split by spaces cannot be told from numbers or dates: only identifiers holding a
     letter are looked for across a break."""

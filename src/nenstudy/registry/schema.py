@@ -635,7 +635,7 @@ DIAGNOSES = Table(
                       "coalesce(non_ne_component_pct, 0) = 0 and who_category <> 'MiNEN'."),
         DerivedColumn("advanced", "bool",
                       "stage = 'metastatic' or (stage = 'locally_advanced' and resectable is "
-                      "not true)."),
+                      "not true): at diagnosis (metachronous metastases do not change it)."),
         DerivedColumn("metastatic", "bool", "stage = 'metastatic'."),
         DerivedColumn("age_at_diagnosis", "float",
                       "(diagnosis_date - birth_date) in days / 365.25, in years."),

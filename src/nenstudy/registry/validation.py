@@ -502,8 +502,9 @@ def _identifiers_shown_elsewhere(
     free-text note is masked in its own column, but other values that equal a note are not
     identifiers): their words, the parts of their words, and for short texts every substring as
     long as an identifier. Each two neighbouring words joined are looked up the same way, for an
-    identifier split once by whitespace; only identifiers holding a letter are looked for so
-    (split digits cannot be told from numbers or dates: ``2019 10 01``). Only errors, free-text
+    identifier split once by whitespace; only identifiers of 6 characters or more holding a
+    letter are looked for so (split digits cannot be told from numbers or dates:
+    ``2019 10 01``; a short identifier is masked only as a word of its own). Only errors, free-text
     warnings and file and header problems are looked at (no clean registry pays for it); other
     warnings show typed values.
 
@@ -543,8 +544,8 @@ def _identifiers_shown_elsewhere(
         f"SELECT id FROM _key_ids WHERE id IN ({_candidates('_shown_texts', lengths)})"
     ).fetchall()}
     split = {i for (i,) in con.execute(
-        "SELECT id FROM _key_ids WHERE regexp_matches(id, '[a-z]') "
-        f"AND id IN ({_candidates('_shown_pairs', lengths)})"
+        f"SELECT id FROM _key_ids WHERE strlen(id) >= {_SHORT_ID} "
+        f"AND regexp_matches(id, '[a-z]') AND id IN ({_candidates('_shown_pairs', lengths)})"
     ).fetchall()}
     return seen | split, split
 
