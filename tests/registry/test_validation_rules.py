@@ -459,7 +459,7 @@ def test_an_identifier_inside_other_text_is_masked(tmp_path: Path, written: str)
 @pytest.mark.parametrize("written", [
     "{head}\n{tail}", "{head} {tail}", "see {head}\r\n{tail}.", "see:{head} {tail}",
     "x " * 40 + "{head}\n{tail} confirmed",  # beyond the short texts searched by substrings
-    "x " * 40 + "see:{head}  {tail}",
+    "x " * 40 + "see ({head}  {tail})",  # the break after an even word (the one above: odd)
 ])
 def test_an_identifier_split_by_a_line_break_or_a_space_is_masked(tmp_path: Path,
                                                                   written: str) -> None:

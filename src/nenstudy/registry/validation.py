@@ -503,8 +503,9 @@ def _identifiers_shown_elsewhere(
     identifiers): their words, the parts of their words, and for short texts every substring as
     long as an identifier. Each two neighbouring words joined are looked up the same way, for an
     identifier split once by whitespace; only identifiers of 6 characters or more holding a
-    letter are looked for so (split digits cannot be told from numbers or dates:
-    ``2019 10 01``; a short identifier is masked only as a word of its own). Only errors, free-text
+    letter and a digit are looked for so (split digits cannot be told from numbers or dates:
+    ``2019 10 01``; a short identifier is masked only as a word of its own), in at most
+    ``_MAX_SUBSTRING_TEXTS`` texts. Only errors, free-text
     warnings and file and header problems are looked at (no clean registry pays for it); other
     warnings show typed values.
 
@@ -527,9 +528,15 @@ def _identifiers_shown_elsewhere(
     if not row or not row[0]:
         return set(), set()
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _shown_pairs AS SELECT DISTINCT ws[i] || ws[i + 1] AS v "
-        "FROM (SELECT regexp_split_to_array(v, '\\s+') AS ws "
-        "FROM _shown_texts WHERE regexp_matches(v, '\\S\\s+\\S')), range(1, len(ws)) AS r(i)"
+        # Every two neighbouring words joined, as the words of two texts: the first with its
+        # 1st and 2nd, 3rd and 4th ... words joined, the second with its 2nd and 3rd ...; for
+        # a bounded number of texts (so many long ones would cost seconds)
+        "CREATE OR REPLACE TEMP TABLE _shown_pairs AS WITH broken AS ("
+        "SELECT v FROM _shown_texts WHERE regexp_matches(v, '\\S\\s+\\S') "
+        f"LIMIT {_MAX_SUBSTRING_TEXTS}) "
+        "SELECT DISTINCT regexp_replace(t, '(\\S+)\\s+(\\S+)', '\\1\\2', 'g') AS v FROM ("
+        "SELECT v AS t FROM broken UNION ALL "
+        "SELECT regexp_replace(v, '^\\s*\\S+\\s+', '') FROM broken)"
     )
     keys = " UNION ALL ".join(
         f"SELECT lower(CAST({sql.ident(c)} AS VARCHAR)) AS id FROM {relations[t]}"
@@ -544,8 +551,9 @@ def _identifiers_shown_elsewhere(
         f"SELECT id FROM _key_ids WHERE id IN ({_candidates('_shown_texts', lengths)})"
     ).fetchall()}
     split = {i for (i,) in con.execute(
-        f"SELECT id FROM _key_ids WHERE strlen(id) >= {_SHORT_ID} "
-        f"AND regexp_matches(id, '[a-z]') AND id IN ({_candidates('_shown_pairs', lengths)})"
+        f"SELECT id FROM _key_ids WHERE strlen(id) >= {_SHORT_ID} AND regexp_matches(id, "
+        f"'[a-z]') AND regexp_matches(id, '[0-9]') "
+        f"AND id IN ({_candidates('_shown_pairs', lengths)})"
     ).fetchall()}
     return seen | split, split
 
