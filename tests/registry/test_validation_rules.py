@@ -728,3 +728,21 @@ def test_r_na_in_a_required_column_says_a_value_is_needed(tmp_path: Path) -> Non
     report = validate_source(write_registry(tmp_path / "reg", rows))
     hit = report.problems.query("column == 'birth_date'")
     assert "this column needs a value" in hit["message"].iloc[0]
+
+
+@pytest.mark.parametrize("n_lines", [63, 64, 130])
+def test_a_patient_with_many_systemic_lines_is_checked_not_a_crash(tmp_path: Path,
+                                                                   n_lines: int) -> None:
+    """Per-cycle exports can give a patient over a hundred line rows (a bit mask of lines
+    must not be shifted beyond 63)."""
+    rows = good_rows()
+    first = rows["treatments"][0]
+    rows["treatments"] = [dict(first, treatment_id=f"TL{k:03d}", line=str(k),
+                               start_date="2019-03-05", end_date="", progression_date="",
+                               last_assessment_date="")
+                          for k in range(1, n_lines + 1)] + rows["treatments"][2:]
+    report = validate_source(write_registry(tmp_path / "reg", rows))
+    assert report.ok and report.problems.empty, report.render()
+    rows["treatments"][5]["line"] = "5"  # a duplicate line, and line 6 missing
+    report = validate_source(write_registry(tmp_path / "reg2", rows))
+    assert {"line.duplicate", "line.gap"} <= set(report.problems["rule"]), report.render()

@@ -600,8 +600,11 @@ def _lines_are_1_to_k(con: duckdb.DuckDBPyConnection,
     """
     row = con.execute(
         f"""
-        SELECT count(*) FILTER (WHERE NOT (outside = 0 AND n <= {_MAX_MASKED_LINE}
-                                           AND mask = (1::UBIGINT << n) - 1))
+        SELECT count(*) FILTER (WHERE NOT coalesce(
+                   -- a CASE: the shift is made only for n <= 63 (an AND computed as a value
+                   -- would make it for every patient, and fail at 64 rows or more)
+                   CASE WHEN outside = 0 AND n <= {_MAX_MASKED_LINE}
+                        THEN mask = (1::UBIGINT << n) - 1 END, false))
         FROM (
             SELECT patient_id, count(*) AS n,
                    bit_or(CASE WHEN line BETWEEN 1 AND {_MAX_MASKED_LINE}
