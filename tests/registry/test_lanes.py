@@ -117,3 +117,34 @@ def test_an_interrupt_stops_the_running_statements_and_starts_no_other() -> None
     assert sorted(started) == [0, 1]  # the jobs not started when it came never start
     assert _threads(con) == 2
     con.close()  # no cursor is busy any more
+
+
+def test_an_interrupt_handed_to_a_worker_thread_still_stops_the_jobs(tmp_path) -> None:
+    """The kernel may hand Ctrl-C's SIGINT to any thread: the waiting caller must still see it
+    (in a child process, so that a hang fails the test instead of stalling the suite)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import signal, threading, time, duckdb
+        from nenstudy.registry.lanes import run_side_by_side
+        con = duckdb.connect(config={"threads": 2})
+        idents = []
+        def job(cursor):
+            idents.append(threading.get_ident())
+            cursor.execute("SELECT sum(a.range * b.range) FROM range(1000000) a, range(1000000) b")
+        def kill_a_worker():
+            while not idents:
+                time.sleep(0.01)
+            time.sleep(0.3)
+            signal.pthread_kill(idents[0], signal.SIGINT)
+        threading.Thread(target=kill_a_worker, daemon=True).start()
+        try:
+            run_side_by_side(con, [job, job, job])
+        except KeyboardInterrupt:
+            print("interrupted")
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.stdout.strip() == "interrupted", done.stderr

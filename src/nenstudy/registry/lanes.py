@@ -101,6 +101,11 @@ def run_side_by_side(
     futures: list[Future[T]] = []
     try:
         futures += [pool.submit(run, job) for job in jobs]
+        for future in futures:
+            # Waited for in short spans: a signal (Ctrl-C) that the kernel hands to another
+            # thread only flags it for this one, which must run to see it.
+            while not future.done():
+                wait((future,), timeout=0.1)
         return [future.result() for future in futures]
     except Exception:
         raise  # a job's own exception: raised once the other jobs have ended (finally)
