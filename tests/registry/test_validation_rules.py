@@ -460,6 +460,8 @@ def test_an_identifier_inside_other_text_is_masked(tmp_path: Path, written: str)
     "{head}\n{tail}", "{head} {tail}", "see {head}\r\n{tail}.", "see:{head} {tail}",
     "x " * 40 + "{head}\n{tail} confirmed",  # beyond the short texts searched by substrings
     "x " * 40 + "see ({head}  {tail})",  # the break after an even word (the one above: odd)
+    "{head}\u00a0{tail}", "{head}\u2028{tail}", "{head}\x0b{tail}",  # other whitespace
+    "{head}\n{mid}\n{tail3}", "x " * 30 + "({head} {mid}\t{tail3})",  # split in three
 ])
 def test_an_identifier_split_by_a_line_break_or_a_space_is_masked(tmp_path: Path,
                                                                   written: str) -> None:
@@ -467,11 +469,35 @@ def test_an_identifier_split_by_a_line_break_or_a_space_is_masked(tmp_path: Path
     rows = good_rows()
     pid = "NEN-7a01f2c9"
     _renamed_patient(rows, rows["patients"][1]["patient_id"], pid)
-    rows["treatments"][0]["best_response"] = written.format(head=pid[:6], tail=pid[6:])
+    rows["treatments"][0]["best_response"] = written.format(head=pid[:6], tail=pid[6:],
+                                                            mid=pid[6:9], tail3=pid[9:])
     report = validate_source(write_registry(tmp_path / "reg", rows))
     text = report.problems.to_csv() + report.render()
     assert pid[6:] not in text and pid[:6].lower() not in text.lower()
+    assert pid[9:] not in text
     assert "<identifier>" in report.problems.query("column == 'best_response'")["value"].iloc[0]
+
+
+@pytest.mark.parametrize("pid, written", [("AB1234", "lab 1234 ok"),
+                                          ("P00123", "top 00123 mg")])
+def test_words_that_join_into_text_holding_an_identifier_are_shown(tmp_path: Path, pid: str,
+                                                                  written: str) -> None:
+    """'lab 1234' joined holds AB1234, but is no identifier split in two: it stays shown."""
+    rows = good_rows()
+    _renamed_patient(rows, rows["patients"][1]["patient_id"], pid)
+    rows["treatments"][0]["best_response"] = written
+    report = validate_source(write_registry(tmp_path / "reg", rows))
+    assert report.problems.query("column == 'best_response'")["value"].tolist() == [written]
+
+
+def test_an_identifier_beyond_ascii_glued_to_text_is_masked(tmp_path: Path) -> None:
+    rows = good_rows()
+    pid = "NÉN-7a01f2c9"
+    _renamed_patient(rows, rows["patients"][1]["patient_id"], pid)
+    rows["treatments"][0]["best_response"] = f"x{pid}y"
+    report = validate_source(write_registry(tmp_path / "reg", rows))
+    assert report.problems.query("column == 'best_response'")["value"].tolist() == [
+        "x<identifier>y"]
 
 
 def test_words_that_join_around_a_short_identifier_are_shown(tmp_path: Path) -> None:

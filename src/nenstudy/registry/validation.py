@@ -464,11 +464,21 @@ _SHORT_TEXT = 64
 _MAX_SUBSTRING_TEXTS = 5000
 """Distinct short texts searched substring by substring (beyond, word by word): bounded work."""
 _SHORT_ID = 6
+_SPLIT_TEXT = 120
+"""Texts up to this length are searched for identifiers split by whitespace (a wrapped cell);
+longer ones (prose in a coded column, thousands of times) would cost seconds."""
+
 """Identifiers shorter than this are masked only as words of their own (set apart by spaces,
 quotes, brackets or ';'), not inside a date, a number or a code."""
-_WORD_BREAKS = "\\s;,\"'()\\[\\]{}|<>=!?"
-"""Characters that end a word of a shown text (RE2 and Python class contents)."""
+_SPACES = "\\s\\x{0B}\\x{1C}-\\x{1F}\\x{85}\\p{Z}"
+"""Whitespace as Python's ``re`` reads ``\\s`` (no-break and other Unicode spaces, line and
+paragraph separators), as RE2 class contents (RE2's own ``\\s`` is ASCII only)."""
+_WORD_BREAKS = _SPACES + ";,\"'()\\[\\]{}|<>=!?"
+"""Characters that end a word of a shown text (RE2 class contents)."""
 _PART_BREAKS = "./:+#_\\\\-"
+_LABEL_MARKS = ":/#+"
+"""Characters that join a label or a reference to an identifier (``see:NEN-1``, ``#NEN-1``,
+``NEN-1/D2``) and that identifiers seldom hold (unlike ``-``, ``_`` and ``.``)."""
 """Characters inside a word that may join an identifier to other text (``id:NEN-1``)."""
 _SHORT_BREAKS = "\\s;\"'()\\[\\]{}|<>="
 """What sets a short identifier apart as a word of its own."""
@@ -501,11 +511,11 @@ def _identifiers_shown_elsewhere(
     are looked up, whatever their case, among the identifiers that are keys or references (a
     free-text note is masked in its own column, but other values that equal a note are not
     identifiers): their words, the parts of their words, and for short texts every substring as
-    long as an identifier. Each two neighbouring words joined are looked up the same way, for an
-    identifier split once by whitespace; only identifiers of 6 characters or more holding a
-    letter and a digit are looked for so (split digits cannot be told from numbers or dates:
-    ``2019 10 01``; a short identifier is masked only as a word of its own), in at most
-    ``_MAX_SUBSTRING_TEXTS`` texts. Only errors, free-text
+    long as an identifier. For an identifier split by whitespace (a wrapped cell), every run of
+    two or three neighbouring words of a text of up to ``_SPLIT_TEXT`` characters is joined and
+    its words looked up; only identifiers of 6 characters or more holding a letter and a digit
+    are looked for so (split digits cannot be told from numbers or dates: ``2019 10 01``; a
+    short identifier is masked only as a word of its own). Only errors, free-text
     warnings and file and header problems are looked at (no clean registry pays for it); other
     warnings show typed values.
 
@@ -527,17 +537,21 @@ def _identifiers_shown_elsewhere(
     row = con.execute("SELECT count(*) FROM _shown_texts").fetchone()
     if not row or not row[0]:
         return set(), set()
-    con.execute(
-        # Every two neighbouring words joined, as the words of two texts: the first with its
-        # 1st and 2nd, 3rd and 4th ... words joined, the second with its 2nd and 3rd ...; for
-        # a bounded number of texts (so many long ones would cost seconds)
-        "CREATE OR REPLACE TEMP TABLE _shown_pairs AS WITH broken AS ("
-        "SELECT v FROM _shown_texts WHERE regexp_matches(v, '\\S\\s+\\S') "
-        f"LIMIT {_MAX_SUBSTRING_TEXTS}) "
-        "SELECT DISTINCT regexp_replace(t, '(\\S+)\\s+(\\S+)', '\\1\\2', 'g') AS v FROM ("
-        "SELECT v AS t FROM broken UNION ALL "
-        "SELECT regexp_replace(v, '^\\s*\\S+\\s+', '') FROM broken)"
-    )
+    # Every run of 2 or 3 neighbouring words joined, as the words of 5 texts: each with the
+    # words of every pair (or triple) joined, from the 1st word on, the 2nd, (the 3rd).
+    word, space = f"[^{_SPACES}]+", f"[{_SPACES}]+"
+    variants = []
+    for k in (2, 3):
+        joined = sql.literal(space.join([f"({word})"] * k))
+        back = sql.literal("".join(f"\\{g}" for g in range(1, k + 1)))
+        for skip in range(k):
+            text = ("v" if skip == 0 else
+                    f"regexp_replace(v, {sql.literal(f'^[{_SPACES}]*' + (word + space) * skip)}, '')")
+            variants.append(f"SELECT regexp_replace({text}, {joined}, {back}, 'g') AS v "
+                            f"FROM _shown_texts WHERE length(v) <= {_SPLIT_TEXT} "
+                            f"AND regexp_matches(v, {sql.literal(word + space + word)})")
+    con.execute("CREATE OR REPLACE TEMP TABLE _shown_runs AS SELECT DISTINCT v FROM ("
+                + " UNION ALL ".join(variants) + ")")
     keys = " UNION ALL ".join(
         f"SELECT lower(CAST({sql.ident(c)} AS VARCHAR)) AS id FROM {relations[t]}"
         for t, c in _key_identifier_columns()
@@ -545,15 +559,30 @@ def _identifiers_shown_elsewhere(
     con.execute(f"CREATE OR REPLACE TEMP TABLE _key_ids AS SELECT DISTINCT id FROM ({keys}) "
                 "WHERE id IS NOT NULL AND id <> ''")
     lengths = [n for (n,) in con.execute(
-        f"SELECT DISTINCT strlen(id) FROM _key_ids ORDER BY 1 LIMIT {_MAX_ID_LENGTHS + 1}"
+        f"SELECT DISTINCT length(id) FROM _key_ids ORDER BY 1 LIMIT {_MAX_ID_LENGTHS + 1}"
     ).fetchall()]
     seen = {i for (i,) in con.execute(
         f"SELECT id FROM _key_ids WHERE id IN ({_candidates('_shown_texts', lengths)})"
     ).fetchall()}
+    # the joined runs' words, and their pieces between labelling marks (see:NEN-1), each
+    # without the marks around it (NEN-1.): not their substrings, which would join words that
+    # are no identifier ('lab 1234' holds ab1234)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _run_words AS SELECT DISTINCT unnest(regexp_split_to_array("
+        f"v, {sql.literal(f'[{_WORD_BREAKS}]+')})) AS w FROM _shown_runs"
+    )
+    words = "SELECT w FROM _run_words"
+    marked = " OR ".join(f"contains(w, {sql.literal(c)})" for c in _LABEL_MARKS)
+    pieces = (f"SELECT unnest(regexp_split_to_array(w, {sql.literal(f'[{_LABEL_MARKS}]+')})) "
+              f"AS w FROM ({words}) WHERE {marked}")
+    ends = ", ".join(sql.literal(c) for c in _PART_BREAKS.replace("\\", ""))
+    stripped = (f"SELECT regexp_replace(w, {sql.literal(f'^[{_PART_BREAKS}]+|[{_PART_BREAKS}]+$')}"
+                f", '', 'g') FROM ({words} UNION ALL {pieces}) "
+                f"WHERE left(w, 1) IN ({ends}) OR right(w, 1) IN ({ends})")
+    runs = f"{words} UNION ALL {pieces} UNION ALL {stripped}"
     split = {i for (i,) in con.execute(
-        f"SELECT id FROM _key_ids WHERE strlen(id) >= {_SHORT_ID} AND regexp_matches(id, "
-        f"'[a-z]') AND regexp_matches(id, '[0-9]') "
-        f"AND id IN ({_candidates('_shown_pairs', lengths)})"
+        f"SELECT id FROM _key_ids WHERE length(id) >= {_SHORT_ID} AND regexp_matches(id, "
+        f"'[a-z]') AND regexp_matches(id, '[0-9]') AND id IN ({runs})"
     ).fetchall()}
     return seen | split, split
 
@@ -574,9 +603,9 @@ def _candidates(texts: str, lengths: list[int]) -> str:
         # bounded: at most so many texts are searched substring by substring
         candidates.append(
             f"SELECT substr(v, i, n) FROM (SELECT v FROM {texts} "
-            f"WHERE strlen(v) <= {_SHORT_TEXT} LIMIT {_MAX_SUBSTRING_TEXTS}), "
+            f"WHERE length(v) <= {_SHORT_TEXT} LIMIT {_MAX_SUBSTRING_TEXTS}), "
             f"(SELECT unnest([{', '.join(str(n) for n in lengths)}]) AS n), "
-            "range(1, strlen(v) - n + 2) AS r(i) WHERE strlen(v) >= n"
+            "range(1, length(v) - n + 2) AS r(i) WHERE length(v) >= n"
         )
     return " UNION ".join(candidates)
 
