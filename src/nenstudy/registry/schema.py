@@ -353,7 +353,7 @@ METASTASES_TIMING = ("synchronous", "metachronous")
 
 CODE_SYNONYMS: Mapping[str, Mapping[str, str]] = {
     "necrosis": {"punctate": "focal", "geographic": "extensive", "comedo": "extensive",
-                 "yes": "present", "no": "absent"},
+                 "yes": "present", "no": "absent", "none": "absent"},
 }
 """Usual other names of codes (lower case), by column: never read as the code, but named in
 the message of the error (``did you mean 'focal'?``)."""

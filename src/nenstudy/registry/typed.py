@@ -191,12 +191,18 @@ def _value_checks(column: Column, native: frozenset[str]) -> list[_RowCheck]:
         )
     if column.allowed is not None and column.dtype == "string":
         # The typed value is an ENUM of the codes (see _typed): NULL for a text that is none.
+        unknown = (sql.literal(f"unknown code; expected one of: {_expected(column.allowed)}")
+                   + " || " + _character_note(r) + _case_hint(column, r))
+        # another name of a code that is also another program's mark for a missing value
+        # (necrosis 'None') is named as the code meant
+        synonyms = CODE_SYNONYMS.get(column.name, {})
+        named = (f"WHEN lower({r}) IN ({', '.join(sql.literal(w) for w in synonyms)}) "
+                 f"THEN {unknown} " if synonyms else "")
         checks.append(
             _RowCheck("error", column.name, "allowed",
                       f"{c} IS NULL AND {sql.raw(column.name)} IS NOT NULL",
-                      f"CASE {sql.missing_marker_hint(r, column.required)} ELSE "
-                      + sql.literal(f"unknown code; expected one of: {_expected(column.allowed)}")
-                      + " || " + _character_note(r) + _case_hint(column, r) + " END")
+                      f"CASE {named}{sql.missing_marker_hint(r, column.required)} "
+                      f"ELSE {unknown} END")
         )
     if column.allowed is not None and column.dtype == "list":
         allowed = ", ".join(sql.literal(a) for a in column.allowed)

@@ -32,7 +32,7 @@ _FIELDS: dict[str, tuple[str, str]] = {
     "ki67_pct": ("float", "Ki-67 index, %"),
     "mitoses_per_2mm2": ("float", "mitotic count per 2 mm2"),
     "non_ne_component_pct": ("float", "% non-neuroendocrine component"),
-    "necrosis": ("string", "absent, focal, extensive (as reported)"),
+    "necrosis": ("string", "absent, focal, extensive, present (extent not stated)"),
     "who_category": ("string", "NET G1, NET G2, NET G3, NEC, MiNEN (derived from the pathology elements, else as typed in)"),
     "who_category_reported": ("string", "WHO category as typed in the source"),
     "stage": ("string", "localized, locally_advanced, metastatic"),

@@ -105,6 +105,12 @@ def open_store(store: Path) -> duckdb.DuckDBPyConnection:
     if problems:
         version = _schema_version(con) if "_meta" in present else None
         con.close()
+        if version is not None and version.isdigit() and int(version) > int(SCHEMA_VERSION):
+            raise StoreLayoutError(
+                f"{store}: a registry store of schema version {version}, written by a newer "
+                f"nenstudy (this one reads schema version {SCHEMA_VERSION}): "
+                f"{'; '.join(problems)}; upgrade nenstudy"
+            )
         if version is not None and version != SCHEMA_VERSION:
             raise StoreLayoutError(
                 f"{store}: a registry store of schema version {version}, which lacks what this "
