@@ -100,7 +100,8 @@ def run_side_by_side(
     pool = ThreadPoolExecutor(max_workers=max(1, min(share.threads, len(jobs))))
     futures: list[Future[T]] = []
     try:
-        futures += [pool.submit(run, job) for job in jobs]
+        for job in jobs:  # one at a time: a Ctrl-C meanwhile leaves every submitted one known
+            futures.append(pool.submit(run, job))
         for future in futures:
             # Waited for in short spans: a signal (Ctrl-C) that the kernel hands to another
             # thread only flags it for this one, which must run to see it.
@@ -114,13 +115,16 @@ def run_side_by_side(
         # have their statements interrupted (again, should a job start another) until they end.
         pool.shutdown(wait=False, cancel_futures=True)
         while True:
-            with lock:
-                for cursor in running:
-                    cursor.interrupt()
-            started = [f for f in futures if not f.done()]  # a cancelled one is done
-            if not started:
-                break
-            wait(started, timeout=0.05)
+            try:
+                with lock:
+                    for cursor in running:
+                        cursor.interrupt()
+                started = [f for f in futures if not f.done()]  # a cancelled one is done
+                if not started:
+                    break
+                wait(started, timeout=0.05)
+            except KeyboardInterrupt:
+                continue  # pressed again: the statements are being interrupted already
         raise
     finally:
         pool.shutdown(wait=True)
