@@ -115,6 +115,9 @@ def test_an_interrupt_stops_the_running_statements_and_starts_no_other() -> None
         while not seen.wait(0.5):
             os.kill(os.getpid(), signal.SIGINT)
 
+    # Python's own handler, whatever this process was started with (a shell's background
+    # job starts with SIGINT ignored)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
     threading.Thread(target=press, daemon=True).start()
     begin = time.perf_counter()
     try:
@@ -122,6 +125,7 @@ def test_an_interrupt_stops_the_running_statements_and_starts_no_other() -> None
             run_side_by_side(con, [job(i) for i in range(5)])
     finally:
         seen.set()
+        signal.signal(signal.SIGINT, before)
     # a liveness bound, not a speed test: uninterrupted, the jobs would run for hours
     assert time.perf_counter() - begin < 120
     assert sorted(started) == [0, 1]  # the jobs not started when it came never start
@@ -139,6 +143,7 @@ def test_an_interrupt_handed_to_a_worker_thread_still_stops_the_jobs(tmp_path) -
     code = textwrap.dedent("""
         import signal, threading, time, duckdb
         from nenstudy.registry.lanes import run_side_by_side
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started ignoring it
         con = duckdb.connect(config={"threads": 2})
         idents = []
         def job(cursor):
