@@ -34,6 +34,7 @@ from nenstudy.registry.schema import (
     Table,
 )
 from nenstudy.registry.store import STORAGE_VERSION
+from nenstudy.registry.validation import SPLIT_TEXT_LENGTH
 from nenstudy.registry import DEFAULT_MEMORY_LIMIT
 
 __all__ = ["REGENERATE_COMMAND", "render_registry_markdown", "main"]
@@ -198,7 +199,9 @@ def render_registry_markdown() -> str:
         "registry (a patient, diagnosis, test or treatment ID) found in any other value, header, "
         "file name or message, in any case (one shifted into another column, typed among "
         "words or list tokens); an identifier of fewer than 6 characters only as a word of its "
-        "own, so that a date or number holding its digits stays visible. A value that merged "
+        "own, so that a date or number holding its digits stays visible. One holding a letter "
+        "and a digit is also found split in two or three by line breaks or spaces (a wrapped "
+        f"cell), in a value of up to {SPLIT_TEXT_LENGTH} characters. A value that merged "
         "rows is shown by its length only. Errors block an import; warnings do not. "
         "`nenstudy import SOURCE --registry FILE.duckdb` writes the store only when there is no "
         "error, and replaces it as a whole (a failed import leaves it unchanged). Both take "

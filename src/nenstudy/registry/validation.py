@@ -44,6 +44,7 @@ __all__ = [
     "DEFAULT_MEMORY_LIMIT",
     "PROBLEM_COLUMNS",
     "IDENTIFIER_COLUMNS",
+    "SPLIT_TEXT_LENGTH",
     "ValidationReport",
     "ValidationError",
     "validate_source",
@@ -464,7 +465,7 @@ _SHORT_TEXT = 64
 _MAX_SUBSTRING_TEXTS = 5000
 """Distinct short texts searched substring by substring (beyond, word by word): bounded work."""
 _SHORT_ID = 6
-_SPLIT_TEXT = 120
+SPLIT_TEXT_LENGTH = 120
 """Texts up to this length are searched for identifiers split by whitespace (a wrapped cell);
 longer ones (prose in a coded column, thousands of times) would cost seconds."""
 
@@ -512,10 +513,10 @@ def _identifiers_shown_elsewhere(
     free-text note is masked in its own column, but other values that equal a note are not
     identifiers): their words, the parts of their words, and for short texts every substring as
     long as an identifier. For an identifier split by whitespace (a wrapped cell), every run of
-    two or three neighbouring words of a text of up to ``_SPLIT_TEXT`` characters is joined and
-    its words looked up; only identifiers of 6 characters or more holding a letter and a digit
-    are looked for so (split digits cannot be told from numbers or dates: ``2019 10 01``; a
-    short identifier is masked only as a word of its own). Only errors, free-text
+    two or three neighbouring words of a text of up to ``SPLIT_TEXT_LENGTH`` characters is
+    joined and its words looked up; only identifiers of 6 characters or more holding a letter
+    and a digit are looked for so (split digits cannot be told from numbers or dates:
+    ``2019 10 01``; a short identifier is masked only as a word of its own). Only errors, free-text
     warnings and file and header problems are looked at (no clean registry pays for it); other
     warnings show typed values.
 
@@ -548,7 +549,7 @@ def _identifiers_shown_elsewhere(
             text = ("v" if skip == 0 else
                     f"regexp_replace(v, {sql.literal(f'^[{_SPACES}]*' + (word + space) * skip)}, '')")
             variants.append(f"SELECT regexp_replace({text}, {joined}, {back}, 'g') AS v "
-                            f"FROM _shown_texts WHERE length(v) <= {_SPLIT_TEXT} "
+                            f"FROM _shown_texts WHERE length(v) <= {SPLIT_TEXT_LENGTH} "
                             f"AND regexp_matches(v, {sql.literal(word + space + word)})")
     con.execute("CREATE OR REPLACE TEMP TABLE _shown_runs AS SELECT DISTINCT v FROM ("
                 + " UNION ALL ".join(variants) + ")")
