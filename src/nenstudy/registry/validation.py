@@ -546,8 +546,8 @@ def _identifiers_shown_elsewhere(
         joined = sql.literal(space.join([f"({word})"] * k))
         back = sql.literal("".join(f"\\{g}" for g in range(1, k + 1)))
         for skip in range(k):
-            text = ("v" if skip == 0 else
-                    f"regexp_replace(v, {sql.literal(f'^[{_SPACES}]*' + (word + space) * skip)}, '')")
+            leading = sql.literal(f"^[{_SPACES}]*" + (word + space) * skip)
+            text = "v" if skip == 0 else f"regexp_replace(v, {leading}, '')"
             variants.append(f"SELECT regexp_replace({text}, {joined}, {back}, 'g') AS v "
                             f"FROM _shown_texts WHERE length(v) <= {SPLIT_TEXT_LENGTH} "
                             f"AND regexp_matches(v, {sql.literal(word + space + word)})")
