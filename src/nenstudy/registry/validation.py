@@ -465,22 +465,21 @@ _SHORT_TEXT = 64
 _MAX_SUBSTRING_TEXTS = 5000
 """Distinct short texts searched substring by substring (beyond, word by word): bounded work."""
 _SHORT_ID = 6
+"""Identifiers shorter than this are masked only as words of their own (set apart by spaces,
+quotes, brackets or ';'), not inside a date, a number or a code."""
 SPLIT_TEXT_LENGTH = 120
 """Texts up to this length are searched for identifiers split by whitespace (a wrapped cell);
 longer ones (prose in a coded column, thousands of times) would cost seconds."""
-
-"""Identifiers shorter than this are masked only as words of their own (set apart by spaces,
-quotes, brackets or ';'), not inside a date, a number or a code."""
 _SPACES = "\\s\\x{0B}\\x{1C}-\\x{1F}\\x{85}\\p{Z}"
 """Whitespace as Python's ``re`` reads ``\\s`` (no-break and other Unicode spaces, line and
 paragraph separators), as RE2 class contents (RE2's own ``\\s`` is ASCII only)."""
 _WORD_BREAKS = _SPACES + ";,\"'()\\[\\]{}|<>=!?"
 """Characters that end a word of a shown text (RE2 class contents)."""
 _PART_BREAKS = "./:+#_\\\\-"
+"""Characters inside a word that may join an identifier to other text (``id:NEN-1``)."""
 _LABEL_MARKS = ":/#+"
 """Characters that join a label or a reference to an identifier (``see:NEN-1``, ``#NEN-1``,
 ``NEN-1/D2``) and that identifiers seldom hold (unlike ``-``, ``_`` and ``.``)."""
-"""Characters inside a word that may join an identifier to other text (``id:NEN-1``)."""
 _SHORT_BREAKS = "\\s;\"'()\\[\\]{}|<>="
 """What sets a short identifier apart as a word of its own."""
 _MERGED_LINES = re.compile(r"[\r\n].*,.*,.*,", re.DOTALL)
@@ -568,10 +567,8 @@ def _identifiers_shown_elsewhere(
     # the joined runs' words, and their pieces between labelling marks (see:NEN-1), each
     # without the marks around it (NEN-1.): not their substrings, which would join words that
     # are no identifier ('lab 1234' holds ab1234)
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _run_words AS SELECT DISTINCT unnest(regexp_split_to_array("
-        f"v, {sql.literal(f'[{_WORD_BREAKS}]+')})) AS w FROM _shown_runs"
-    )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _run_words AS SELECT DISTINCT w FROM "
+                f"({_words('_shown_runs')})")
     words = "SELECT w FROM _run_words"
     marked = " OR ".join(f"contains(w, {sql.literal(c)})" for c in _LABEL_MARKS)
     pieces = (f"SELECT unnest(regexp_split_to_array(w, {sql.literal(f'[{_LABEL_MARKS}]+')})) "
@@ -588,12 +585,17 @@ def _identifiers_shown_elsewhere(
     return seen | split, split
 
 
+def _words(texts: str) -> str:
+    """SQL: the words ``w`` of the texts of the table ``texts`` (column ``v``)."""
+    return (f"SELECT unnest(regexp_split_to_array(v, {sql.literal(f'[{_WORD_BREAKS}]+')})) "
+            f"AS w FROM {texts}")
+
+
 def _candidates(texts: str, lengths: list[int]) -> str:
     """SQL: the texts of the table ``texts`` (column ``v``) that may be identifiers: each text,
     its words, their parts and, when identifiers have few distinct lengths, every substring of
     an identifier's length of the short texts (an identifier glued to other text)."""
-    words = (f"SELECT unnest(regexp_split_to_array(v, {sql.literal(f'[{_WORD_BREAKS}]+')})) "
-             f"AS w FROM {texts}")
+    words = _words(texts)
     candidates = [
         f"SELECT v AS t FROM {texts}",
         f"SELECT w FROM ({words})",
@@ -617,6 +619,7 @@ def _masking_pattern(seen: set[str], split: set[str] = frozenset()) -> re.Patter
     alternatives = [
         r"\s*".join(re.escape(c) for c in i) if i in split
         else re.escape(i) if len(i) >= _SHORT_ID
+        # set apart, or ending a sentence or clause ("see 12.")
         else rf"(?<![^{_SHORT_BREAKS}]){re.escape(i)}(?=[.,:!?]*(?:[{_SHORT_BREAKS}]|$))"
         for i in sorted(seen, key=len, reverse=True)
     ]
