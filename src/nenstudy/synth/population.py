@@ -189,14 +189,15 @@ def _metastatic_sites(rng: np.random.Generator, params: ParameterSet, metastatic
 def _necrosis(rng: np.random.Generator, params: ParameterSet, group: np.ndarray,
               net_grade: np.ndarray, lung: np.ndarray) -> np.ndarray:
     """Necrosis (index into :data:`nenstudy.registry.schema.NECROSIS`) by tumour kind."""
+    kinds = ("nec", "minen", "lung_typical", "lung_atypical", "net_g3", "net_g1_g2")
     kind = np.select(
         [(group == EP_NEC) | (group == LUNG_NEC), group == MINEN, lung & (net_grade == 0), lung,
          net_grade == 2],
-        ["nec", "minen", "lung_typical", "lung_atypical", "net_g3"], "net_g1_g2",
+        range(5), 5,
     )
     table = params["pathology.necrosis"]
-    probs = np.array([[table[k][level] for level in schema.NECROSIS] for k in kind.tolist()])
-    return categorical(rng, probs)
+    by_kind = np.array([[table[k][level] for level in schema.NECROSIS] for k in kinds])
+    return categorical(rng, by_kind[kind])
 
 
 def simulate_baseline(rng: np.random.Generator, params: ParameterSet, n: int,
