@@ -110,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     scale = args.patients / n_patients(1.0)
+    if args.workdir is not None:
+        args.workdir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="nenstudy-bench-import-", dir=args.workdir))
     try:
         source, db = work / "registry", work / "registry.duckdb"
