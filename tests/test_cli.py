@@ -119,6 +119,34 @@ def test_a_problems_path_that_would_overwrite_a_registry_file_is_refused(command
     assert not store.exists()  # refused before any work
 
 
+@pytest.mark.parametrize("command", ["validate", "import"])
+def test_a_problems_path_naming_a_store_or_another_file_is_refused(command, tmp_path):
+    """Only an earlier problems CSV (or an empty file) is replaced: a store given as --problems
+    by mistake, or any other file, is left as it was."""
+    runner = CliRunner()
+    source, store = tmp_path / "registry", tmp_path / "store.duckdb"
+    assert runner.invoke(cli, ["synth", "--out", str(source), "--scale", "0.05"]).exit_code == 0
+    other = tmp_path / "other.duckdb"
+    assert runner.invoke(cli, ["import", str(source), "--registry", str(other)]).exit_code == 0
+    notes = tmp_path / "notes.csv"
+    notes.write_text("a,b\n1,2\n")
+    extra = ["--registry", str(store)] if command == "import" else []
+    for bad in (other, notes):
+        before = bad.read_bytes()
+        result = runner.invoke(cli, [command, str(source), *extra, "--problems", str(bad)])
+        assert result.exit_code == 2, result.output
+        assert "is not a problems file written by nenstudy" in result.output
+        assert bad.read_bytes() == before
+    assert not store.exists()
+    # an earlier problems file is replaced
+    (source / "patients.csv").write_text("patient_id,sex,birth_date\nP1,X,2000-01-01\n")
+    earlier = tmp_path / "problems.csv"
+    for _ in range(2):
+        result = runner.invoke(cli, [command, str(source), *extra, "--problems", str(earlier)])
+        assert result.exit_code == 1, result.output
+        assert earlier.read_text().startswith("severity,file,row,column,value,rule,message")
+
+
 def test_a_store_path_that_cannot_be_made_is_a_message_not_a_traceback(tmp_path):
     runner = CliRunner()
     source = tmp_path / "registry"
@@ -271,3 +299,11 @@ def test_an_interrupted_synth_leaves_a_folder_it_may_write_again(tmp_path, monke
     monkeypatch.undo()
     again = CliRunner().invoke(cli, ["synth", "--out", str(out), "--scale", "0.05"])
     assert again.exit_code == 0, again.output
+
+
+@pytest.mark.parametrize("scale", ["0", "-1", "nan", "inf", "-inf"])
+def test_synth_refuses_a_scale_that_is_not_a_positive_finite_number(scale, tmp_path):
+    out = tmp_path / "registry"
+    result = CliRunner().invoke(cli, ["synth", "--out", str(out), "--scale", scale])
+    assert result.exit_code == 2 and "finite number > 0" in result.output, result.output
+    assert not out.exists()  # refused before the folder is made

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from pathlib import Path
@@ -33,6 +34,22 @@ def _progress() -> Progress:
     )
 
 
+def _replaceable_problems_file(target: Path) -> bool:
+    """Whether ``target`` may be written as a problems CSV: it does not exist, is empty, or is
+    a problems CSV written before (its first line is the header of
+    :data:`nenstudy.registry.validation.PROBLEM_COLUMNS`), never a store or any other file."""
+    from nenstudy.registry.validation import PROBLEM_COLUMNS
+
+    if not target.is_file():
+        return True
+    try:
+        with open(target, "rb") as handle:
+            first = handle.read(4096).split(b"\n", 1)[0].rstrip(b"\r")
+    except OSError:
+        return True  # the write test below names the reason
+    return first in (b"", ",".join(PROBLEM_COLUMNS).encode())
+
+
 def _check_problems_path(problems_csv: Path | None, source: Path,
                          db_path: Path | None = None) -> None:
     """Refuse a --problems path that cannot be written or would overwrite an input or the store.
@@ -53,6 +70,11 @@ def _check_problems_path(problems_csv: Path | None, source: Path,
     if target.is_dir():
         raise click.BadParameter(f"{problems_csv} is a folder; give a file name",
                                  param_hint="--problems")
+    if not _replaceable_problems_file(target):
+        raise click.BadParameter(
+            f"{problems_csv} exists and is not a problems file written by nenstudy (its first "
+            "line is not the problems header); it is never overwritten: give another name or "
+            "remove it", param_hint="--problems")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         existed = target.exists()
@@ -184,8 +206,9 @@ def synth(out_dir: Path, seed: int, scale: float, force: bool) -> None:
     """Write a synthetic NEN MDT registry in the import format."""
     from nenstudy.synth.generator import write_registry
 
-    if scale <= 0:
-        raise click.BadParameter("must be > 0", param_hint="--scale")
+    if not math.isfinite(scale) or scale <= 0:
+        raise click.BadParameter(f"must be a finite number > 0, not {scale}",
+                                 param_hint="--scale")
     folder = _claim(out_dir, "synth", force)
     start = time.perf_counter()
     try:
