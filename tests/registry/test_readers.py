@@ -532,6 +532,34 @@ def test_xlsx_a_number_in_a_text_column_in_a_format_not_read_is_an_error(
     assert hit[["severity", "row", "column"]].values.tolist() == [["error", 2, "treatment_id"]]
 
 
+@pytest.mark.parametrize("number_format", ["General", "0"])
+def test_xlsx_an_identifier_of_more_than_15_digits_is_an_error(
+    good_registry: Path, number_format: str
+) -> None:
+    """Excel keeps 15 significant digits: 123456789012345678 typed is stored as
+    1.23456789012346e17, and never taken for the identifier 123456789012346000."""
+    import openpyxl
+
+    rows = good_rows()["treatments"]
+    header = list(TABLES["treatments"].column_names)
+    (good_registry / "treatments.csv").unlink()
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(header)
+    for row in rows:
+        sheet.append([row.get(h) or None for h in header])
+    cell = sheet.cell(row=3, column=header.index("treatment_id") + 1)
+    cell.value, cell.number_format = 1.23456789012346e17, number_format
+    # 15 digits are kept exactly: no error
+    sheet.cell(row=2, column=header.index("treatment_id") + 1).value = 123456789012345
+    workbook.save(good_registry / "treatments.xlsx")
+    problems = validate_source(good_registry).problems
+    hit = problems.query("rule == 'cell.digits'")
+    assert hit[["severity", "row", "column"]].values.tolist() == [["error", 3, "treatment_id"]]
+    assert "15 significant digits" in hit["message"].iloc[0]
+    assert "123456789012346000" not in problems.to_csv()
+
+
 def test_xlsx_percentage_cell_is_refused_not_read_as_a_fraction(good_registry: Path) -> None:
     """Excel shows 6% and stores 0.06: neither is taken as Ki-67 0.06 % without a word."""
     _diagnoses_xlsx_with_ki67(good_registry, 0.06, "0%")
@@ -890,6 +918,39 @@ def test_parquet_day_counts_in_a_date_column_are_one_error(good_registry: Path,
     assert problems["column"].tolist() == ["birth_date"]
     message = problems["message"].iloc[0]
     assert "Parquet DATE" in message and "Excel serial" not in message
+
+
+@pytest.mark.parametrize("arrow_type", ["float64", "float32", "decimal128(12, 1)"])
+def test_parquet_decimal_identifiers_are_one_error_not_text_like_1_0(good_registry: Path,
+                                                                      arrow_type: str) -> None:
+    """pandas writes an integer ID column with one empty cell as floats: 1000001 is never
+    stored as '1000001.0' (which would match no other table, with only orphans to show)."""
+    import pyarrow as pa
+
+    rows = good_rows()["patients"]
+    numbers = [float(r["patient_id"][1:]) for r in rows]  # P001 -> 1.0
+    target = (pa.decimal128(12, 1) if arrow_type.startswith("decimal")
+              else getattr(pa, arrow_type)())
+    _to_parquet(good_registry, "patients", pa.table({
+        "patient_id": pa.array(numbers).cast(target), "sex": [r["sex"] for r in rows],
+        "birth_date": [r["birth_date"] for r in rows],
+    }))
+    problems = validate_source(good_registry).problems.query("file == 'patients.parquet'")
+    assert problems[["rule", "column"]].values.tolist() == [["column.type", "patient_id"]]
+    assert "'1000001.0'" in problems["message"].iloc[0]
+
+
+def test_parquet_integer_identifiers_are_read_as_their_digits(good_registry: Path) -> None:
+    import pyarrow as pa
+
+    rows = good_rows()["patients"]
+    _to_parquet(good_registry, "patients", pa.table({
+        "patient_id": pa.array([int(r["patient_id"][1:]) for r in rows], pa.int64()),
+        "sex": [r["sex"] for r in rows], "birth_date": [r["birth_date"] for r in rows],
+    }))
+    problems = validate_source(good_registry).problems
+    assert "column.type" not in problems["rule"].tolist()
+    assert problems.query("rule == 'orphan'")["value"].notna().all()  # P001 is not '1'
 
 
 def test_parquet_list_elements_missing_or_holding_the_separator_are_errors(

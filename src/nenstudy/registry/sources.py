@@ -996,6 +996,19 @@ def _load_parquet(
                          "(or as ISO text YYYY-MM-DD)", column=column.name)
             )
             return False
+        if (column is not None and column.name in _key_columns(table)
+                and (dtype in ("FLOAT", "DOUBLE") or dtype.startswith("DECIMAL"))):
+            # pandas writes an integer column with one empty cell as floats: 1000001 would
+            # become the identifier '1000001.0', and match no other table without a word
+            problems.append(
+                _problem("error", file.name, "column.type",
+                         f"column {column.name!r} holds decimal numbers in the Parquet file "
+                         f"({types[name]}): an identifier is text (1000001 would be read as "
+                         "'1000001.0'); write it as a text or integer column (in pandas, "
+                         "`.astype('Int64')` or `.astype('string')` before `to_parquet`)",
+                         column=column.name)
+            )
+            return False
         if column is not None and column.dtype == "list" and nested == "lists":
             problems.extend(_list_element_problems(con, file, name, column.name))
         if column is not None and dtype == "FLOAT" and column.dtype == "float":
@@ -1314,6 +1327,15 @@ class _Formatted:
     number_format: str = ""
 
 
+def _key_columns(table: Table) -> frozenset[str]:
+    """A table's own key columns and the columns that refer to another table's key."""
+    return frozenset(table.key) | frozenset(fk.column for fk in table.foreign_keys)
+
+
+_EXCEL_EXACT_LIMIT = 10**15
+"""A number this large has more than 15 digits, more than Excel keeps: a cell of a text column
+(an identifier) holding one has lost the digits typed beyond the 15th."""
+
 _OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 """The first bytes of an OLE compound file (old .xls, and any password-protected workbook)."""
 
@@ -1405,7 +1427,19 @@ def _load_xlsx(
                     )
             for i in text_positions:
                 value = values[i] if i < len(values) else None
-                if isinstance(value, _Formatted) and value.text is None:
+                stored = value.value if isinstance(value, _Formatted) else value
+                if (isinstance(stored, (int, float)) and not isinstance(stored, bool)
+                        and abs(stored) >= _EXCEL_EXACT_LIMIT):
+                    problems.append(
+                        _problem("error", file.name, "cell.digits",
+                                 "a number of more than 15 digits in a text column: Excel "
+                                 "keeps 15 significant digits of a number and turns the rest "
+                                 "into zeros, so the value typed is lost (General format "
+                                 "shows it as 1.23457E+17); format the column as Text and "
+                                 "type the values again",
+                                 row=number, column=_normalise_header(headers[i]))
+                    )
+                elif isinstance(value, _Formatted) and value.text is None:
                     problems.append(
                         _problem("error", file.name, "cell.format",
                                  f"a number in a text column, shown through the cell's format "
