@@ -307,3 +307,58 @@ def test_synth_refuses_a_scale_that_is_not_a_positive_finite_number(scale, tmp_p
     result = CliRunner().invoke(cli, ["synth", "--out", str(out), "--scale", scale])
     assert result.exit_code == 2 and "finite number > 0" in result.output, result.output
     assert not out.exists()  # refused before the folder is made
+
+
+def test_run_guards_its_output_folder_and_refuses_a_file_that_is_not_a_store(tmp_path):
+    """run, like demo and synth, never writes over files it did not write (unless --force),
+    and says in one line, with no traceback, that a --registry file is not a store."""
+    import duckdb
+
+    from nenstudy.paths import default_study
+    from nenstudy.synth.generator import write_registry
+
+    runner = CliRunner()
+    source, store = tmp_path / "registry", tmp_path / "store.duckdb"
+    write_registry(source, scale=0.05)
+    assert runner.invoke(cli, ["import", str(source), "--registry", str(store)]).exit_code == 0
+    study = str(default_study())
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "results.json").write_text("my notes")
+    refused = runner.invoke(cli, ["run", "--registry", str(store), "--study", study,
+                                  "--out", str(out)])
+    assert refused.exit_code == 2 and "has no record of writing" in refused.output
+    assert (out / "results.json").read_text() == "my notes"
+    forced = runner.invoke(cli, ["run", "--registry", str(store), "--study", study,
+                                 "--out", str(out), "--force"])
+    assert forced.exit_code == 0, forced.output
+    again = runner.invoke(cli, ["run", "--registry", str(store), "--study", study,
+                                "--out", str(out)])
+    assert again.exit_code == 0, again.output  # its own folder: no --force needed
+    fake, empty = tmp_path / "fake.duckdb", tmp_path / "empty.duckdb"
+    fake.write_text("hello")
+    duckdb.connect(str(empty)).close()
+    for bad in (fake, empty, tmp_path / "registry" / "patients.csv"):
+        result = runner.invoke(cli, ["run", "--registry", str(bad), "--study", study,
+                                     "--out", str(tmp_path / "o2")])
+        assert result.exit_code == 2, result.output
+        assert "Traceback" not in result.output and "--registry" in result.output
+        assert not (tmp_path / "o2").exists()
+
+
+def test_a_study_definition_error_keeps_its_bracketed_section_names(tmp_path):
+    """[analysis] is a TOML section in the message, not Rich markup to be swallowed."""
+    from nenstudy.paths import default_study
+    from nenstudy.synth.generator import write_registry
+
+    source, store = tmp_path / "registry", tmp_path / "store.duckdb"
+    write_registry(source, scale=0.05)
+    assert CliRunner().invoke(cli, ["import", str(source), "--registry", str(store)]).exit_code == 0
+    text = default_study().read_text()
+    assert "conf_type" in text
+    study = tmp_path / "study.toml"
+    study.write_text(text.replace("conf_type", "conf_typ", 1))
+    result = CliRunner().invoke(cli, ["run", "--registry", str(store), "--study", str(study),
+                                      "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "unknown key in [analysis]" in result.output, result.output

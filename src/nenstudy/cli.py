@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -87,6 +88,12 @@ def _check_problems_path(problems_csv: Path | None, source: Path,
                                  param_hint="--problems") from None
 
 
+def _e(value: object) -> str:
+    """A value as text for a message printed with Rich markup: its brackets stay as written
+    (``[analysis]`` is a TOML section, not a style)."""
+    return escape(str(value))
+
+
 def _claim(folder: Path, command: str, force: bool):
     """Claim an output folder (see :func:`nenstudy.folders.claim`); a refusal is a usage error."""
     from nenstudy.folders import FolderInUse, claim
@@ -101,7 +108,7 @@ def _seal(folder) -> None:
     """Record what a command wrote into its output folder (also after a failure or Ctrl-C, so
     that the next run may write there again); say so when the record cannot be written."""
     if not folder.seal():
-        _console.print(f"Note: {folder.path} keeps no record of what nenstudy wrote there; "
+        _console.print(f"Note: {_e(folder.path)} keeps no record of what nenstudy wrote there; "
                        "writing into it again needs --force.", highlight=False)
 
 
@@ -110,10 +117,10 @@ def _write_problems(report, problems_csv: Path, done: str = "") -> None:
     try:
         report.to_csv(problems_csv)
     except OSError as exc:
-        _console.print(f"[red]{done}The problems could not be written to {problems_csv}: "
-                       f"{exc.strerror or exc}.[/red]", highlight=False)
+        _console.print(f"[red]{_e(done)}The problems could not be written to {_e(problems_csv)}: "
+                       f"{_e(exc.strerror or exc)}.[/red]", highlight=False)
         sys.exit(1)
-    _console.print(f"Problems written to [bold]{problems_csv}[/bold]")
+    _console.print(f"Problems written to [bold]{_e(problems_csv)}[/bold]")
 
 
 def _print_report(report, problems_csv: Path | None) -> None:
@@ -168,7 +175,7 @@ def _memory_limit(ctx: click.Context, param: click.Parameter, value: str) -> str
 def _out_of_memory(exc: Exception, memory_limit: str) -> None:
     """Say that DuckDB ran out of memory, and exit."""
     _console.print(f"[red]DuckDB ran out of memory within --memory-limit {memory_limit}: "
-                   f"{str(exc).splitlines()[0]}. Give it more (e.g. --memory-limit 4GB); "
+                   f"{_e(str(exc).splitlines()[0])}. Give it more (e.g. --memory-limit 4GB); "
                    "nothing was written.[/red]", highlight=False)
     sys.exit(1)
 
@@ -273,20 +280,20 @@ def import_(source: Path, db_path: Path, problems_csv: Path | None, show_identif
     except duckdb.OutOfMemoryException as exc:
         _out_of_memory(exc, memory_limit)
     except StoreTargetError as exc:
-        _console.print(f"[red]Nothing imported: {exc}[/red]", highlight=False)
+        _console.print(f"[red]Nothing imported: {_e(exc)}[/red]", highlight=False)
         sys.exit(1)
     except OSError as exc:  # e.g. a read-only folder, or a file where a folder should be
-        _console.print(f"[red]Nothing imported: {exc.strerror or exc}: {exc.filename}[/red]",
+        _console.print(f"[red]Nothing imported: {_e(exc.strerror or exc)}: {_e(exc.filename)}[/red]",
                        highlight=False)
         sys.exit(1)
     except duckdb.IOException as exc:
-        _console.print(f"[red]Nothing imported: DuckDB could not write {db_path}: "
-                       f"{str(exc).splitlines()[0]}[/red]", highlight=False)
+        _console.print(f"[red]Nothing imported: DuckDB could not write {_e(db_path)}: "
+                       f"{_e(str(exc).splitlines()[0])}[/red]", highlight=False)
         sys.exit(1)
     except ValidationError as exc:
         _report_problems(exc.report, problems_csv)
         kept = f"{db_path} is unchanged" if db_path.exists() else "no store was written"
-        _console.print(f"[red]Import failed; {kept}.[/red]", highlight=False)
+        _console.print(f"[red]Import failed; {_e(kept)}.[/red]", highlight=False)
         sys.exit(1)
     try:
         if result.report.n_warnings:
@@ -296,12 +303,12 @@ def import_(source: Path, db_path: Path, problems_csv: Path | None, show_identif
         stages = ", ".join(f"{name.replace('_', ' ')} {sec:.1f} s"
                            for name, sec in result.stage_seconds.items())
         warned = result.report.n_warnings
-        _console.print(f"Imported {source} into {db_path} in {result.seconds:.1f} s ({stages}), "
+        _console.print(f"Imported {_e(source)} into {_e(db_path)} in {result.seconds:.1f} s ({stages}), "
                        f"with {warned:,} warning{'' if warned == 1 else 's'}.", highlight=False,
                        soft_wrap=True)
         _print_summary(summarize(db_path))
     except KeyboardInterrupt:  # the store is in place: say so, not "Aborted!"
-        _console.print(f"Interrupted after the import: {db_path} holds the new registry.")
+        _console.print(f"Interrupted after the import: {_e(db_path)} holds the new registry.")
         sys.exit(130)
 
 
@@ -355,17 +362,27 @@ def _print_headline(results: dict, out_dir: Path) -> None:
                    "validation problems (off by default: outputs are pseudonymous).")
 @click.option("--problems", "problems_csv", type=click.Path(path_type=Path), default=None,
               help="For a registry folder that fails validation: write every problem to this CSV file.")
+@click.option("--force", is_flag=True, default=False,
+              help="Write into a folder that holds files nenstudy run did not write (they may be "
+                   "overwritten).")
 def run(registry: Path, study: Path, out_dir: Path, suppress_below: int | None, show_identifiers: bool,
-        problems_csv: Path | None) -> None:
+        problems_csv: Path | None, force: bool) -> None:
     """Run a study on a registry: results.json, analysis datasets and the report."""
     from nenstudy.registry.validation import ValidationError
     from nenstudy.study.definition import StudyDefinitionError
+    from nenstudy.study.sources import StoreLayoutError, open_store
 
     if registry.is_dir():
         _check_problems_path(problems_csv, registry)
-    elif problems_csv is not None:
-        raise click.BadParameter("a store was validated when it was imported; --problems is for "
-                                 "a registry folder", param_hint="--problems")
+    else:
+        if problems_csv is not None:
+            raise click.BadParameter("a store was validated when it was imported; --problems is "
+                                     "for a registry folder", param_hint="--problems")
+        try:  # before the output folder is claimed: a wrong file leaves nothing behind
+            open_store(registry).close()
+        except StoreLayoutError as exc:
+            raise click.BadParameter(str(exc), param_hint="--registry") from None
+    folder = _claim(out_dir, "run", force)
     try:
         results = _run_study_and_report(registry, study, out_dir, seed=None, suppress_below=suppress_below,
                                         show_identifiers=show_identifiers)
@@ -374,8 +391,10 @@ def run(registry: Path, study: Path, out_dir: Path, suppress_below: int | None, 
         _console.print("[red]The registry did not pass validation; nothing was run.[/red]")
         sys.exit(1)
     except StudyDefinitionError as exc:
-        _console.print(f"[red]Study definition error:[/red] {exc}")
+        _console.print(f"[red]Study definition error:[/red] {_e(exc)}")
         sys.exit(2)
+    finally:
+        _seal(folder)
     _print_headline(results, out_dir)
 
 
