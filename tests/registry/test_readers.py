@@ -127,6 +127,38 @@ def test_a_misnamed_column_is_one_error_and_its_values_are_checked_as_meant(
     assert bad[["row", "column"]].values.tolist() == [[2, meant]]
 
 
+def test_a_header_of_labels_is_read_as_a_header_with_each_column_misnamed(
+    good_registry: Path
+) -> None:
+    """REDCap's "labels" export (PatientID, Last Contact Date ...): none of the names is the
+    column's, yet each says which column it is; not "the first row is a data row"."""
+    labels = {"patient_id": "PatientID", "last_contact_date": "Last Contact Date",
+              "vital_status": "Vital Status", "death_date": "Date of death"}
+    columns = [labels[c] for c in TABLES["follow_up"].column_names]
+    rows = [{labels[k]: v for k, v in r.items()} for r in GOOD_ROWS["follow_up"]]
+    write_table(good_registry, "follow_up", rows, columns=columns)
+    problems = validate_source(good_registry).problems.query("file == 'follow_up.csv'")
+    assert "header.missing" not in set(problems["rule"])
+    hit = problems.query("rule == 'column.misnamed'")
+    assert sorted(hit["column"]) == sorted(labels.values())
+
+
+def test_redcap_checkbox_columns_are_one_error_not_a_list_lost(good_registry: Path) -> None:
+    """metastatic_sites___1, metastatic_sites___2 (one 0/1 column per choice): the sites would
+    be lost with only "not imported" warnings; one error names the column to write."""
+    boxes = ["metastatic_sites___1", "metastatic_sites___2"]
+    columns = [c for c in TABLES["diagnoses"].column_names if c != "metastatic_sites"] + boxes
+    rows = [{**{k: v for k, v in r.items() if k != "metastatic_sites"},
+             boxes[0]: "1", boxes[1]: "0"} for r in GOOD_ROWS["diagnoses"]]
+    write_table(good_registry, "diagnoses", rows, columns=columns)
+    report = validate_source(good_registry)
+    hit = report.problems.query("rule == 'column.checkbox'")
+    assert hit[["severity", "row", "column"]].values.tolist() == [
+        ["error", 1, "metastatic_sites"]]
+    assert all(b in hit["message"].iloc[0] for b in boxes) and "liver;nodes" in hit["message"].iloc[0]
+    assert "column.unexpected" not in set(report.problems["rule"]) and not report.ok
+
+
 @pytest.mark.parametrize(("extra", "absent"), [
     ("notes_internal", "notes"), ("karnofsky_date", "karnofsky"), ("notes_date", "notes"),
     ("ki67_method", "ki67_pct"), ("ki67_cat", "ki67_pct"), ("who_2010", "who_category"),

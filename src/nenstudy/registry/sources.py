@@ -259,6 +259,10 @@ def _meant_column(header: str, absent: Sequence[str]) -> str | None:
     return typos[0] if len(set(typos)) == 1 else None
 
 
+_CHECKBOX = re.compile(r"(.+?)___[a-z0-9_]+")
+"""A REDCap checkbox column (``metastatic_sites___1``): one 0/1 column per choice of a field."""
+
+
 def _one_typing_error(a: str, b: str) -> bool:
     """Whether ``a`` and ``b`` (six letters or more) differ by one letter missing, added,
     changed, or two neighbours swapped, with no digit involved."""
@@ -494,7 +498,10 @@ def _stage_table(
             f"column{'s' if several else ''} {', '.join(map(str, empty_unnamed))} "
             f"{'have' if several else 'has'} no name in the header and "
             f"{'are' if several else 'is'} empty; ignored", row=1))
-    if by_name and not any(name in table.column_names for name in by_name):
+    if by_name and not any(name in table.column_names for name in by_name) and (
+        2 * sum(_meant_column(name, table.column_names) is not None for name in by_name)
+        < len(by_name)
+    ):
         # Most likely a data row taken for the header: its "names" are values, and may be
         # identifiers, so none is quoted.
         problems.append(
@@ -509,10 +516,29 @@ def _stage_table(
     # the header; the values' own problems are listed, not one "missing" per row). The error
     # keeps them out of any store until the header is renamed.
     renamed: dict[str, str] = {}
+    checkboxes: dict[str, list[str]] = {}
+    for name, header in by_name.items():
+        box = _CHECKBOX.fullmatch(name)
+        if box and box.group(1) in absent:
+            checkboxes.setdefault(box.group(1), []).append(_header_text(header))
+    for meant, written_boxes in checkboxes.items():
+        absent.remove(meant)
+        column = table.column(meant)
+        how = ("one column of codes separated by ';' (liver;nodes)" if column.dtype == "list"
+               else "one column holding one code per row")
+        problems.append(
+            _problem("error", file.name, "column.checkbox",
+                     f"columns {', '.join(repr(w) for w in written_boxes)} look like a REDCap "
+                     f"checkbox export of {meant!r}, which is missing: write {meant!r} as "
+                     f"{how}; nothing is imported until then", row=1, column=meant)
+        )
+    boxed = {w for ws in checkboxes.values() for w in ws}
     for name, header in by_name.items():
         if name in table.column_names:
             continue
         written = _header_text(header)
+        if written in boxed:
+            continue
         meant = _meant_column(name, absent)
         if meant is not None:
             absent.remove(meant)
