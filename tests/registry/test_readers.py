@@ -1210,3 +1210,45 @@ def test_a_latin1_file_lists_its_unnamed_columns_once(good_registry: Path) -> No
     report = validate_source(good_registry)
     hit = report.problems.query("rule == 'column.unnamed'")
     assert len(hit) == 1 and "(row 2)" in hit["message"].iloc[0]
+
+
+@pytest.mark.parametrize("name", ["molecular_tests_2.csv", "Molecular_Tests (1).csv",
+                                  "molecular_tests-2023.parquet"])
+def test_a_second_file_of_a_table_is_an_error_not_rows_left_out(good_registry: Path,
+                                                                 name: str) -> None:
+    (good_registry / name).write_text((good_registry / "molecular_tests.csv").read_text())
+    report = validate_source(good_registry)
+    hit = report.problems.query("rule == 'file.split'")
+    assert hit[["severity", "file"]].values.tolist() == [["error", name]]
+    assert "molecular_tests.csv" in hit["message"].iloc[0] and not report.ok
+
+
+def test_a_file_whose_name_only_resembles_a_table_stays_a_warning(good_registry: Path) -> None:
+    for name in ("patientsbackup.csv", "my_patients.csv", "problems.csv"):
+        (good_registry / name).write_text("a,b\n1,2\n")
+    report = validate_source(good_registry)
+    assert "file.split" not in set(report.problems["rule"]) and report.ok
+
+
+def test_xlsx_rows_of_a_table_on_a_second_sheet_are_an_error(good_registry: Path) -> None:
+    """Only the first sheet is read: a second sheet with the table's header holds rows that
+    would be left out; a sheet of notes stays a warning."""
+    import openpyxl
+
+    rows = good_rows()["molecular_tests"]
+    header = list(TABLES["molecular_tests"].column_names)
+    (good_registry / "molecular_tests.csv").unlink()
+    workbook = openpyxl.Workbook()
+    first = workbook.active
+    first.append(header)
+    first.append([rows[0].get(h) or None for h in header])
+    notes = workbook.create_sheet("notes")
+    notes.append(["checked by", "date"])
+    later = workbook.create_sheet("2023")
+    later.append(header)
+    for row in rows[1:]:
+        later.append([row.get(h) or None for h in header])
+    workbook.save(good_registry / "molecular_tests.xlsx")
+    problems = validate_source(good_registry).problems.query("rule == 'file.sheets'")
+    assert problems["severity"].tolist() == ["error", "warning"]
+    assert "'2023'" in problems["message"].iloc[0] and "notes" not in problems["message"].iloc[0]

@@ -125,7 +125,9 @@ def render_registry_markdown() -> str:
         f"Schema version {SCHEMA_VERSION}. A registry source is a folder with one file per table, "
         "named `<table>.csv`, `<table>.parquet` or `<table>.xlsx` (first worksheet). Tables: "
         + ", ".join(f"`{t.name}`" for t in SCHEMA)
-        + ".",
+        + ". Another file whose name starts with a table's and a separator "
+        "(`molecular_tests_2.csv`, `patients (1).xlsx`) is an error: its rows would be left out. "
+        "Any other file is ignored with a warning.",
         "",
         "## Values",
         "",
@@ -138,7 +140,9 @@ def render_registry_markdown() -> str:
         "number of rows holding a value in them. An unknown column that names a missing one "
         "in another spelling (`Karnofsky %` for `karnofsky`, `resectible`) or by another usual "
         "name (`KPS`, `Ki-67 index`, `date of death`; listed below) is an error naming the "
-        "column meant: its values would be lost. Blank rows are "
+        "column meant: its values would be lost; a header written entirely in such names (REDCap's "
+        "label export) is read so. REDCap checkbox columns (`metastatic_sites___1`, ...) in "
+        "place of a missing column are an error naming it. Blank rows are "
         "ignored with a warning and counted in row numbers, as in a spreadsheet. A row whose "
         "number of values is not the header's (a row of spaces too) is an error; the other "
         "rows' values are checked in the same run (up to "
@@ -162,12 +166,17 @@ def render_registry_markdown() -> str:
         "a hidden first sheet. In a text column (an identifier), a whole number formatted "
         "with leading zeros or text around it (`00000042`, `\"NEN-\"00000000`, `000-00-0000`) "
         "is read as the sheet shows it; a number in a format not read so (conditions, "
-        "decimals, dates) is an error there, never stored as a number the sheet does not show.",
+        "decimals, dates) is an error there, never stored as a number the sheet does not show; "
+        "so is a number of more than 15 digits there (Excel keeps 15: the digits typed beyond "
+        "are lost). A later sheet whose first row is the table's header is an error (its rows "
+        "would be left out); other sheets are ignored with a warning.",
         "- Parquet: typed columns are read as they are (a 32-bit float as the number it shows); "
         "binary text columns must be UTF-8; a list, struct or map in a column of single values, "
         "numbers in a date column (a day count whose origin cannot be told), timestamps with a "
         "time zone in a date column (the day depends on the zone), or two columns whose names "
-        "differ only in case, is an error; so is a list element that is missing or holds `;`.",
+        "differ only in case, is an error; so is a list element that is missing or holds `;`, "
+        "and an identifier column of decimal numbers (pandas writes an integer column with an "
+        "empty cell as floats: 1000001 would be read as `1000001.0`).",
         "- Other usual names of columns (compared by their letters and digits, in any case), "
         "named as the column meant when it is absent: "
         + "; ".join(f"`{c}`: " + ", ".join(a) for c, a in HEADER_ALIASES.items()) + ".",

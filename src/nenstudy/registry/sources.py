@@ -36,7 +36,7 @@ from nenstudy.registry.crosschecks import (
     MAX_SHOWN_ROWS, own_key_is_checked_apart, repeated_key_hashes,
 )
 from nenstudy.registry.lanes import run_side_by_side
-from nenstudy.registry.schema import HEADER_ALIASES, LIST_SEPARATOR, SCHEMA, Table
+from nenstudy.registry.schema import HEADER_ALIASES, LIST_SEPARATOR, SCHEMA, TABLES, Table
 
 __all__ = [
     "ROW_CONVENTION",
@@ -318,6 +318,16 @@ def find_source_files(source: Path) -> tuple[dict[str, list[Path]], list[dict[st
                     "save it as .csv (UTF-8), .parquet or .xlsx",
                 )
             )
+        elif suffix in SUPPORTED_SUFFIXES and (split := _split_table_file(stem)):
+            problems.append(
+                _problem(
+                    "error", path.name, "file.split",
+                    f"a file named like one of table {split}'s, but only {split}.csv, "
+                    f"{split}.parquet or {split}.xlsx is read: its rows would be left out. "
+                    "Put every row of the table in one file, or move this one out of the "
+                    "folder",
+                )
+            )
         elif path.name.startswith("~$"):
             problems.append(
                 _problem(
@@ -336,6 +346,17 @@ def find_source_files(source: Path) -> tuple[dict[str, list[Path]], list[dict[st
                 )
             )
     return matched, problems
+
+
+def _split_table_file(stem: str) -> str | None:
+    """The table whose name a file's stem starts with, followed by a separator
+    (``molecular_tests_2``, ``patients (1)``, ``follow_up-2023``): a part of that table, or a
+    copy of it; None for any other name."""
+    for table in SCHEMA:
+        rest = stem[len(table.name):]
+        if stem.startswith(table.name) and rest and rest[0] in " _-.(":
+            return table.name
+    return None
 
 
 _CSV_REASONS = (
@@ -1167,6 +1188,15 @@ def _sheet_xml(path: Path, sheet: Any) -> _SheetXml:
     return _SheetXml(formula, merged, hidden)
 
 
+def _holds_header_of(sheet: Any, table: Table) -> bool:
+    """Whether a worksheet's first row names two or more of ``table``'s columns, and names
+    mostly those: rows of the table, split over sheets."""
+    first = next(sheet.iter_rows(max_row=1, values_only=True), ()) or ()
+    names = [_normalise_header(str(v)) for v in first if v is not None and str(v).strip()]
+    known = sum(name in table.column_names for name in names)
+    return known >= 2 and 2 * known >= len(names)
+
+
 def _xlsx_rows(path: Path, problems: list[dict[str, Any]]) -> Iterator[tuple[int, tuple]]:
     import openpyxl
 
@@ -1177,6 +1207,17 @@ def _xlsx_rows(path: Path, problems: list[dict[str, Any]]) -> Iterator[tuple[int
     formulas = None
     try:
         sheets = workbook.worksheets
+        table = TABLES.get(path.stem.lower())
+        for sheet in sheets[1:]:
+            if table is not None and _holds_header_of(sheet, table):
+                problems.append(
+                    _problem("error", path.name, "file.sheets",
+                             f"sheet {sheet.title!r} starts with the header of table "
+                             f"{table.name} too, but only the first sheet "
+                             f"({sheets[0].title!r}) is read: its rows would be left out. "
+                             "Put every row of the table in the first sheet, or delete the "
+                             "other")
+                )
         if len(sheets) > 1:
             problems.append(
                 _problem("warning", path.name, "file.sheets",
