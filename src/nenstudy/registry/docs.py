@@ -18,6 +18,7 @@ from nenstudy.registry.schema import (
     AGE_RANGE_YEARS,
     EARLIEST_DATE,
     TOPOGRAPHY_LAST,
+    TOPOGRAPHY_GAPS,
     DAYS_PER_YEAR,
     KARNOFSKY_TO_ECOG,
     KI67_GRADE_UPPER,
@@ -222,7 +223,10 @@ def render_registry_markdown() -> str:
         "",
         f"- every date from {EARLIEST_DATE} to the day of validation (a year 0000, or a date "
         "in the future, is an error); ICD-O-3 topography codes up to "
-        f"{TOPOGRAPHY_LAST};",
+        f"{TOPOGRAPHY_LAST}, none in a category ICD-O-3 lacks ("
+        + ", ".join(low[:3] if low[:3] == high[:3] and "." not in low else
+                    f"{low}-{high}" for low, high in TOPOGRAPHY_GAPS)
+        + "; C78.7, a liver metastasis in ICD-10, is no primary site);",
         "- unique keys; a key that reads as a number in scientific notation (`1.23457E+15`, as "
         "Excel or R show a long numeric ID, its last digits lost) is an error; references "
         "(orphan rows are errors); every patient has exactly one "

@@ -32,6 +32,7 @@ __all__ = [
     "DUCKDB_TYPES",
     "EARLIEST_DATE",
     "TOPOGRAPHY_LAST",
+    "TOPOGRAPHY_GAPS",
     "enum_type",
     "IDENTIFIER_MASK",
     "HEADER_ALIASES",
@@ -401,6 +402,14 @@ TOPOGRAPHY_PATTERN = r"C\d\d\.\d"
 
 TOPOGRAPHY_LAST = "C80.9"
 """The last ICD-O-3 topography code (unknown primary site)."""
+
+TOPOGRAPHY_GAPS = (("C27", "C29"), ("C35", "C36"), ("C43", "C43"), ("C45", "C46"),
+                   ("C59", "C59"), ("C78", "C79"), ("C80.0", "C80.8"))
+"""Ranges of three-character categories (inclusive) between C00 and C80 that are no ICD-O-3
+topography: ICD-10 uses C43 (melanoma), C45 (mesothelioma), C46 (Kaposi sarcoma) and C78-C79
+(secondary tumours) for morphologies, which ICD-O-3 codes apart, and C80 holds only C80.9.
+C78.7 (a liver metastasis) typed as a primary site is the usual slip. The fourth character is
+not checked."""
 
 EARLIEST_DATE = "1900-01-01"
 """No date of a registry may come before it (nor after the day of validation)."""

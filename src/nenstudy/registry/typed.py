@@ -19,6 +19,7 @@ from nenstudy.registry.schema import (
     LIST_SEPARATOR,
     MISSING_MARKERS,
     TOPOGRAPHY_LAST,
+    TOPOGRAPHY_GAPS,
     Column,
     Table,
 )
@@ -393,6 +394,17 @@ def _table_row_checks(table: Table, native: frozenset[str]) -> list[_RowCheck]:
                       f"AND primary_site > {sql.literal(TOPOGRAPHY_LAST)}",
                       sql.literal(f"ICD-O-3 topography codes run from C00.0 to "
                                   f"{TOPOGRAPHY_LAST}")),
+            # well-formed codes compare as text: 'C78' <= 'C78.7' <= 'C79.9' (a 'Cnn' bound
+            # is followed by '.9' for the last code of a range)
+            _RowCheck("error", "primary_site", "format",
+                      "_site_group_derived IS NOT NULL AND (" + " OR ".join(
+                          f"primary_site BETWEEN {sql.literal(low)} AND "
+                          f"{sql.literal(high if '.' in high else high + '.9')}"
+                          for low, high in TOPOGRAPHY_GAPS) + ")",
+                      sql.literal("not an ICD-O-3 topography code (C27-C29, C35-C36, C43, "
+                                  "C45-C46, C59 and C78-C79 do not exist there, and C80 holds "
+                                  "only C80.9; C78-C79 are ICD-10 codes of secondary tumours): "
+                                  "give the primary site, or C80.9 if it is unknown")),
             _RowCheck("error", "who_category", "who_category.missing",
                       # a code written but unknown (R's NA too) is its own error
                       f"{sql.raw('who_category')} IS NULL AND _who_derived IS NULL",
