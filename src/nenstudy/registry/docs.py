@@ -198,7 +198,8 @@ def render_registry_markdown() -> str:
                     for c, m in CODE_SYNONYMS.items()) + ".",
         f"- `list`: tokens separated by `{LIST_SEPARATOR}`, lower case, e.g. `liver;nodes`; "
         "spaces around a token are trimmed, and an empty token (two separators in a row, or one "
-        "at the start or end) is left out with a warning.",
+        "at the start or end) is left out with a warning; a token listed twice "
+        "(`liver;liver`) is an error (it would be counted twice).",
         "",
         "## Validation",
         "",
