@@ -1252,3 +1252,36 @@ def test_xlsx_rows_of_a_table_on_a_second_sheet_are_an_error(good_registry: Path
     problems = validate_source(good_registry).problems.query("rule == 'file.sheets'")
     assert problems["severity"].tolist() == ["error", "warning"]
     assert "'2023'" in problems["message"].iloc[0] and "notes" not in problems["message"].iloc[0]
+
+
+@pytest.mark.parametrize(("line", "newline"), [("sep=,", "\n"), ("sep=;", "\r\n"),
+                                               ("SEP=,", "\n")])
+def test_excels_separator_line_is_one_error_not_a_shifted_file(good_registry: Path, line: str,
+                                                               newline: str) -> None:
+    """Excel may write 'sep=,' above the header: one error naming it, not a cascade of ragged
+    rows with the header taken for row 2."""
+    path = good_registry / "follow_up.csv"
+    path.write_bytes((line + newline).encode() + path.read_bytes())
+    problems = validate_source(good_registry).problems.query("file == 'follow_up.csv'")
+    assert problems[["rule", "row"]].values.tolist() == [["file.header", 1]]
+    assert repr(line) in problems["message"].iloc[0]
+
+
+def test_xlsx_a_title_above_the_header_is_one_error(good_registry: Path) -> None:
+    """A title in A1 and the header on row 3: "header missing", without a ragged-row error
+    for every row wider than the title."""
+    import openpyxl
+
+    rows = good_rows()["follow_up"]
+    header = list(TABLES["follow_up"].column_names)
+    (good_registry / "follow_up.csv").unlink()
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["Follow-up export, 2023"])
+    sheet.append([])
+    sheet.append(header)
+    for row in rows:
+        sheet.append([row.get(h) or None for h in header])
+    workbook.save(good_registry / "follow_up.xlsx")
+    problems = validate_source(good_registry).problems.query("file == 'follow_up.xlsx'")
+    assert problems["rule"].tolist() == ["header.missing"]

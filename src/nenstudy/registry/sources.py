@@ -608,6 +608,10 @@ def _stage_table(
     return True
 
 
+_SEP_DIRECTIVE = re.compile(rb"(sep=.?)\r?(?:\n|$)", re.IGNORECASE)
+"""Excel's first line naming the separator (``sep=,``, ``sep=;``)."""
+
+
 def _load_csv(
     con: duckdb.DuckDBPyConnection,
     table: Table,
@@ -633,6 +637,15 @@ def _load_csv(
             _problem("error", file.name, "file.encoding",
                      "the file holds NUL bytes: UTF-16 text without a byte-order mark, or not a "
                      "text file; save it as CSV UTF-8")
+        )
+        return False, None, None
+    directive = _SEP_DIRECTIVE.match(first.removeprefix(b"\xef\xbb\xbf"))
+    if directive:
+        problems.append(
+            _problem("error", file.name, "file.header",
+                     f"the first line is {directive.group(1).decode('latin-1')!r}, Excel's note "
+                     "of the separator, not the header: delete that line, so that the column "
+                     "names are on row 1", row=1)
         )
         return False, None, None
     headers = _csv_header(file)
@@ -1458,6 +1471,7 @@ def _load_xlsx(
             )
             return False
         names = [f"c{i}" for i in range(width)]
+        listed = len(problems)
         text_columns = {c.name for c in table.columns if c.dtype == "string"}
         text_positions = {i for i, h in enumerate(headers)
                           if _normalise_header(h) in text_columns}
@@ -1544,7 +1558,11 @@ def _load_xlsx(
             f"{_quote_ident(n)} AS {_quote_ident(h)}" for n, h in zip(names, headers)
         )
         inner = f"(SELECT _row, {renamed} FROM _xlsx_{table.name})"
-        return _stage_table(con, table, file, inner, headers, "_row", build, problems)
+        made = _stage_table(con, table, file, inner, headers, "_row", build, problems)
+        if any(p["rule"] == "header.missing" for p in problems[listed:]):
+            # a title above the header: the rows wider than it follow from that one error
+            problems[listed:] = [p for p in problems[listed:] if p["rule"] != "file.ragged"]
+        return made
     finally:
         con.unregister(f"_xlsx_{table.name}")
 
