@@ -27,11 +27,12 @@ def test_caption_has_no_axis_note_when_the_axis_covers_all_follow_up(results_dic
     assert "time axis ends" not in _captions(results)["km_os"]
 
 
-def test_axis_note_count_is_suppressed(results_dict):
+def test_axis_note_gives_no_total_at_risk_under_suppression(results_dict):
+    """The total at risk minus a group's shown number would give another group's hidden one."""
     results = copy.deepcopy(results_dict)
     results["os"]["risk_table"] = {"times": [0, 6, 12, 18, 24], "n_risk": [173, 140, 100, 70, 3]}
     caption = {job.key: c for job, c in figure_jobs(results, suppress_below=5)}["km_os"]
-    assert "<5 patients still at risk" in caption
+    assert "ends at 24 months" in caption and "still at risk" not in caption
 
 
 def test_stratified_figure_gets_the_grouping_label_from_results(results_dict):

@@ -111,3 +111,46 @@ def test_ci_headers_follow_the_study_confidence_level(results_dict):
     headers += [c.cells[0].text for c in response_table(changed).rows]
     ci_headers = [h for h in headers if " CI)" in h]
     assert ci_headers and all("(90% CI)" in h for h in ci_headers)
+
+
+def test_response_table_hides_a_count_a_total_would_give_away(results_dict):
+    """CR below K with PR and the ORR shown gives CR = ORR - PR: PR is hidden too. The other
+    groups (evaluable, treated) then hold two hidden counts each: nothing more is hidden."""
+    import copy
+
+    results = copy.deepcopy(results_dict)
+    resp = results["response_first_line"]
+    resp.update({"CR": 3, "PR": 40, "SD": 30, "PD": 20, "NE": 10, "missing": 0})
+    resp["treated"], resp["evaluable"] = 103, 93
+    results["orr_first_line"]["responders"] = 43
+    table = response_table(results, sup=5)
+    # an ORR below K as well: CR alone in the evaluable total, so the smallest other is hidden
+    few = copy.deepcopy(results)
+    few["response_first_line"].update({"CR": 3, "PR": 0, "SD": 30, "PD": 20, "NE": 10})
+    few["response_first_line"]["treated"], few["response_first_line"]["evaluable"] = 63, 53
+    few["orr_first_line"]["responders"] = 3
+    second = {r.cells[0].text.split(" (")[0]: r.cells[1].text for r in response_table(few, sup=5).rows}
+    assert second["Progressive disease"] == "—" and second["Stable disease"] == "30"
+    shown = {r.cells[0].text.split(" (")[0]: r.cells[1].text for r in table.rows}
+    assert shown["Complete response"] == "<5"
+    assert shown["Partial response"] == "—"
+    assert [shown[k] for k in ("Stable disease", "Progressive disease", "Not evaluable")] == [
+        "30", "20", "10"]
+    assert any("cannot be worked out" in n for n in table.footnotes)
+    # no suppression: every count shown
+    plain = {r.cells[0].text.split(" (")[0]: r.cells[1].text for r in response_table(results).rows}
+    assert plain["Partial response"] == "40"
+
+
+def test_complementary_suppression_leaves_groups_without_a_single_hidden_count():
+    from nenstudy.report.tables import _complementary
+    from nenstudy.report.suppression import is_suppressed
+
+    counts = {"a": 2, "b": 7, "c": 30, "d": 12}
+    groups = [(("a", "b"), 9), (("a", "b", "c", "d"), 51)]
+    extra = _complementary(counts, groups, 5)
+    hidden = {k for k, n in counts.items() if is_suppressed(n, 5)} | extra
+    for keys, _ in groups:
+        assert len([k for k in keys if k in hidden]) != 1
+    assert _complementary(counts, groups, None) == set()
+    assert _complementary({"a": 6, "b": 7}, [(("a", "b"), 13)], 5) == set()

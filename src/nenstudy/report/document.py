@@ -11,6 +11,7 @@ from .figures import render_figures, swimmer_figure
 from .formatting import fmt_count, fmt_level, fmt_p
 from .narrative import followup_sentence, methods_paragraph, summary_paragraph, time_axis_label
 from .tables import ENDPOINT_LABELS, Table, grouping_label
+from .suppression import SUPPRESSED_DERIVED
 
 __all__ = ["ReportFigure", "Block", "Section", "figure_jobs", "make_figures", "make_sections"]
 
@@ -57,9 +58,10 @@ def _axis_note(series: list[KMSeries], suppress_below: int | None) -> str:
     if longest <= last * 1.03:  # the axis (to 103% of the last risk time) already shows all follow-up
         return ""
     at_risk = fmt_count(sum(int(s.block["risk_table"]["n_risk"][-1]) for s in series), suppress_below)
+    # under suppression the total at risk would give away a group's hidden number at risk
+    still = "" if suppress_below else f", with {at_risk} patient{'' if at_risk == '1' else 's'} still at risk"
     return (f" The time axis ends at {last:g} months, the last time of the numbers-at-risk table set in the study "
-            f"file (risk_table_times), with {at_risk} patient{'' if at_risk == '1' else 's'} still at risk; the "
-            f"longest follow-up is {longest:.1f} months.")
+            f"file (risk_table_times){still}; the longest follow-up is {longest:.1f} months.")
 
 
 def figure_jobs(results: Mapping, suppress_below: int | None = None) -> list[tuple[FigureJob, str]]:
@@ -151,7 +153,11 @@ def make_sections(results: Mapping, tables: Mapping[str, Table], figures: Mappin
     summary = [_p(study.get("description", "")), _p(summary_paragraph(results, sup)), _p(followup_sentence(results))]
     if sup:
         summary.append(_p(f"Small-number suppression is on: counts from 1 to {sup - 1} are shown as <{sup} in every "
-                          "table and figure label, and percentages derived from them are not shown."))
+                          "table and figure label, and percentages derived from them are not shown. In the response "
+                          f"table, counts that would let a hidden one be worked out from a total are hidden too "
+                          f"({SUPPRESSED_DERIVED}). Elsewhere each small count is hidden on its own: a total and "
+                          "the other counts of its group (a baseline variable's categories, the flow diagram's "
+                          "steps) may still give it away; check the report before sharing it."))
     strat_blocks: list[Block] = []
     for endpoint, groupings in (results.get("stratified") or {}).items():
         for grouping in groupings:

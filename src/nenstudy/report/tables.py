@@ -386,6 +386,47 @@ def regimens_table(results: Mapping, sup: int | None = None) -> Table:
                  ("Percentages are of the patients who received that line.",))
 
 
+def _complementary(counts: Mapping[str, int], groups: Sequence[tuple[Sequence[str], int | None]],
+                   sup: int | None) -> set[str]:
+    """Counts to hide besides those below ``sup`` (complementary suppression), so that none of these
+    can be worked out as a shown total minus the other counts of its group.
+
+    Parameters
+    ----------
+    counts
+        The counts of a table, by key.
+    groups
+        Keys whose counts add up to a total shown beside them (the total is hidden, or None,
+        when it gives nothing away).
+    sup
+        The suppression threshold K (None: no suppression).
+
+    Returns
+    -------
+    set of str
+        The keys whose counts are to be hidden although not below K: while a group whose total is
+        shown has exactly one hidden count, its smallest other nonzero count is hidden too.
+    """
+    if not sup:
+        return set()
+    hidden = {k for k, n in counts.items() if is_suppressed(n, sup)}
+    extra: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for keys, total in groups:
+            if total is None or is_suppressed(total, sup):
+                continue
+            inside = [k for k in keys if k in counts and counts[k]]
+            if len([k for k in inside if k in hidden]) == 1:
+                others = sorted((counts[k], k) for k in inside if k not in hidden)
+                if others:
+                    hidden.add(others[0][1])
+                    extra.add(others[0][1])
+                    changed = True
+    return extra
+
+
 def response_table(results: Mapping, sup: int | None = None) -> Table:
     """Best response to first line (RECIST 1.1) and ORR with exact CIs on both denominators."""
     resp, orr = results["response_first_line"], results["orr_first_line"]
@@ -394,13 +435,21 @@ def response_table(results: Mapping, sup: int | None = None) -> Table:
     names = {"CR": "Complete response (CR)", "PR": "Partial response (PR)", "SD": "Stable disease (SD)",
              "PD": "Progressive disease (PD)", "NE": "Not evaluable (NE)", "missing": "Not recorded"}
     rows = []
+    counts = {key: resp.get(key) for key in names if resp.get(key) is not None}
+    also_hidden = _complementary(counts, [
+        (("CR", "PR"), orr.get("responders")),
+        (("CR", "PR", "SD", "PD"), evaluable),
+        (tuple(counts), treated),
+    ], sup)
     for key, label in names.items():
         n = resp.get(key)
         if n is None or (key == "missing" and not n):
             continue
-        hidden = is_suppressed(n, sup)
+        hidden = is_suppressed(n, sup) or key in also_hidden
         in_evaluable = key in ("CR", "PR", "SD", "PD")
-        rows.append(Row((_text(label), _count(n, sup), _pct(n / treated if treated else None, hidden or t_hidden),
+        count = (Cell(SUPPRESSED_DERIVED, (None,), ("int",)) if key in also_hidden
+                 else _count(n, sup))
+        rows.append(Row((_text(label), count, _pct(n / treated if treated else None, hidden or t_hidden),
                          _pct(n / evaluable if evaluable else None, hidden or e_hidden) if in_evaluable
                          else Cell(SUPPRESSED_DERIVED, (None,), ("pct",)))))
     ev = orr.get("evaluable") or {}
@@ -412,6 +461,9 @@ def response_table(results: Mapping, sup: int | None = None) -> Table:
     method = orr.get("ci_method") or "exact"
     notes = [f"Best overall response to first-line therapy by RECIST 1.1. ORR confidence intervals: {method} (exact).",
              "Response-evaluable patients: CR, PR, SD or PD recorded."]
+    if also_hidden:
+        notes.append(f"{SUPPRESSED_DERIVED}: not shown, so that a count below {sup} cannot be worked out "
+                     "from the totals and the other counts.")
     return Table("response", "Response to first-line therapy",
                  (Column("Best overall response"), Column("n"),
                   Column(f"% of treated (n = {fmt_count(treated, sup)})", ("rate", "lower", "upper")),
