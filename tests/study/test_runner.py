@@ -126,7 +126,8 @@ def test_no_registry_identifier_reaches_any_output(synthetic):
 
 def test_provenance_records_hashes_seed_and_time(synthetic):
     provenance = synthetic["results"]["provenance"]
-    assert provenance["registry_sha256"] == _sha(synthetic["store"])
+    assert provenance["registry_sha256"] == registry_sha256(synthetic["folder"])
+    assert provenance["registry_sha256"] != _sha(synthetic["store"])  # the data, not the file
     assert provenance["study_sha256"] == _sha(default_study())
     assert provenance["seed"] == SEED and provenance["synthetic"] is True
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", provenance["generated_at"])
@@ -318,3 +319,23 @@ def test_r_survival_reproduces_results_from_adtte(synthetic, tmp_path):
         assert [row["term"] for row in cox["multivariable"]] == theirs["cox"]["terms"]
         assert [row["hr"] for row in cox["multivariable"]] == pytest.approx(theirs["cox"]["hr"], rel=1e-6)
         assert cox["concordance"][0] == pytest.approx(theirs["cox"]["concordance"], rel=1e-6)
+
+
+def test_the_registry_digest_is_the_datas_not_the_files(synthetic, tmp_path):
+    """Two imports of the same data, a copy of the folder (with its record of what synth wrote),
+    and the folder itself give one digest; a changed value gives another."""
+    import shutil
+
+    from nenstudy.registry.store import import_registry
+
+    copy = tmp_path / "copy"
+    shutil.copytree(synthetic["folder"], copy)
+    (copy / ".nenstudy").write_text("{}")
+    again = tmp_path / "again.duckdb"
+    import_registry(copy, again)
+    digest = registry_sha256(synthetic["folder"])
+    assert registry_sha256(copy) == registry_sha256(again) == registry_sha256(synthetic["store"]) == digest
+    assert _sha(again) != _sha(synthetic["store"])
+    path = copy / "follow_up.csv"
+    path.write_text(path.read_text().replace("alive", "dead", 1).replace(",dead,,", ",dead,2022-01-01,", 1))
+    assert registry_sha256(copy) != digest

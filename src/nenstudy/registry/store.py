@@ -45,6 +45,8 @@ __all__ = [
     "import_registry",
     "open_store",
     "summarize",
+    "source_digest",
+    "folder_digest",
     "DEFAULT_MEMORY_LIMIT",
     "STORAGE_VERSION",
 ]
@@ -102,6 +104,34 @@ def _check_target(db_path: Path) -> None:
             f"{db_path} is a DuckDB database but not a nenstudy registry store; the import "
             "replaces only a registry store: choose another path or move the file away"
         )
+
+
+def source_digest(hashes: Mapping[str, str]) -> str:
+    """The digest of a registry's data: SHA-256 over each table's name and the SHA-256 of its
+    file, by table name. The same for a folder (:func:`folder_digest`) and for the store imported
+    from it (``_meta.source_digest``), whenever and wherever it was imported."""
+    return hashlib.sha256("".join(f"{n}:{hashes[n]};" for n in sorted(hashes)).encode()).hexdigest()
+
+
+def folder_digest(source: Path) -> str:
+    """:func:`source_digest` of a registry folder: only its table files count (not the record
+    nenstudy keeps of what it wrote, nor other files).
+
+    Raises
+    ------
+    ValueError
+        When a table has no file, or more than one.
+    """
+    from nenstudy.registry.csvshape import byte_pass
+    from nenstudy.registry.sources import find_source_files
+
+    matched, _ = find_source_files(Path(source))
+    hashes = {}
+    for table, paths in matched.items():
+        if len(paths) != 1:
+            raise ValueError(f"{source}: table {table} has {len(paths)} files; expected one")
+        hashes[table] = byte_pass(paths[0], digest=True, lines=False)[0]
+    return source_digest(hashes)
 
 
 def _storage_option() -> str:
@@ -421,9 +451,7 @@ def _import(
                 raise ValidationError(report)
             hashes = {name: f.sha256 for name, f in loaded.files.items() if f.sha256}
             assert len(hashes) == len(loaded.files) == len(SCHEMA)
-            digest = hashlib.sha256(
-                "".join(f"{n}:{hashes[n]};" for n in sorted(hashes)).encode()
-            ).hexdigest()
+            digest = source_digest(hashes)
             finishing = time.perf_counter()
             previous_log = _previous_import_log(db_path)
             rows = _finish_store_tables(con, loaded)

@@ -45,7 +45,12 @@ _STAGE_LABELS = {"registry": "reading the registry", "cohort": "building the coh
 
 
 def registry_sha256(path: Path) -> str:
-    """SHA-256 of a store file, or of a registry folder (file names and contents, sorted).
+    """The digest of a registry's data: the same for a registry folder and for every store
+    imported from it (:func:`nenstudy.registry.store.source_digest`), whenever imported.
+
+    The bytes of a store file change with each import (it records when it was made), and a
+    folder written by ``nenstudy synth`` holds a record of what was written and when: neither
+    counts, so that two runs on the same data show the same digest.
 
     Parameters
     ----------
@@ -56,14 +61,32 @@ def registry_sha256(path: Path) -> str:
     -------
     str
         Hex digest.
+
+    A store that lacks nenstudy import's record of the digest (one written by another tool)
+    gives the SHA-256 of its file.
+
+    Raises
+    ------
+    ValueError
+        For a folder in which a table has no file or several.
     """
+    from nenstudy.registry.store import folder_digest
+
     path = Path(path)
-    if path.is_file():
-        return _file_sha256(path)
+    if path.is_dir():
+        return folder_digest(path)
+    with duckdb.connect(str(path), read_only=True) as con:
+        try:
+            row = con.execute("SELECT value FROM _meta WHERE key = 'source_digest'").fetchone()
+        except duckdb.Error:
+            row = None
+    if row is not None:
+        return str(row[0])
+    # a store written otherwise (without nenstudy import's record): the file's bytes
     digest = hashlib.sha256()
-    for file in sorted(p for p in path.rglob("*") if p.is_file()):
-        digest.update(file.relative_to(path).as_posix().encode("utf-8") + b"\0")
-        digest.update(_file_sha256(file).encode("ascii") + b"\n")
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
     return digest.hexdigest()
 
 
@@ -73,14 +96,6 @@ def _display_path(path: Path) -> str:
         return Path(path).resolve().relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
         return str(path)
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class _Steps:
@@ -349,9 +364,9 @@ def run_study(
     registry = Path(registry)
     steps = _Steps(progress)
     steps.start("registry")
-    registry_hash = registry_sha256(registry) if registry.exists() else None
     with _store_for(registry, show_identifiers=show_identifiers) as store:
         con = open_store(store)
+        registry_hash = registry_sha256(store)
         steps.done()
         try:
             results = analyse(con, study, steps)
