@@ -362,3 +362,37 @@ def test_a_study_definition_error_keeps_its_bracketed_section_names(tmp_path):
                                       "--out", str(tmp_path / "out")])
     assert result.exit_code == 2
     assert "unknown key in [analysis]" in result.output, result.output
+
+
+def test_a_run_on_a_synthetic_registry_says_so_and_gives_its_seed(tmp_path):
+    """synth records its seed with the digest of the data written; an import of those data
+    unchanged keeps it, and a run's provenance (and report) says the registry is synthetic.
+    Changed data are no longer the synthetic registry."""
+    import json
+
+    import duckdb
+
+    from nenstudy.paths import default_study
+
+    runner = CliRunner()
+    source, store = tmp_path / "registry", tmp_path / "store.duckdb"
+    assert runner.invoke(cli, ["synth", "--out", str(source), "--scale", "0.05",
+                               "--seed", "7"]).exit_code == 0
+    assert runner.invoke(cli, ["import", str(source), "--registry", str(store)]).exit_code == 0
+    for registry, out in ((store, "o1"), (source, "o2")):
+        result = runner.invoke(cli, ["run", "--registry", str(registry), "--study",
+                                     str(default_study()), "--out", str(tmp_path / out)])
+        assert result.exit_code == 0, result.output
+        provenance = json.loads((tmp_path / out / "results.json").read_text())["provenance"]
+        assert provenance["seed"] == 7 and provenance["synthetic"] is True
+        assert "synthetic registry" in (tmp_path / out / "report.html").read_text()
+    # one value changed: the data are no longer those simulated
+    path = source / "patients.csv"
+    lines = path.read_text().splitlines(keepends=True)
+    lines[1] = lines[1].replace(",F,", ",M,") if ",F," in lines[1] else lines[1].replace(",M,", ",F,")
+    path.write_text("".join(lines))
+    changed = tmp_path / "changed.duckdb"
+    assert runner.invoke(cli, ["import", str(source), "--registry", str(changed)]).exit_code == 0
+    with duckdb.connect(str(changed), read_only=True) as con:
+        keys = {k for (k,) in con.execute("SELECT key FROM _meta").fetchall()}
+    assert "synthetic_seed" not in keys and "source_digest" in keys

@@ -104,10 +104,18 @@ def _claim(folder: Path, command: str, force: bool):
         raise click.UsageError(str(exc)) from None
 
 
-def _seal(folder) -> None:
+def _synthetic(folder: Path, seed: int, scale: float) -> dict:
+    """What a synthetic registry's folder records of it: seed, scale, and the digest of the data
+    written, by which an import tells that the data are still those simulated."""
+    from nenstudy.registry.store import folder_digest
+
+    return {"seed": seed, "scale": scale, "source_digest": folder_digest(folder)}
+
+
+def _seal(folder, synthetic: dict | None = None) -> None:
     """Record what a command wrote into its output folder (also after a failure or Ctrl-C, so
     that the next run may write there again); say so when the record cannot be written."""
-    if not folder.seal():
+    if not folder.seal(synthetic):
         _console.print(f"Note: {_e(folder.path)} keeps no record of what nenstudy wrote there; "
                        "writing into it again needs --force.", highlight=False)
 
@@ -218,13 +226,15 @@ def synth(out_dir: Path, seed: int, scale: float, force: bool) -> None:
                                  param_hint="--scale")
     folder = _claim(out_dir, "synth", force)
     start = time.perf_counter()
+    written = None
     try:
         with _progress() as progress:
             task = progress.add_task("Simulating the registry", total=None)
             rows = write_registry(out_dir, seed=seed, scale=scale)
+            written = _synthetic(out_dir, seed, scale)
             progress.update(task, completed=1, total=1)
     finally:
-        _seal(folder)
+        _seal(folder, written)
     for name, n in rows.items():
         _out.print(f"{name:16s} {n:>12,} rows")
     _out.print(f"Written to {out_dir} in {time.perf_counter() - start:.1f} s (seed {seed}).")
@@ -423,10 +433,12 @@ def demo(out_dir: Path, seed: int, suppress_below: int | None, force: bool) -> N
     try:
         with _progress() as progress:
             task = progress.add_task("Simulating the synthetic MDT registry", total=1)
+            written = None
             try:
                 write_registry(source, seed=seed, scale=1.0)
+                written = _synthetic(source, seed, 1.0)
             finally:
-                _seal(registry_folder)
+                _seal(registry_folder, written)
             progress.update(task, completed=1)
             task = progress.add_task("Validating and importing into DuckDB", total=1)
             import_registry(source, db_path)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["MARK", "FolderInUse", "OutputFolder", "claim"]
+__all__ = ["MARK", "FolderInUse", "OutputFolder", "claim", "synthetic_record"]
 
 MARK = ".nenstudy"
 """The file recording what nenstudy wrote into a folder (hidden: registry readers skip it)."""
@@ -83,11 +83,14 @@ class OutputFolder:
     """Entries present when claimed that nenstudy had not written as they were (allowed by
     ``force``), with their stamps then."""
 
-    def seal(self) -> bool:
+    def seal(self, synthetic: dict | None = None) -> bool:
         """Record the folder's files as written by the command, but those found there before
         and left unchanged; a later :func:`claim` by the same command accepts them. Returns
         whether the record could be written (a mark that is a folder, or a folder that cannot be
-        written, keeps none: the folder is then claimed again only with ``force``)."""
+        written, keeps none: the folder is then claimed again only with ``force``).
+
+        ``synthetic`` (a synthetic registry's seed, scale and data digest) is kept in the record
+        for :func:`synthetic_record`."""
         mark = self.path / MARK
         try:
             files = {}
@@ -100,7 +103,10 @@ class OutputFolder:
                 mark.unlink()  # the link, never the file it points to
             elif mark.exists() and not mark.is_file():
                 return False
-            text = json.dumps({"written_by": self.command, "files": files}, indent=1)
+            record: dict = {"written_by": self.command, "files": files}
+            if synthetic is not None:
+                record["synthetic"] = synthetic
+            text = json.dumps(record, indent=1)
             temporary = mark.with_name(MARK + ".tmp")
             temporary.write_text(text + "\n", encoding="utf-8")
             os.replace(temporary, mark)
@@ -147,3 +153,24 @@ def claim(folder: Path, command: str, *, force: bool = False) -> OutputFolder:
     except OSError as exc:
         raise FolderInUse(f"{folder} cannot be written: {exc.strerror or exc}") from None
     return OutputFolder(folder, command, foreign)
+
+
+def synthetic_record(folder: Path) -> dict | None:
+    """What ``nenstudy synth`` recorded of the synthetic registry it wrote into ``folder``
+    (``seed``, ``scale``, ``source_digest``: the digest of the data written), or None.
+
+    The record says what was written, not what the folder holds now: compare its digest with
+    the data's before calling the registry synthetic.
+    """
+    mark = Path(folder) / MARK
+    if mark.is_symlink() or not mark.is_file():
+        return None
+    try:
+        data = json.loads(mark.read_text(encoding="utf-8"))
+        record = data["synthetic"] if data.get("written_by") == "synth" else None
+        if record is None:
+            return None
+        return {"seed": int(record["seed"]), "scale": float(record["scale"]),
+                "source_digest": str(record["source_digest"])}
+    except Exception:  # noqa: BLE001 - a malformed record is none
+        return None

@@ -281,7 +281,8 @@ def render_registry_markdown() -> str:
         "allowed values, including the derived `site_group` and `who_category`, is an ENUM of "
         "them in the order listed: R reads it as a factor with those levels, pandas as "
         "categories, and `ORDER BY` follows that order), rows in source order; "
-        "plus `_meta` (schema version, source digest), `_source_files` (file, format, encoding, "
+        "plus `_meta` (schema version, source digest, and the seed and scale of a synthetic "
+        "registry imported as `nenstudy synth` wrote it), `_source_files` (file, format, encoding, "
         "SHA-256, rows) and `_import_log` (one row per import). The file is written in DuckDB's "
         f"{STORAGE_VERSION} storage format, which DuckDB {STORAGE_VERSION.lstrip('v')} and later "
         "open (R: `DBI::dbConnect(duckdb::duckdb(), \"registry.duckdb\", read_only = TRUE)`).",

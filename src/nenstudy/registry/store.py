@@ -204,15 +204,17 @@ def _write_metadata(
     rows: dict[str, int],
     previous_log: list[tuple],
 ) -> None:
+    from nenstudy.folders import synthetic_record
+
+    meta = [["schema_version", SCHEMA_VERSION], ["source_digest", digest],
+            ["tables", ",".join(TABLE_NAMES)]]
+    synthetic = synthetic_record(source)
+    if synthetic is not None and synthetic["source_digest"] == digest:
+        # the data are those nenstudy synth wrote, unchanged
+        meta += [["synthetic_seed", str(synthetic["seed"])],
+                 ["synthetic_scale", repr(synthetic["scale"])]]
     con.execute("CREATE TABLE store._meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
-    con.executemany(
-        "INSERT INTO store._meta VALUES (?, ?)",
-        [
-            ["schema_version", SCHEMA_VERSION],
-            ["source_digest", digest],
-            ["tables", ",".join(TABLE_NAMES)],
-        ],
-    )
+    con.executemany("INSERT INTO store._meta VALUES (?, ?)", meta)
     con.execute(
         "CREATE TABLE store._source_files (table_name VARCHAR, file_name VARCHAR, "
         "format VARCHAR, encoding VARCHAR, sha256 VARCHAR, n_rows BIGINT)"

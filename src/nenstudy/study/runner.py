@@ -90,6 +90,17 @@ def registry_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _synthetic_seed(store: Path) -> int | None:
+    """The seed of a store imported from a synthetic registry as ``nenstudy synth`` wrote it
+    (``_meta.synthetic_seed``), or None."""
+    with duckdb.connect(str(store), read_only=True) as con:
+        try:
+            row = con.execute("SELECT value FROM _meta WHERE key = 'synthetic_seed'").fetchone()
+        except duckdb.Error:
+            return None
+    return None if row is None else int(row[0])
+
+
 def _display_path(path: Path) -> str:
     """The study path relative to the working folder when inside it, else as given."""
     try:
@@ -339,7 +350,9 @@ def run_study(
         Output folder (created if needed): ``results.json``, ``analysis/adsl.csv``,
         ``analysis/adtte.csv``.
     seed : int, optional
-        Seed of a synthetic registry (recorded in the provenance; ``None`` for real data).
+        Seed of a synthetic registry (recorded in the provenance). ``None``: the seed the
+        store recorded when it was imported from a folder ``nenstudy synth`` wrote, its data
+        unchanged; none for real data.
     progress : rich.progress.Progress, optional
         Progress display to report the stages to.
     show_identifiers : bool, default False
@@ -367,6 +380,8 @@ def run_study(
     with _store_for(registry, show_identifiers=show_identifiers) as store:
         con = open_store(store)
         registry_hash = registry_sha256(store)
+        if seed is None:
+            seed = _synthetic_seed(store)
         steps.done()
         try:
             results = analyse(con, study, steps)
