@@ -261,7 +261,8 @@ def test_import_reports_the_time_of_each_stage(good_registry: Path, tmp_path: Pa
     assert summary.report.seconds == {k: summary.stage_seconds[k] for k in ("read", "cross_checks")}
 
 
-@pytest.mark.parametrize("kind", ["text", "source_csv", "foreign_duckdb", "folder"])
+@pytest.mark.parametrize("kind", ["text", "source_csv", "foreign_duckdb", "foreign_meta",
+                                  "folder"])
 def test_import_never_overwrites_what_is_not_a_registry_store(
     kind: str, good_registry: Path, tmp_path: Path
 ) -> None:
@@ -274,6 +275,13 @@ def test_import_never_overwrites_what_is_not_a_registry_store(
         target = tmp_path / "other.duckdb"
         con = duckdb.connect(str(target))
         con.execute("CREATE TABLE t AS SELECT 1 AS x")
+        con.close()
+    elif kind == "foreign_meta":  # another program's database with a table named _meta
+        target = tmp_path / "invoices.duckdb"
+        con = duckdb.connect(str(target))
+        con.execute("CREATE TABLE _meta (key VARCHAR, value VARCHAR)")
+        con.execute("INSERT INTO _meta VALUES ('owner', 'accounts')")
+        con.execute("CREATE TABLE invoices AS SELECT 1 AS id")
         con.close()
     else:
         target = tmp_path / "folder.duckdb"
@@ -373,3 +381,22 @@ def test_an_import_removes_what_killed_imports_left(good_registry: Path, tmp_pat
     import_registry(good_registry, db)
     assert [p for p in left if p.exists()] == []
     assert all(p.exists() for p in kept)
+
+
+def test_a_failed_rename_over_the_store_leaves_no_copy_behind(good_registry: Path,
+                                                               tmp_path: Path,
+                                                               monkeypatch) -> None:
+    """An immutable store (chattr +i), or a signal at the rename: the store as before, and no
+    full-size temporary copy left next to it."""
+    target = tmp_path / "store.duckdb"
+    import_registry(good_registry, target)
+    before = _sha(target)
+
+    def refused(src, dst):
+        raise PermissionError(1, "Operation not permitted", str(src))
+
+    monkeypatch.setattr("nenstudy.registry.store.os.replace", refused)
+    with pytest.raises(PermissionError):
+        import_registry(good_registry, target)
+    assert _sha(target) == before
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]

@@ -97,9 +97,15 @@ def _check_target(db_path: Path) -> None:
         ) from None
     try:
         names = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        try:
+            keys = {r[0] for r in con.execute("SELECT key FROM _meta").fetchall()}
+        except duckdb.Error:
+            keys = set()
     finally:
         con.close()
-    if "_meta" not in names:
+    # a store of any schema version records its version and digest, and holds the patients
+    # (another program's file may happen to hold a table named _meta)
+    if not ({"_meta", "patients"} <= names and {"schema_version", "source_digest"} <= keys):
         raise StoreTargetError(
             f"{db_path} is a DuckDB database but not a nenstudy registry store; the import "
             "replaces only a registry store: choose another path or move the file away"
@@ -469,7 +475,11 @@ def _import(
             _remove(tmp_store)
             raise
         con.close()
-    os.replace(tmp_store, db_path)
+    try:  # a failed or interrupted rename (an immutable store, a signal) leaves no copy behind
+        os.replace(tmp_store, db_path)
+    except BaseException:
+        _remove(tmp_store)
+        raise
     end = time.perf_counter()
     return ImportSummary(
         db_path=db_path,
