@@ -1285,3 +1285,22 @@ def test_xlsx_a_title_above_the_header_is_one_error(good_registry: Path) -> None
     workbook.save(good_registry / "follow_up.xlsx")
     problems = validate_source(good_registry).problems.query("file == 'follow_up.xlsx'")
     assert problems["rule"].tolist() == ["header.missing"]
+
+
+def test_a_file_changed_while_it_is_read_is_an_error(good_registry: Path, monkeypatch) -> None:
+    """Rows read from one version and the digest of another are never stored together."""
+    import nenstudy.registry.sources as sources
+
+    real = sources._load_csv
+
+    def then_written(con, table, file, *args, **kwargs):
+        made = real(con, table, file, *args, **kwargs)
+        if table.name == "follow_up":  # another program saves the file meanwhile
+            file.write_text(file.read_text() + file.read_text().splitlines()[-1] + "\n")
+        return made
+
+    monkeypatch.setattr(sources, "_load_csv", then_written)
+    report = validate_source(good_registry)
+    hit = report.problems.query("rule == 'file.changed'")
+    assert hit[["severity", "file"]].values.tolist() == [["error", "follow_up.csv"]]
+    assert not report.ok

@@ -1570,6 +1570,16 @@ def _load_xlsx(
 _Loaded = tuple[list[dict[str, Any]], "SourceFile | None"]
 
 
+def _file_identity(path: Path) -> tuple[int, ...] | None:
+    """A file's device, inode, size and modification time (ns): a file rewritten, or replaced
+    by another, differs. None when it cannot be read."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
+
+
 def _load_table(
     con: duckdb.DuckDBPyConnection,
     table: Table,
@@ -1577,11 +1587,13 @@ def _load_table(
     build: TableBuilder,
     show_identifiers: bool,
     passed: Callable[[], tuple[str | None, int | None]],
+    seen: tuple[int, ...] | None = None,
 ) -> tuple[list[dict[str, Any]], SourceFile | None]:
     """Read the file of one table; return its problems and the file read (None if not read).
 
     ``passed`` waits for the pass over the file's bytes (:func:`csvshape.byte_pass`) and
-    returns its digest and line count.
+    returns its digest and line count; ``seen`` is the file's :func:`_file_identity` taken
+    before either began (a file that changed meanwhile is an error).
     """
     problems: list[dict[str, Any]] = []
     if not candidates:
@@ -1623,6 +1635,16 @@ def _load_table(
     n_rows = con.execute(f"SELECT count(*) FROM {build.target(table)}").fetchall()[0][0]
     blank = skipped
     digest, n_lines = passed()
+    if seen is not None and _file_identity(file) != seen:
+        problems.append(
+            _problem("error", file.name, "file.changed",
+                     "the file changed while it was being read (its size, time or identity "
+                     "differs from when the reading began): the rows read and the file's "
+                     "digest may come from two versions of it. Import again once nothing "
+                     "writes to it")
+        )
+        build.discard(con, table)
+        return problems, None
     if (skipped is None and n_lines is not None
             and csvshape.may_have_blank_rows(file, n_lines, n_rows)):
         assert encoding is not None
@@ -1705,6 +1727,9 @@ def load_source(
     by_size = sorted(
         SCHEMA, key=lambda t: -sum(p.stat().st_size for p in matched[t.name])
     )
+    # taken before any reading: a file changed while it is read is found (see _load_table)
+    identities = {t.name: _file_identity(matched[t.name][0])
+                  for t in by_size if len(matched[t.name]) == 1}
     with ThreadPoolExecutor(max_workers=1) as bytes_pass:
         passes = {}
         for t in by_size:
@@ -1726,7 +1751,8 @@ def load_source(
             def load(cursor: duckdb.DuckDBPyConnection) -> _Loaded:
                 try:
                     loaded = _load_table(
-                        cursor, table, matched[table.name], build, show_identifiers, passed
+                        cursor, table, matched[table.name], build, show_identifiers, passed,
+                        identities.get(table.name)
                     )
                     if loaded[1] is not None and not loaded[1].partial:
                         created[table.name] = build.target(table)
