@@ -396,3 +396,35 @@ def test_a_run_on_a_synthetic_registry_says_so_and_gives_its_seed(tmp_path):
     with duckdb.connect(str(changed), read_only=True) as con:
         keys = {k for (k,) in con.execute("SELECT key FROM _meta").fetchall()}
     assert "synthetic_seed" not in keys and "source_digest" in keys
+
+
+def test_a_store_that_cannot_be_written_in_full_is_said_so_not_blamed_on_the_csv(tmp_path):
+    """A file size limit (as a full disk) while DuckDB writes: one message naming the
+    system's reason, no "the CSV file could not be read" per file, no traceback."""
+    import resource
+    import signal
+    import subprocess
+
+    source, store = tmp_path / "registry", tmp_path / "store.duckdb"
+    assert CliRunner().invoke(cli, ["synth", "--out", str(source), "--scale", "0.2"]).exit_code == 0
+
+    def limited():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write beyond the limit fails (EFBIG)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+
+    done = subprocess.run([sys.executable, "-m", "nenstudy", "import", str(source), "--registry",
+                           str(store)], capture_output=True, text=True, preexec_fn=limited,
+                          timeout=300)
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out
+    assert "Traceback" not in out and "could not be read" not in out
+    assert "File too large" in out and "Nothing imported" in out
+    assert not store.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_a_path_that_is_not_utf8_text_is_a_usage_error(tmp_path):
+    source = tmp_path / "registry"
+    assert CliRunner().invoke(cli, ["synth", "--out", str(source), "--scale", "0.05"]).exit_code == 0
+    bad = tmp_path / "st\udcff.duckdb"
+    result = CliRunner().invoke(cli, ["import", str(source), "--registry", str(bad)])
+    assert result.exit_code == 2 and "not UTF-8 text" in result.output, result.output

@@ -94,6 +94,29 @@ def _e(value: object) -> str:
     return escape(str(value))
 
 
+def _check_encodable(path: Path, hint: str) -> None:
+    """Refuse a path DuckDB cannot be given: one whose bytes are not text in this system's
+    encoding (read from a file name in another encoding, such as Latin-1 on a UTF-8 system)."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        raise click.BadParameter(
+            f"{str(path).encode('utf-8', 'backslashreplace').decode():.200} holds bytes that "
+            "are not UTF-8 text (a name written in another "
+            "encoding); rename it", param_hint=hint) from None
+
+
+def _duckdb_reason(exc: Exception, show_identifiers: bool) -> str:
+    """What DuckDB said: in full for a failure to write (a path and the system's reason), else
+    only the kind of error, since its text may quote a value (see --show-identifiers)."""
+    from nenstudy.registry.sources import is_storage_failure
+
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    if is_storage_failure(text) or (show_identifiers and text):
+        return f"{type(exc).__name__}: {text}"
+    return f"{type(exc).__name__} (its text may quote values; --show-identifiers shows it)"
+
+
 def _claim(folder: Path, command: str, force: bool):
     """Claim an output folder (see :func:`nenstudy.folders.claim`); a refusal is a usage error."""
     from nenstudy.folders import FolderInUse, claim
@@ -256,11 +279,16 @@ def validate(source: Path, problems_csv: Path | None, show_identifiers: bool,
     from nenstudy.registry.validation import validate_source
 
     _check_problems_path(problems_csv, source)
+    _check_encodable(source, "SOURCE")
     try:
         report = validate_source(source, show_identifiers=show_identifiers, threads=threads,
                                  memory_limit=memory_limit)
     except duckdb.OutOfMemoryException as exc:
         _out_of_memory(exc, memory_limit)
+    except duckdb.Error as exc:  # e.g. no room for DuckDB's spill files
+        _console.print(f"[red]Validation could not be done: DuckDB failed: "
+                       f"{_e(_duckdb_reason(exc, show_identifiers))}[/red]", highlight=False)
+        sys.exit(1)
     _report_problems(report, problems_csv)
     sys.exit(0 if report.ok else 1)
 
@@ -284,6 +312,8 @@ def import_(source: Path, db_path: Path, problems_csv: Path | None, show_identif
     import duckdb
 
     _check_problems_path(problems_csv, source, db_path)
+    _check_encodable(source, "SOURCE")
+    _check_encodable(db_path, "--registry")
     try:
         result = import_registry(source, db_path, show_identifiers=show_identifiers,
                                  threads=threads, memory_limit=memory_limit)
@@ -299,6 +329,11 @@ def import_(source: Path, db_path: Path, problems_csv: Path | None, show_identif
     except duckdb.IOException as exc:
         _console.print(f"[red]Nothing imported: DuckDB could not write {_e(db_path)}: "
                        f"{_e(str(exc).splitlines()[0])}[/red]", highlight=False)
+        sys.exit(1)
+    except duckdb.Error as exc:  # a full disk at the commit, a file size limit ...
+        kept = f"{db_path} is unchanged" if db_path.exists() else "no store was written"
+        _console.print(f"[red]Nothing imported ({_e(kept)}): DuckDB failed: "
+                       f"{_e(_duckdb_reason(exc, show_identifiers))}[/red]", highlight=False)
         sys.exit(1)
     except ValidationError as exc:
         _report_problems(exc.report, problems_csv)

@@ -48,6 +48,7 @@ __all__ = [
     "find_source_files",
     "load_source",
     "trimmed_sql",
+    "is_storage_failure",
 ]
 
 ROW_CONVENTION = "row numbers as in a spreadsheet: the header is row 1, the first data row is row 2"
@@ -612,6 +613,28 @@ _SEP_DIRECTIVE = re.compile(rb"(sep=.?)\r?(?:\n|$)", re.IGNORECASE)
 """Excel's first line naming the separator (``sep=,``, ``sep=;``)."""
 
 
+_STORAGE_FAILURES = ("no space left on device", "file too large", "disk quota exceeded",
+                     "read-only file system", "could not write")
+"""Words of an error in writing the store or DuckDB's spill files (OS messages)."""
+
+
+def _not_the_files_fault(exc: duckdb.Error) -> bool:
+    """Whether a DuckDB error met while reading a file says nothing about the file: memory
+    ran out, the reading was interrupted, or the store (or a spill file) could not be written
+    (a full disk, a file size limit). Such an error is raised as it is, never reported as a
+    problem of the file."""
+    if isinstance(exc, (duckdb.OutOfMemoryException, duckdb.InterruptException)):
+        return True
+    return is_storage_failure(str(exc))
+
+
+def is_storage_failure(message: str) -> bool:
+    """Whether an error message says that a file could not be written (a full disk, a file
+    size limit, a read-only file system): it names a path and the system's reason, no data."""
+    text = message.lower()
+    return any(words in text for words in _STORAGE_FAILURES)
+
+
 def _load_csv(
     con: duckdb.DuckDBPyConnection,
     table: Table,
@@ -690,6 +713,8 @@ def _load_csv(
                                    unnamed_values=unnamed, unnamed_rows=unnamed_rows)
         except duckdb.Error as exc:
             build.discard(con, table)
+            if _not_the_files_fault(exc):
+                raise
             if attempt == "utf-8" and "utf-8" in str(exc).lower():
                 del problems[listed:]
                 continue
@@ -771,7 +796,9 @@ def _salvaged(
         created = _stage_table(con, table, file, relation, headers, None, build, found,
                                spaces_only=spaces_only, never_empty=True)
         n_rows = con.execute(f"SELECT count(*) FROM {build.target(table)}").fetchall()[0][0]
-    except duckdb.Error:
+    except duckdb.Error as exc:
+        if _not_the_files_fault(exc):
+            raise
         created, n_rows = False, -1
     if not created or n_rows != records:
         build.discard(con, table)
@@ -1101,6 +1128,8 @@ def _load_parquet(
         )
     except duckdb.Error as exc:
         build.discard(con, table)
+        if _not_the_files_fault(exc):
+            raise
         problems.append(
             _problem("error", file.name, "file.unreadable",
                      f"the Parquet file could not be read: {_masked_reason(exc, show_identifiers)}")
