@@ -400,3 +400,19 @@ def test_a_failed_rename_over_the_store_leaves_no_copy_behind(good_registry: Pat
         import_registry(good_registry, target)
     assert _sha(target) == before
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_a_store_of_an_older_schema_is_replaced_with_its_import_history_kept(
+    good_registry: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "store.duckdb"
+    import_registry(good_registry, target)
+    with duckdb.connect(str(target)) as con:  # as an older nenstudy wrote it
+        con.execute("UPDATE _meta SET value = '1' WHERE key = 'schema_version'")
+        con.execute("ALTER TABLE _import_log DROP COLUMN nenstudy_version")
+    import_registry(good_registry, target)
+    with duckdb.connect(str(target), read_only=True) as con:
+        log = con.execute("SELECT nenstudy_version, n_patients FROM _import_log "
+                          "ORDER BY imported_at").fetchall()
+    assert len(log) == 2 and log[0][0] is None and log[1][0] is not None
+    assert log[0][1] == log[1][1]

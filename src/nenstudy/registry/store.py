@@ -260,10 +260,18 @@ def _previous_import_log(db_path: Path) -> list[tuple]:
         con = duckdb.connect(str(db_path), read_only=True)
     except duckdb.Error:
         return []  # locked by another program or not a DuckDB file: the log starts afresh
+    wanted = ("imported_at", "source", "source_digest", "nenstudy_version", "schema_version",
+              "n_patients")
     try:
+        present = {r[0] for r in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE table_name = '_import_log'"
+        ).fetchall()}
+        if "imported_at" not in present:
+            return []
+        # a store of an older schema may lack a column: its history is kept all the same
+        columns = ", ".join(sql.ident(c) if c in present else "NULL" for c in wanted)
         return con.execute(
-            "SELECT imported_at, source, source_digest, nenstudy_version, schema_version, "
-            "n_patients FROM _import_log ORDER BY imported_at"
+            f"SELECT {columns} FROM _import_log ORDER BY imported_at"
         ).fetchall()
     except duckdb.Error:
         return []
