@@ -1216,7 +1216,12 @@ def test_a_latin1_file_lists_its_unnamed_columns_once(good_registry: Path) -> No
                                   "molecular_tests-2023.parquet"])
 def test_a_second_file_of_a_table_is_an_error_not_rows_left_out(good_registry: Path,
                                                                  name: str) -> None:
-    (good_registry / name).write_text((good_registry / "molecular_tests.csv").read_text())
+    csv_file = good_registry / "molecular_tests.csv"
+    if name.endswith(".parquet"):
+        duckdb.sql(f"COPY (SELECT * FROM read_csv('{csv_file}', all_varchar = true)) "
+                   f"TO '{good_registry / name}' (FORMAT parquet)")
+    else:
+        (good_registry / name).write_text(csv_file.read_text())
     report = validate_source(good_registry)
     hit = report.problems.query("rule == 'file.split'")
     assert hit[["severity", "file"]].values.tolist() == [["error", name]]
@@ -1224,8 +1229,12 @@ def test_a_second_file_of_a_table_is_an_error_not_rows_left_out(good_registry: P
 
 
 def test_a_file_whose_name_only_resembles_a_table_stays_a_warning(good_registry: Path) -> None:
+    """A name without a separator, or a codebook sharing a table's name but not its header."""
     for name in ("patientsbackup.csv", "my_patients.csv", "problems.csv"):
-        (good_registry / name).write_text("a,b\n1,2\n")
+        (good_registry / name).write_text((good_registry / "patients.csv").read_text())
+    (good_registry / "patients_codebook.csv").write_text("variable,description\nsex,F or M\n")
+    (good_registry / "diagnoses_summary.csv").write_text(
+        "primary_site,who_category,n\nC25.9,NEC,3\n")
     report = validate_source(good_registry)
     assert "file.split" not in set(report.problems["rule"]) and report.ok
 
@@ -1244,6 +1253,8 @@ def test_xlsx_rows_of_a_table_on_a_second_sheet_are_an_error(good_registry: Path
     first.append([rows[0].get(h) or None for h in header])
     notes = workbook.create_sheet("notes")
     notes.append(["checked by", "date"])
+    summary = workbook.create_sheet("summary")  # a few of the table's names, not its header
+    summary.append(["gene", "result", "n"])
     later = workbook.create_sheet("2023")
     later.append(header)
     for row in rows[1:]:
@@ -1304,3 +1315,36 @@ def test_a_file_changed_while_it_is_read_is_an_error(good_registry: Path, monkey
     hit = report.problems.query("rule == 'file.changed'")
     assert hit[["severity", "file"]].values.tolist() == [["error", "follow_up.csv"]]
     assert not report.ok
+
+
+def test_parquet_whole_decimal_identifiers_are_read_as_their_digits(good_registry: Path) -> None:
+    """DECIMAL(10,0), as SAS or Spark write integer IDs: read as 1000001, not refused."""
+    import pyarrow as pa
+
+    rows = good_rows()["patients"]
+    _to_parquet(good_registry, "patients", pa.table({
+        "patient_id": pa.array([int(r["patient_id"][1:]) for r in rows], pa.int32()).cast(
+            pa.decimal128(10, 0)),
+        "sex": [r["sex"] for r in rows], "birth_date": [r["birth_date"] for r in rows],
+    }))
+    problems = validate_source(good_registry).problems
+    assert "column.type" not in problems["rule"].tolist()
+
+
+def test_xlsx_a_long_integer_written_whole_is_no_error(good_registry: Path) -> None:
+    """A 16-digit integer written by pandas or openpyxl reaches the reader whole (an int, not
+    Excel's 15-digit float): it lost nothing."""
+    import openpyxl
+
+    rows = good_rows()["treatments"]
+    header = list(TABLES["treatments"].column_names)
+    (good_registry / "treatments.csv").unlink()
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(header)
+    for i, row in enumerate(rows):
+        sheet.append([2023010112345670 + i if h == "treatment_id" else (row.get(h) or None)
+                      for h in header])
+    workbook.save(good_registry / "treatments.xlsx")
+    problems = validate_source(good_registry).problems
+    assert "cell.digits" not in problems["rule"].tolist()

@@ -127,8 +127,9 @@ def render_registry_markdown() -> str:
         "named `<table>.csv`, `<table>.parquet` or `<table>.xlsx` (first worksheet). Tables: "
         + ", ".join(f"`{t.name}`" for t in SCHEMA)
         + ". Another file whose name starts with a table's and a separator "
-        "(`molecular_tests_2.csv`, `patients (1).xlsx`) is an error: its rows would be left out. "
-        "Any other file is ignored with a warning.",
+        "(`molecular_tests_2.csv`, `patients (1).xlsx`) and whose header names every required "
+        "column of the table is an error: its rows would be left out. Any other file (a "
+        "codebook `patients_codebook.csv`) is ignored with a warning.",
         "",
         "## Values",
         "",
@@ -141,8 +142,8 @@ def render_registry_markdown() -> str:
         "number of rows holding a value in them. An unknown column that names a missing one "
         "in another spelling (`Karnofsky %` for `karnofsky`, `resectible`) or by another usual "
         "name (`KPS`, `Ki-67 index`, `date of death`; listed below) is an error naming the "
-        "column meant: its values would be lost; a header written entirely in such names (REDCap's "
-        "label export) is read so. REDCap checkbox columns (`metastatic_sites___1`, ...) in "
+        "column meant: its values would be lost; a header of which half the names or more are "
+        "such names (REDCap's label export) is read so. REDCap checkbox columns (`metastatic_sites___1`, ...) in "
         "place of a missing column are an error naming it. Blank rows are "
         "ignored with a warning and counted in row numbers, as in a spreadsheet. A row whose "
         "number of values is not the header's (a row of spaces too) is an error; the other "
@@ -169,8 +170,8 @@ def render_registry_markdown() -> str:
         "is read as the sheet shows it; a number in a format not read so (conditions, "
         "decimals, dates) is an error there, never stored as a number the sheet does not show; "
         "so is a number of more than 15 digits there (Excel keeps 15: the digits typed beyond "
-        "are lost). A later sheet whose first row is the table's header is an error (its rows "
-        "would be left out); other sheets are ignored with a warning.",
+        "are lost). A later sheet whose first row names every required column of the table is "
+        "an error (its rows would be left out); other sheets are ignored with a warning.",
         "- Parquet: typed columns are read as they are (a 32-bit float as the number it shows); "
         "binary text columns must be UTF-8; a list, struct or map in a column of single values, "
         "numbers in a date column (a day count whose origin cannot be told), timestamps with a "

@@ -319,7 +319,7 @@ def find_source_files(source: Path) -> tuple[dict[str, list[Path]], list[dict[st
                     "save it as .csv (UTF-8), .parquet or .xlsx",
                 )
             )
-        elif suffix in SUPPORTED_SUFFIXES and (split := _split_table_file(stem)):
+        elif suffix in SUPPORTED_SUFFIXES and (split := _split_table_file(path)):
             problems.append(
                 _problem(
                     "error", path.name, "file.split",
@@ -349,15 +349,49 @@ def find_source_files(source: Path) -> tuple[dict[str, list[Path]], list[dict[st
     return matched, problems
 
 
-def _split_table_file(stem: str) -> str | None:
-    """The table whose name a file's stem starts with, followed by a separator
-    (``molecular_tests_2``, ``patients (1)``, ``follow_up-2023``): a part of that table, or a
-    copy of it; None for any other name."""
+def _split_table_file(path: Path) -> str | None:
+    """The table of which a file is a part, or a copy: its name starts with the table's and a
+    separator (``molecular_tests_2``, ``patients (1)``, ``follow_up-2023``) and its header
+    names every required column of the table (:func:`_names_the_table`). None for any other
+    file (a codebook ``patients_codebook.csv`` is one)."""
+    stem = path.stem.lower()
     for table in SCHEMA:
         rest = stem[len(table.name):]
         if stem.startswith(table.name) and rest and rest[0] in " _-.(":
-            return table.name
+            return table.name if _names_the_table(_file_header(path), table) else None
     return None
+
+
+def _names_the_table(names: Sequence[Any] | None, table: Table) -> bool:
+    """Whether a header (a file's, a sheet's first row) names every required column of
+    ``table``: rows of the table, not a codebook or a summary that shares a few names."""
+    if not names:
+        return False
+    written = {_normalise_header(str(n)) for n in names if n is not None}
+    return set(table.required_columns) <= written
+
+
+def _file_header(path: Path) -> list[str] | None:
+    """The column names of a CSV, Parquet or XLSX file (its first sheet's first row), or None
+    when they cannot be read."""
+    try:
+        suffix = path.suffix.lower()
+        if suffix == ".csv":
+            return _csv_header(path)
+        if suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            return list(pq.read_schema(path).names)
+        import openpyxl
+
+        workbook = openpyxl.load_workbook(path, read_only=True)
+        try:
+            first = next(workbook.worksheets[0].iter_rows(max_row=1, values_only=True), ())
+        finally:
+            workbook.close()
+        return [str(v) for v in first if v is not None]
+    except Exception:  # noqa: BLE001 - an unreadable file is no part of a table here
+        return None
 
 
 _CSV_REASONS = (
@@ -1084,7 +1118,7 @@ def _load_parquet(
             )
             return False
         if (column is not None and column.name in _key_columns(table)
-                and (dtype in ("FLOAT", "DOUBLE") or dtype.startswith("DECIMAL"))):
+                and (dtype in ("FLOAT", "DOUBLE") or _decimal_scale(dtype) > 0)):
             # pandas writes an integer column with one empty cell as floats: 1000001 would
             # become the identifier '1000001.0', and match no other table without a word
             problems.append(
@@ -1231,12 +1265,10 @@ def _sheet_xml(path: Path, sheet: Any) -> _SheetXml:
 
 
 def _holds_header_of(sheet: Any, table: Table) -> bool:
-    """Whether a worksheet's first row names two or more of ``table``'s columns, and names
-    mostly those: rows of the table, split over sheets."""
+    """Whether a worksheet's first row is a header of ``table`` (:func:`_names_the_table`):
+    rows of the table, split over sheets."""
     first = next(sheet.iter_rows(max_row=1, values_only=True), ()) or ()
-    names = [_normalise_header(str(v)) for v in first if v is not None and str(v).strip()]
-    known = sum(name in table.column_names for name in names)
-    return known >= 2 and 2 * known >= len(names)
+    return _names_the_table(list(first), table)
 
 
 def _xlsx_rows(path: Path, problems: list[dict[str, Any]]) -> Iterator[tuple[int, tuple]]:
@@ -1436,6 +1468,13 @@ class _Formatted:
     number_format: str = ""
 
 
+def _decimal_scale(dtype: str) -> int:
+    """The digits after the point of a DuckDB ``DECIMAL(p,s)`` type (0 for another type: a
+    ``DECIMAL(10,0)``, as SAS or Spark write integer identifiers, reads as its digits)."""
+    found = re.fullmatch(r"DECIMAL\(\s*\d+\s*,\s*(\d+)\s*\)", dtype)
+    return int(found.group(1)) if found else 0
+
+
 def _key_columns(table: Table) -> frozenset[str]:
     """A table's own key columns and the columns that refer to another table's key."""
     return frozenset(table.key) | frozenset(fk.column for fk in table.foreign_keys)
@@ -1538,8 +1577,9 @@ def _load_xlsx(
             for i in text_positions:
                 value = values[i] if i < len(values) else None
                 stored = value.value if isinstance(value, _Formatted) else value
-                if (isinstance(stored, (int, float)) and not isinstance(stored, bool)
-                        and abs(stored) >= _EXCEL_EXACT_LIMIT):
+                # a float: Excel's 15 digits (1.23456789012346E+17 in the sheet's XML); an
+                # int was written whole (by pandas, openpyxl) and lost nothing
+                if isinstance(stored, float) and abs(stored) >= _EXCEL_EXACT_LIMIT:
                     problems.append(
                         _problem("error", file.name, "cell.digits",
                                  "a number of more than 15 digits in a text column: Excel "
