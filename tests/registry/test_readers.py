@@ -1348,3 +1348,13 @@ def test_xlsx_a_long_integer_written_whole_is_no_error(good_registry: Path) -> N
     workbook.save(good_registry / "treatments.xlsx")
     problems = validate_source(good_registry).problems
     assert "cell.digits" not in problems["rule"].tolist()
+
+
+def test_a_row_quoting_a_disk_error_is_still_a_row_problem(good_registry: Path) -> None:
+    """The words of a storage failure inside a malformed row's text do not stop validation."""
+    path = good_registry / "follow_up.csv"
+    lines = path.read_text().splitlines()
+    lines[1] = lines[1] + ",No space left on device, could not write"
+    path.write_text("\n".join(lines) + "\n")
+    problems = validate_source(good_registry).problems.query("file == 'follow_up.csv'")
+    assert 2 in problems["row"].dropna().astype(int).tolist(), problems

@@ -659,13 +659,16 @@ def _not_the_files_fault(exc: duckdb.Error) -> bool:
     problem of the file."""
     if isinstance(exc, (duckdb.OutOfMemoryException, duckdb.InterruptException)):
         return True
-    return is_storage_failure(str(exc))
+    # only DuckDB's own input/output errors: a CSV error quotes the row, which may hold any text
+    return isinstance(exc, (duckdb.IOException, duckdb.FatalException)) and (
+        is_storage_failure(str(exc)) or "invalidated" in str(exc).split("\n", 1)[0])
 
 
 def is_storage_failure(message: str) -> bool:
-    """Whether an error message says that a file could not be written (a full disk, a file
-    size limit, a read-only file system): it names a path and the system's reason, no data."""
-    text = message.lower()
+    """Whether an error message says, on its first line, that a file could not be written (a
+    full disk, a file size limit, a read-only file system): it names a path and the system's
+    reason, no data (the lines after may quote a row)."""
+    text = message.split("\n", 1)[0].lower()
     return any(words in text for words in _STORAGE_FAILURES)
 
 
