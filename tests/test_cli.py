@@ -338,11 +338,13 @@ def test_run_guards_its_output_folder_and_refuses_a_file_that_is_not_a_store(tmp
     fake, empty = tmp_path / "fake.duckdb", tmp_path / "empty.duckdb"
     fake.write_text("hello")
     duckdb.connect(str(empty)).close()
-    for bad in (fake, empty, tmp_path / "registry" / "patients.csv"):
+    for bad, why in ((fake, "not a DuckDB database"), (empty, "table 'patients' is missing"),
+                     (tmp_path / "registry" / "patients.csv", "not a DuckDB database")):
         result = runner.invoke(cli, ["run", "--registry", str(bad), "--study", study,
                                      "--out", str(tmp_path / "o2")])
         assert result.exit_code == 2, result.output
         assert "Traceback" not in result.output and "--registry" in result.output
+        assert why in " ".join(result.output.split()), result.output
         assert not (tmp_path / "o2").exists()
 
 
@@ -428,3 +430,19 @@ def test_a_path_that_is_not_utf8_text_is_a_usage_error(tmp_path):
     bad = tmp_path / "st\udcff.duckdb"
     result = CliRunner().invoke(cli, ["import", str(source), "--registry", str(bad)])
     assert result.exit_code == 2 and "not UTF-8 text" in result.output, result.output
+
+
+def test_paths_and_labels_with_brackets_are_printed_as_written(tmp_path):
+    """Rich markup never eats user text: a folder named s[v2], a step label 'age [years]'."""
+    out = tmp_path / "s[v2]"
+    result = CliRunner().invoke(cli, ["synth", "--out", str(out), "--scale", "0.05"])
+    assert result.exit_code == 0 and f"Written to {out} in" in " ".join(result.output.split())
+    from nenstudy.cli import _print_headline
+
+    import io
+    from contextlib import redirect_stdout
+
+    buffer = io.StringIO()
+    with redirect_stdout(buffer):
+        _print_headline({"attrition": [{"n": 10, "label": "age [years] >= 18"}]}, out)
+    assert "age [years] >= 18" in buffer.getvalue() and "s[v2]" in buffer.getvalue()

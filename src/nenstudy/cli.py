@@ -260,7 +260,8 @@ def synth(out_dir: Path, seed: int, scale: float, force: bool) -> None:
         _seal(folder, written)
     for name, n in rows.items():
         _out.print(f"{name:16s} {n:>12,} rows")
-    _out.print(f"Written to {out_dir} in {time.perf_counter() - start:.1f} s (seed {seed}).")
+    _out.print(f"Written to {out_dir} in {time.perf_counter() - start:.1f} s (seed {seed}).",
+               markup=False)
 
 
 @cli.command()
@@ -385,12 +386,13 @@ def _print_headline(results: dict, out_dir: Path) -> None:
     width = max((len(f"{step['n']:,}") for step in steps), default=0)
     for step in steps:
         _out.print(f"  {step['n']:>{width},}  {step.get('label') or step.get('step')}",
-                   highlight=False)
+                   highlight=False, markup=False)
     if "os" in results:
         _out.print(f"Median OS:  {fmt(results['os'])}")
     if "pfs" in results:
         _out.print(f"Median PFS: {fmt(results['pfs'])}")
-    _out.print(f"Outputs in {out_dir}: report.html, report.docx, tables.xlsx, results.json, analysis/")
+    _out.print(f"Outputs in {out_dir}: report.html, report.docx, tables.xlsx, results.json, analysis/",
+               markup=False)
 
 
 @cli.command()

@@ -60,6 +60,12 @@ def attach_connection(store: Path) -> duckdb.DuckDBPyConnection:
     store = Path(store)
     if not store.is_file():
         raise FileNotFoundError(f"{store}: no such registry store file")
+    with open(store, "rb") as handle:
+        head = handle.read(12)
+    if head[8:12] != b"DUCK":  # a DuckDB database file says so in its first bytes
+        raise StoreLayoutError(
+            f"{store}: not a DuckDB database (a registry store is the .duckdb file that "
+            "`nenstudy import` writes; a registry folder is given as the folder)")
     con = duckdb.connect(":memory:")
     try:
         con.execute("ATTACH ? AS reg (READ_ONLY)", [str(store)])
