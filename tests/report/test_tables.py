@@ -154,3 +154,28 @@ def test_complementary_suppression_leaves_groups_without_a_single_hidden_count()
         assert len([k for k in keys if k in hidden]) != 1
     assert _complementary(counts, groups, None) == set()
     assert _complementary({"a": 6, "b": 7}, [(("a", "b"), 13)], 5) == set()
+
+
+def test_response_table_hides_the_evaluable_denominator_when_it_gives_ne_away(results_dict):
+    """treated - evaluable = NE + not recorded: with NE 2 and nothing unrecorded, showing both
+    denominators would give NE = 2."""
+    import copy
+
+    results = copy.deepcopy(results_dict)
+    resp = results["response_first_line"]
+    resp.update({"CR": 10, "PR": 20, "SD": 30, "PD": 40, "NE": 2, "missing": 0})
+    resp["treated"], resp["evaluable"] = 102, 100
+    results["orr_first_line"]["responders"] = 30
+    table = response_table(results, sup=5)
+    header = table.columns[3].header
+    assert "100" not in header and "—" in header
+    rows = {r.cells[0].text.split(" (")[0]: r for r in table.rows}
+    assert rows["Not evaluable"].cells[1].text == "<5"
+    assert all(r.cells[3].text in ("—", "") for r in table.rows)  # no % of evaluable
+    # NE + not recorded of 7 and above: both denominators shown, NE hidden with its partner
+    resp.update({"NE": 2, "missing": 20})
+    resp["treated"] = 122
+    table = response_table(results, sup=5)
+    rows = {r.cells[0].text.split(" (")[0]: r for r in table.rows}
+    assert "(n = 100)" in table.columns[3].header
+    assert rows["Not recorded"].cells[1].text == "—"

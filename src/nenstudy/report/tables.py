@@ -436,9 +436,16 @@ def response_table(results: Mapping, sup: int | None = None) -> Table:
              "PD": "Progressive disease (PD)", "NE": "Not evaluable (NE)", "missing": "Not recorded"}
     rows = []
     counts = {key: resp.get(key) for key in names if resp.get(key) is not None}
+    # treated - evaluable = NE + not recorded: with both denominators shown, that sum is shown too;
+    # when it is itself a small count, the evaluable denominator (and its percentages) is hidden
+    gap = treated - evaluable if treated is not None and evaluable is not None else None
+    if gap is not None and is_suppressed(gap, sup) and not t_hidden:
+        e_hidden = True
+    shown_evaluable = None if e_hidden else evaluable
     also_hidden = _complementary(counts, [
         (("CR", "PR"), orr.get("responders")),
-        (("CR", "PR", "SD", "PD"), evaluable),
+        (("CR", "PR", "SD", "PD"), shown_evaluable),
+        (("NE", "missing"), gap if shown_evaluable is not None and not t_hidden else None),
         (tuple(counts), treated),
     ], sup)
     for key, label in names.items():
@@ -461,13 +468,14 @@ def response_table(results: Mapping, sup: int | None = None) -> Table:
     method = orr.get("ci_method") or "exact"
     notes = [f"Best overall response to first-line therapy by RECIST 1.1. ORR confidence intervals: {method} (exact).",
              "Response-evaluable patients: CR, PR, SD or PD recorded."]
-    if also_hidden:
+    if also_hidden or (e_hidden and not is_suppressed(evaluable, sup)):
         notes.append(f"{SUPPRESSED_DERIVED}: not shown, so that a count below {sup} cannot be worked out "
                      "from the totals and the other counts.")
     return Table("response", "Response to first-line therapy",
                  (Column("Best overall response"), Column("n"),
                   Column(f"% of treated (n = {fmt_count(treated, sup)})", ("rate", "lower", "upper")),
-                  Column(f"% of evaluable (n = {fmt_count(evaluable, sup)})", ("rate", "lower", "upper"))),
+                  Column(f"% of evaluable (n = {fmt_count(evaluable, sup) if shown_evaluable is not None or t_hidden else SUPPRESSED_DERIVED})",
+                         ("rate", "lower", "upper"))),
                  tuple(rows), tuple(notes))
 
 
