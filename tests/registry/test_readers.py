@@ -543,10 +543,9 @@ def test_xlsx_zero_padded_identifiers_keep_their_zeros(
     assert ids == [shown.format(i) for i in (1, 2, 3)]
 
 
-def test_xlsx_a_number_in_a_text_column_in_a_format_not_read_is_an_error(
-    good_registry: Path
-) -> None:
-    """[>=1000]"TX"00000;"TX-S"000 shows 7 as TX-S007: never stored as 7 without a word."""
+def _treatments_workbook(good_registry: Path):
+    """The good treatments as an XLSX workbook in place of their CSV (saved by the caller as
+    treatments.xlsx once its cells are set): the workbook, its sheet and the header."""
     import openpyxl
 
     rows = good_rows()["treatments"]
@@ -557,6 +556,14 @@ def test_xlsx_a_number_in_a_text_column_in_a_format_not_read_is_an_error(
     sheet.append(header)
     for row in rows:
         sheet.append([row.get(h) or None for h in header])
+    return workbook, sheet, header
+
+
+def test_xlsx_a_number_in_a_text_column_in_a_format_not_read_is_an_error(
+    good_registry: Path
+) -> None:
+    """[>=1000]"TX"00000;"TX-S"000 shows 7 as TX-S007: never stored as 7 without a word."""
+    workbook, sheet, header = _treatments_workbook(good_registry)
     cell = sheet.cell(row=2, column=header.index("treatment_id") + 1)
     cell.value, cell.number_format = 7, '[>=1000]"TX"00000;"TX-S"000'
     workbook.save(good_registry / "treatments.xlsx")
@@ -570,16 +577,7 @@ def test_xlsx_an_identifier_of_more_than_15_digits_is_an_error(
 ) -> None:
     """Excel keeps 15 significant digits: 123456789012345678 typed is stored as
     1.23456789012346e17, and never taken for the identifier 123456789012346000."""
-    import openpyxl
-
-    rows = good_rows()["treatments"]
-    header = list(TABLES["treatments"].column_names)
-    (good_registry / "treatments.csv").unlink()
-    workbook = openpyxl.Workbook()
-    sheet = workbook.active
-    sheet.append(header)
-    for row in rows:
-        sheet.append([row.get(h) or None for h in header])
+    workbook, sheet, header = _treatments_workbook(good_registry)
     cell = sheet.cell(row=3, column=header.index("treatment_id") + 1)
     cell.value, cell.number_format = 1.23456789012346e17, number_format
     # 15 digits are kept exactly: no error
@@ -1334,17 +1332,10 @@ def test_parquet_whole_decimal_identifiers_are_read_as_their_digits(good_registr
 def test_xlsx_a_long_integer_written_whole_is_no_error(good_registry: Path) -> None:
     """A 16-digit integer written by pandas or openpyxl reaches the reader whole (an int, not
     Excel's 15-digit float): it lost nothing."""
-    import openpyxl
-
-    rows = good_rows()["treatments"]
-    header = list(TABLES["treatments"].column_names)
-    (good_registry / "treatments.csv").unlink()
-    workbook = openpyxl.Workbook()
-    sheet = workbook.active
-    sheet.append(header)
-    for i, row in enumerate(rows):
-        sheet.append([2023010112345670 + i if h == "treatment_id" else (row.get(h) or None)
-                      for h in header])
+    workbook, sheet, header = _treatments_workbook(good_registry)
+    column = header.index("treatment_id") + 1
+    for i in range(2, sheet.max_row + 1):
+        sheet.cell(row=i, column=column).value = 2023010112345670 + i
     workbook.save(good_registry / "treatments.xlsx")
     problems = validate_source(good_registry).problems
     assert "cell.digits" not in problems["rule"].tolist()

@@ -113,22 +113,27 @@ def test_ci_headers_follow_the_study_confidence_level(results_dict):
     assert ci_headers and all("(90% CI)" in h for h in ci_headers)
 
 
-def test_response_table_hides_a_count_a_total_would_give_away(results_dict):
-    """CR below K with PR and the ORR shown gives CR = ORR - PR: PR is hidden too. The other
-    groups (evaluable, treated) then hold two hidden counts each: nothing more is hidden."""
+def _with_responses(results_dict, missing=0, **counts):
+    """A copy of the results with these best-response counts, and the treated, evaluable and
+    responder totals they give."""
     import copy
 
     results = copy.deepcopy(results_dict)
     resp = results["response_first_line"]
-    resp.update({"CR": 3, "PR": 40, "SD": 30, "PD": 20, "NE": 10, "missing": 0})
-    resp["treated"], resp["evaluable"] = 103, 93
-    results["orr_first_line"]["responders"] = 43
+    resp.update(counts, missing=missing)
+    resp["evaluable"] = sum(counts[k] for k in ("CR", "PR", "SD", "PD"))
+    resp["treated"] = resp["evaluable"] + counts["NE"] + missing
+    results["orr_first_line"]["responders"] = counts["CR"] + counts["PR"]
+    return results
+
+
+def test_response_table_hides_a_count_a_total_would_give_away(results_dict):
+    """CR below K with PR and the ORR shown gives CR = ORR - PR: PR is hidden too. The other
+    groups (evaluable, treated) then hold two hidden counts each: nothing more is hidden."""
+    results = _with_responses(results_dict, CR=3, PR=40, SD=30, PD=20, NE=10)
     table = response_table(results, sup=5)
     # an ORR below K as well: CR alone in the evaluable total, so the smallest other is hidden
-    few = copy.deepcopy(results)
-    few["response_first_line"].update({"CR": 3, "PR": 0, "SD": 30, "PD": 20, "NE": 10})
-    few["response_first_line"]["treated"], few["response_first_line"]["evaluable"] = 63, 53
-    few["orr_first_line"]["responders"] = 3
+    few = _with_responses(results_dict, CR=3, PR=0, SD=30, PD=20, NE=10)
     second = {r.cells[0].text.split(" (")[0]: r.cells[1].text for r in response_table(few, sup=5).rows}
     assert second["Progressive disease"] == "—" and second["Stable disease"] == "30"
     shown = {r.cells[0].text.split(" (")[0]: r.cells[1].text for r in table.rows}
@@ -159,23 +164,15 @@ def test_complementary_suppression_leaves_groups_without_a_single_hidden_count()
 def test_response_table_hides_the_evaluable_denominator_when_it_gives_ne_away(results_dict):
     """treated - evaluable = NE + not recorded: with NE 2 and nothing unrecorded, showing both
     denominators would give NE = 2."""
-    import copy
-
-    results = copy.deepcopy(results_dict)
-    resp = results["response_first_line"]
-    resp.update({"CR": 10, "PR": 20, "SD": 30, "PD": 40, "NE": 2, "missing": 0})
-    resp["treated"], resp["evaluable"] = 102, 100
-    results["orr_first_line"]["responders"] = 30
-    table = response_table(results, sup=5)
+    table = response_table(_with_responses(results_dict, CR=10, PR=20, SD=30, PD=40, NE=2), sup=5)
     header = table.columns[3].header
     assert "100" not in header and "—" in header
     rows = {r.cells[0].text.split(" (")[0]: r for r in table.rows}
     assert rows["Not evaluable"].cells[1].text == "<5"
     assert all(r.cells[3].text in ("—", "") for r in table.rows)  # no % of evaluable
     # NE + not recorded of 7 and above: both denominators shown, NE hidden with its partner
-    resp.update({"NE": 2, "missing": 20})
-    resp["treated"] = 122
-    table = response_table(results, sup=5)
+    table = response_table(_with_responses(results_dict, CR=10, PR=20, SD=30, PD=40, NE=2,
+                                           missing=20), sup=5)
     rows = {r.cells[0].text.split(" (")[0]: r for r in table.rows}
     assert "(n = 100)" in table.columns[3].header
     assert rows["Not recorded"].cells[1].text == "—"

@@ -219,7 +219,6 @@ def _value_checks(column: Column, native: frozenset[str]) -> list[_RowCheck]:
                           f"; expected ';'-separated tokens from: {_expected(column.allowed)}"
                       ) + " || " + _character_note(f"array_to_string({bad}, ';')") + " END")
         )
-    if column.allowed is not None and column.dtype == "list":
         # A code listed twice (liver;liver) would count twice (sites, agents): never dropped
         # without a word. Only lists of two or more are looked at (about 0.03 CPU-s per 10^6
         # lists; len(list_distinct()) costs five times as much).
