@@ -446,3 +446,29 @@ def test_paths_and_labels_with_brackets_are_printed_as_written(tmp_path):
     with redirect_stdout(buffer):
         _print_headline({"attrition": [{"n": 10, "label": "age [years] >= 18"}]}, out)
     assert "age [years] >= 18" in buffer.getvalue() and "s[v2]" in buffer.getvalue()
+
+
+def test_run_warns_of_a_step_that_leaves_no_patients_and_of_patients_left_out(tmp_path):
+    """who_category = 'nec' (codes are written 'NEC') leaves nobody: said, not a silent run
+    with "not reached"; OS from first-line start leaves the untreated out: said too."""
+    from nenstudy.paths import default_study
+
+    source, store = tmp_path / "registry", tmp_path / "store.duckdb"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["synth", "--out", str(source), "--scale", "0.2"]).exit_code == 0
+    assert runner.invoke(cli, ["import", str(source), "--registry", str(store)]).exit_code == 0
+    text = default_study().read_text()
+    empty = tmp_path / "empty.toml"
+    empty.write_text(text.replace("who_category = 'NEC'", "who_category = 'nec'", 1))
+    result = runner.invoke(cli, ["run", "--registry", str(store), "--study", str(empty),
+                                 "--out", str(tmp_path / "o1")])
+    out = " ".join(result.output.split())
+    assert result.exit_code == 0 and "Traceback" not in out, result.output
+    assert "left no patients" in out and "no patients, n=0" in out, result.output
+    assert (tmp_path / "o1" / "report.html").exists()
+    late = tmp_path / "late.toml"
+    late.write_text(text.replace('origin = "diagnosis"', 'origin = "first_line_start"', 1))
+    result = runner.invoke(cli, ["run", "--registry", str(store), "--study", str(late),
+                                 "--out", str(tmp_path / "o2")])
+    assert result.exit_code == 0, result.output
+    assert "left out of the OS analyses" in " ".join(result.output.split())

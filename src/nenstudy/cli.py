@@ -376,6 +376,8 @@ def _run_study_and_report(registry: Path, study: Path, out_dir: Path, *, seed: i
 def _print_headline(results: dict, out_dir: Path) -> None:
     """Print the headline figures of a study run."""
     def fmt(block: dict) -> str:
+        if block.get("n") == 0:
+            return "no patients, n=0"
         median, ci = block.get("median"), block.get("ci") or [None, None]
         show = lambda v: "NR" if v is None else f"{v:.1f}"  # noqa: E731
         return f"{show(median)} months (95% CI {show(ci[0])}-{show(ci[1])}), n={block['n']}, events={block['events']}"
@@ -387,6 +389,16 @@ def _print_headline(results: dict, out_dir: Path) -> None:
     for step in steps:
         _out.print(f"  {step['n']:>{width},}  {step.get('label') or step.get('step')}",
                    highlight=False, markup=False)
+    emptied = next((s for i, s in enumerate(steps) if s["n"] == 0 and (i == 0 or steps[i - 1]["n"])),
+                   None)
+    for problem in results.get("data_problems") or []:
+        _console.print(f"Warning: {problem['n']:,} patient{'' if problem['n'] == 1 else 's'}: "
+                       f"{problem.get('description', problem.get('problem'))}.",
+                       markup=False, highlight=False)
+    if emptied is not None:
+        _console.print(f"Warning: step {emptied.get('step')!r} left no patients: check its condition "
+                       "(codes are compared as written, e.g. 'NEC', not 'nec').",
+                       markup=False, highlight=False)
     if "os" in results:
         _out.print(f"Median OS:  {fmt(results['os'])}")
     if "pfs" in results:

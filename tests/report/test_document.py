@@ -40,3 +40,36 @@ def test_stratified_figure_gets_the_grouping_label_from_results(results_dict):
     results["stratified"]["os"]["ecog_group"]["label"] = "ECOG PS"
     job = next(job for job, _ in figure_jobs(results) if job.key == "km_os_ecog_group")
     assert job.kwargs["group_title"] == "ECOG PS"
+
+
+def test_a_stratified_grouping_without_known_values_gets_no_figure_and_no_crash(results_dict):
+    """Cell type is unknown for every NET G3: the block has no group; the report says so."""
+    from nenstudy.report.tables import stratified_table
+
+    results = copy.deepcopy(results_dict)
+    endpoint, groupings = next(iter(results["stratified"].items()))
+    grouping = next(iter(groupings))
+    groupings[grouping]["groups"] = {}
+    keys = [job.key for job, _ in figure_jobs(results)]
+    assert f"km_{endpoint}_{grouping}" not in keys
+    texts = [c.text for r in stratified_table(results).rows for c in r.cells]
+    assert "no patient with a known value" in texts
+
+
+def test_data_problems_and_an_empty_endpoint_are_stated_in_the_report(results_dict):
+    """Patients left out of an endpoint (origin missing) are said in the summary; an endpoint
+    without patients shows NA, not 'not reached'."""
+    from nenstudy.report.document import make_sections
+    from nenstudy.report.narrative import followup_sentence
+    from nenstudy.report.tables import all_tables, survival_table
+
+    results = copy.deepcopy(results_dict)
+    results["data_problems"] = [{"problem": "os_time", "n": 12, "ids": [],
+                                 "description": "OS: origin date missing; left out of the OS analyses"}]
+    sections = make_sections(results, all_tables(results), {})
+    text = repr(sections)
+    assert "12 patients - OS: origin date missing" in text
+    results["os"].update({"n": 0, "events": 0, "median": None, "ci": [None, None]})
+    row = survival_table(results).rows[0]
+    assert row.cells[3].text == "NA"
+    assert "no follow-up" in followup_sentence(results)

@@ -53,6 +53,8 @@ def _origin(results: Mapping, endpoint: str) -> str | None:
 
 def _axis_note(series: list[KMSeries], suppress_below: int | None) -> str:
     """Say where the time axis ends and why, when follow-up runs beyond the numbers-at-risk table."""
+    if not series or not series[0].block.get("risk_table", {}).get("times"):
+        return ""
     last = float(series[0].block["risk_table"]["times"][-1])
     longest = max((max(s.block["curve"]["time"], default=0.0) for s in series), default=0.0)
     if longest <= last * 1.03:  # the axis (to 103% of the last risk time) already shows all follow-up
@@ -99,6 +101,8 @@ def figure_jobs(results: Mapping, suppress_below: int | None = None) -> list[tup
             p_text = f"{block.get('test', 'Log-rank').capitalize()} p = {fmt_p(block.get('logrank_p'))}"
             p_text = p_text.replace("= <", "< ")
             series = [KMSeries(level, g) for level, g in block["groups"].items()]
+            if not series:  # no patient of the population has a known value: no curve to draw
+                continue
             add(f"km_{endpoint}_{grouping}", km_figure,
                 f"{ENDPOINT_LABELS[endpoint]} by {label}; {p_text}." + _axis_note(series, sup),
                 series=series, xlabel=time_axis_label(_origin(results, endpoint)), ylabel=_Y_LABELS[endpoint],
@@ -151,6 +155,10 @@ def make_sections(results: Mapping, tables: Mapping[str, Table], figures: Mappin
     sup = suppress_below
     study = results["study"]
     summary = [_p(study.get("description", "")), _p(summary_paragraph(results, sup)), _p(followup_sentence(results))]
+    for problem in results.get("data_problems") or []:
+        n = problem.get("n")
+        summary.append(_p(f"Data problem: {fmt_count(n, sup)} patient{'' if n == 1 else 's'} - "
+                          f"{problem.get('description', problem.get('problem', ''))}."))
     if sup:
         summary.append(_p(f"Small-number suppression is on: counts from 1 to {sup - 1} are shown as <{sup} in every "
                           "table and figure label, and percentages derived from them are not shown. In the response "

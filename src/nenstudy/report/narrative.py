@@ -42,6 +42,8 @@ def summary_paragraph(results: Mapping, sup: int | None = None) -> str:
 def followup_sentence(results: Mapping) -> str:
     """Median follow-up with its CI and method."""
     fu = results["followup"]
+    if results.get("os", {}).get("n") == 0:
+        return "No patient is in the overall-survival analysis: there is no follow-up to summarise."
     return (f"Median follow-up was {fmt_median_ci(fu.get('median'), fu.get('ci'))} months "
             f"({fu.get('method', 'reverse Kaplan-Meier')}).")
 

@@ -487,8 +487,11 @@ def survival_table(results: Mapping, sup: int | None = None) -> Table:
     for key in ("os", "pfs"):
         block = results[key]
         rates = block.get("rates") or {}
+        # no patient: nothing was estimated (not "not reached")
+        median = (_median_ci(block.get("median"), block.get("ci")) if block.get("n") != 0
+                  else Cell(MISSING, (None, None, None), ("num1", "num1", "num1")))
         cells = [_text(ENDPOINT_LABELS[key]), _count(block.get("n"), sup), _count(block.get("events"), sup),
-                 _median_ci(block.get("median"), block.get("ci"))]
+                 median]
         for t in rate_times:
             r = rates.get(t)
             cells.append(_rate_ci(r.get("survival"), r.get("lower"), r.get("upper")) if r else
@@ -496,7 +499,8 @@ def survival_table(results: Mapping, sup: int | None = None) -> Table:
         rows.append(Row(tuple(cells)))
     fu = results["followup"]
     rows.append(Row((_text(f"Follow-up ({fu.get('method', 'reverse Kaplan-Meier')})"), _blank(), _blank(),
-                     _median_ci(fu.get("median"), fu.get("ci")),
+                     _median_ci(fu.get("median"), fu.get("ci")) if results["os"].get("n") != 0
+                     else Cell(MISSING, (None, None, None), ("num1", "num1", "num1")),
                      *(Cell("", (None,) * 3, ("pct",) * 3) for _ in rate_times))))
     parts = ("estimate", "lower", "upper")
     return Table("survival", "Survival and follow-up",
@@ -517,6 +521,11 @@ def stratified_table(results: Mapping, sup: int | None = None) -> Table:
     rows = []
     for endpoint, groupings in (results.get("stratified") or {}).items():
         for grouping, block in groupings.items():
+            if not block["groups"]:
+                rows.append(Row((_text(ENDPOINT_LABELS.get(endpoint, endpoint)),
+                                 _text(grouping_label(grouping, results)),
+                                 _text("no patient with a known value"),
+                                 *[_blank()] * 4)))
             for i, (level, g) in enumerate(block["groups"].items()):
                 rows.append(Row((_text(ENDPOINT_LABELS.get(endpoint, endpoint) if i == 0 else ""),
                                  _text(grouping_label(grouping, results) if i == 0 else ""),
