@@ -60,3 +60,19 @@ def test_all_events_at_one_time_raises_clearly():
         result = cox_ph(frame, covariates=["z"])
     with pytest.raises(ValueError, match="singular"):
         result.ph_test()
+
+
+def test_ph_test_refuses_a_computationally_singular_matrix_as_r_does():
+    """Two event times for two covariates: R's cox.zph stops ("system is computationally
+    singular: reciprocal condition number = 4.4986e-19"); no p-value of 0.89 comes out here."""
+    frame = pd.DataFrame({
+        "time": [1, 1, 1, 1, 1, 2, 1, 2, 1, 1], "event": [1, 1, 1, 0, 0, 0, 0, 1, 0, 0],
+        "x1": [.23, 2.81, 1.44, -.15, .06, -.41, -1.54, -.28, .01, .18],
+        "x2": [1.32, -.59, .24, .43, .11, -1.40, .65, -.60, .79, -.66],
+    })
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = cox_ph(frame, event="event", covariates=["x1", "x2"])
+    np.testing.assert_allclose(fit.params["coef"].to_numpy(), [3.448153, 4.619076], rtol=1e-6)
+    with pytest.raises(ValueError, match="singular"):
+        fit.ph_test()

@@ -8,7 +8,7 @@ from .cox import (
     cox_ph,
 )
 from .km import kaplan_meier, median_follow_up, number_at_risk
-from .logrank import logrank_test, logrank_trend_test
+from .logrank import SingularVarianceWarning, logrank_test, logrank_trend_test
 from .proportions import binomial_ci
 from .tests import chi_square_test, fisher_exact_test, kruskal_wallis_test, wilcoxon_rank_sum_test
 
@@ -17,6 +17,7 @@ __all__ = [
     "CoxResult",
     "MonotoneLikelihoodWarning",
     "SingularDesignWarning",
+    "SingularVarianceWarning",
     "binomial_ci",
     "chi_square_test",
     "fisher_exact_test",

@@ -17,6 +17,7 @@ Only per-time aggregates are used (see :mod:`._counting`).
 from __future__ import annotations
 
 import html
+import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -191,7 +192,8 @@ def _observed_expected_variance(
         if rho != 0:
             km_after = np.cumprod(1.0 - d_total / n_total)
             km_before = np.concatenate(([1.0], km_after))[:-1]
-            weight = km_before**rho
+            # a stratum everyone has left (its estimate at 0) adds nothing: no 0**rho for rho < 0
+            weight = np.where(n_total > 0, km_before**rho, 0.0)
         else:
             weight = np.ones_like(n_total)
         observed += weight @ events
@@ -222,7 +224,8 @@ def _grid_observed_expected_variance(cells: np.ndarray, rho: float) -> tuple[np.
         if rho != 0:
             km_after = np.cumprod(1.0 - hazard, axis=1)
             km_before = np.concatenate((np.ones((n_strata, 1)), km_after[:, :-1]), axis=1)
-            weight = km_before**rho
+            # a stratum everyone has left (its estimate at 0) adds nothing: no 0**rho for rho < 0
+            weight = np.where(n_total > 0, km_before**rho, 0.0)
         else:
             weight = np.ones_like(n_total)
         kt = np.where(n_total > 1, weight**2 * d_total * (n_total - d_total) / (n_total * (n_total - 1)), 0.0)
@@ -233,6 +236,10 @@ def _grid_observed_expected_variance(cells: np.ndarray, rho: float) -> tuple[np.
         "sjb,skb,sb->jk", at_risk, at_risk, kt_over_n
     )
     return observed, expected, variance
+
+
+class SingularVarianceWarning(UserWarning):
+    """The log-rank variance matrix is singular: a generalized inverse is used on its rank."""
 
 
 def _prepare(time, event, group, strata, group_name: str):
@@ -311,13 +318,21 @@ def logrank_test(
     else:
         diff = (observed - expected)[usable][1:]
         v = variance[np.ix_(usable, usable)][1:, 1:]
-        try:
-            solved = np.linalg.solve(v, diff)
-        except np.linalg.LinAlgError:
-            solved = np.linalg.pinv(v) @ diff
-        statistic = float(diff @ solved)
-        df = int(usable.sum() - 1)
-        p_value = float(chi2.sf(statistic, df))
+        rank = int(np.linalg.matrix_rank(v))
+        if rank == v.shape[0]:
+            statistic, df = float(diff @ np.linalg.solve(v, diff)), rank
+        else:
+            # R's survdiff stops here (the matrix is singular: all deaths at one time, a group
+            # alone in its stratum); the generalized inverse on as many df as the rank, as SAS
+            # LIFETEST, and a warning, never a silent p-value on too many df
+            warnings.warn(SingularVarianceWarning(
+                f"the variance matrix of the log-rank statistic is singular (rank {rank} of "
+                f"{v.shape[0]}; R's survdiff stops with an error here): the test uses a "
+                f"generalized inverse on {rank} degree{'s' if rank != 1 else ''} of freedom"),
+                stacklevel=2)
+            statistic = float(diff @ np.linalg.pinv(v) @ diff) if rank else 0.0
+            df = rank
+        p_value = float(chi2.sf(statistic, df)) if df else float("nan")
     index = pd.Index(glevels, name="group")
     return LogRankResult(
         statistic=statistic,

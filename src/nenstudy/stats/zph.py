@@ -95,13 +95,16 @@ def proportional_hazards_test(
     full = np.block([[info, extra[0]], [extra[0].T, extra[1]]])
 
     def quadratic_form(matrix: np.ndarray, u: np.ndarray) -> float:
-        try:
-            return float(u @ np.linalg.solve(matrix, u))
-        except np.linalg.LinAlgError as error:
+        # as R's solve(): a matrix whose reciprocal condition number (1-norm) is below the
+        # machine epsilon is singular for computing, not only an exactly singular one
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rcond = 1.0 / np.linalg.cond(matrix, 1)
+        if not rcond >= np.finfo(np.float64).eps:
             raise ValueError(
                 "proportional-hazards test not computable: the information matrix is singular "
-                "(e.g. all events at one time, so the time transform is constant)"
-            ) from error
+                f"(reciprocal condition number {rcond:.3g}; e.g. all events at one time, so the "
+                "time transform is constant, or few distinct event times for the covariates)")
+        return float(u @ np.linalg.solve(matrix, u))
 
     rows: dict[str, tuple[float, int]] = {}
     for term, columns in term_columns.items():

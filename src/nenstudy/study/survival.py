@@ -7,12 +7,16 @@ orders and converts (NaN becomes ``None``).
 
 from __future__ import annotations
 
+import warnings
+
 from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
-from nenstudy.stats import kaplan_meier, logrank_test, median_follow_up, number_at_risk
+from nenstudy.stats import (
+    SingularVarianceWarning, kaplan_meier, logrank_test, median_follow_up, number_at_risk,
+)
 
 __all__ = ["num", "km_block", "stratified_block", "followup_block"]
 
@@ -155,7 +159,12 @@ def stratified_block(
         )
     if len(present) >= 2:
         categories = pd.Categorical(labels[known], categories=present)
-        test = logrank_test(time[known], event[known], categories)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", SingularVarianceWarning)
+            test = logrank_test(time[known], event[known], categories)
+        for warning in caught:  # kept with the result (R would stop), not lost on a console
+            if issubclass(warning.category, SingularVarianceWarning):
+                out["note"] = str(warning.message)
         out["logrank_p"] = num(test.p_value)
         out["statistic"] = num(test.statistic)
         out["df"] = int(test.df)
