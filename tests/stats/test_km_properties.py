@@ -108,6 +108,7 @@ def test_logrank_observed_and_expected_totals_agree(data):
     assert lr.statistic >= -1e-12
 
 
+@pytest.mark.filterwarnings("ignore::nenstudy.stats.SingularVarianceWarning")
 @settings(max_examples=60, deadline=None)
 @given(grouped_data(), st.booleans())
 def test_logrank_grid_and_sort_kernels_agree(data, stratified):
