@@ -49,7 +49,10 @@ class LogRankResult:
     statistic, df, p_value : float, int, float
         Chi-square statistic, its degrees of freedom and upper-tail p-value.  When fewer
         than two groups have a positive expected count the statistic is 0, ``df`` is 0
-        and ``p_value`` nan (R reports df = -1 or 0 and NaN or 0 there).
+        and ``p_value`` nan (R reports df = -1 or 0 and NaN or 0 there).  When the variance
+        matrix is singular (all deaths at one time, a group alone in its stratum), where R's
+        ``survdiff`` stops with an error, a :class:`SingularVarianceWarning` is issued and the
+        statistic uses a generalized inverse on as many df as the matrix's rank (nan p at 0).
     observed, expected : pandas.Series
         Per group (sorted group order, or category order for a pandas Categorical),
         summed over strata; weighted by ``S(t-)^rho`` when ``rho != 0``, as R.
