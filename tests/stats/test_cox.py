@@ -256,3 +256,21 @@ def test_many_strata_vectorised_path_matches_loop(monkeypatch):
     np.testing.assert_allclose(vectorised.params["se"], looped.params["se"], rtol=1e-10)
     assert vectorised.loglik == pytest.approx(looped.loglik, rel=1e-12)
     pd.testing.assert_frame_equal(vectorised.ph_test(), looped.ph_test(), rtol=1e-8)
+
+
+@pytest.mark.parametrize("data", [
+    {"time": [3.0], "event": [1], "x": [1.0]},                  # one subject
+    {"time": [1.0, 2.0], "event": [0, 1], "x": [1.0, 0.0]},    # the event alone at risk
+])
+def test_a_partial_likelihood_of_exactly_zero_gives_no_estimate_and_no_crash(data):
+    """Every event alone in its risk set: log-likelihood 0, no information. The coefficient is
+    NaN with a warning (it was a ZeroDivisionError in the convergence test)."""
+    import warnings
+
+    from nenstudy.stats import SingularDesignWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = cox_ph(pd.DataFrame(data), event="event", covariates=["x"])
+    assert np.isnan(fit.params["coef"].iloc[0])
+    assert any(issubclass(w.category, SingularDesignWarning) for w in caught)

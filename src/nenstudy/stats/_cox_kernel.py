@@ -583,7 +583,10 @@ def newton_raphson(
         new_loglik, score, info = evaluate(new_beta)
         lower, pivots, rank = generalized_cholesky(info, toler_chol)
         finite = bool(np.isfinite(new_loglik) and np.all(np.isfinite(score)) and np.all(np.isfinite(info)))
-        if finite and abs(1.0 - best / new_loglik) <= eps:
+        # a log-likelihood of exactly 0 (every event alone in its risk set: no information)
+        # has no relative change to measure; it is converged when it stays 0
+        change = abs(1.0 - best / new_loglik) if new_loglik != 0 else (0.0 if best == 0 else np.inf)
+        if finite and change <= eps:
             coef, u, var = unscale(new_beta, score, cholesky_inverse(lower, pivots))
             return NewtonResult(
                 coef, var, u, loglik0, new_loglik, score_test, iteration, rank, True, halving > 0, means
