@@ -449,8 +449,8 @@ def test_paths_and_labels_with_brackets_are_printed_as_written(tmp_path):
 
 
 def test_run_warns_of_a_step_that_leaves_no_patients_and_of_patients_left_out(tmp_path):
-    """who_category = 'nec' (codes are written 'NEC') leaves nobody: said, not a silent run
-    with "not reached"; OS from first-line start leaves the untreated out: said too."""
+    """A condition no diagnosis meets leaves nobody: said, not a silent run with "not
+    reached"; OS from first-line start leaves the untreated out: said too."""
     from nenstudy.paths import default_study
 
     source, store = tmp_path / "registry", tmp_path / "store.duckdb"
@@ -459,7 +459,7 @@ def test_run_warns_of_a_step_that_leaves_no_patients_and_of_patients_left_out(tm
     assert runner.invoke(cli, ["import", str(source), "--registry", str(store)]).exit_code == 0
     text = default_study().read_text()
     empty = tmp_path / "empty.toml"
-    empty.write_text(text.replace("who_category = 'NEC'", "who_category = 'nec'", 1))
+    empty.write_text(text.replace("who_category = 'NEC'", "who_category = 'NEC' AND ki67_pct > 100", 1))
     result = runner.invoke(cli, ["run", "--registry", str(store), "--study", str(empty),
                                  "--out", str(tmp_path / "o1")])
     out = " ".join(result.output.split())

@@ -396,8 +396,7 @@ def _print_headline(results: dict, out_dir: Path) -> None:
                        f"{problem.get('description', problem.get('problem'))}.",
                        markup=False, highlight=False)
     if emptied is not None:
-        _console.print(f"Warning: step {emptied.get('step')!r} left no patients: check its condition "
-                       "(codes are compared as written, e.g. 'NEC', not 'nec').",
+        _console.print(f"Warning: step {emptied.get('step')!r} left no patients: check its condition.",
                        markup=False, highlight=False)
     if "os" in results:
         _out.print(f"Median OS:  {fmt(results['os'])}")

@@ -87,3 +87,24 @@ def test_number_kind_rejects_text():
 def test_cast_to_a_non_scalar_type_is_rejected():
     with pytest.raises(ExpressionError, match="CAST to"):
         _check("CAST(ki67_pct AS BLOB) IS NULL")
+
+
+@pytest.mark.parametrize(("text", "hint"), [
+    ("who_category = 'nec'", "did you mean 'NEC'?"),
+    ("'Net G3' <> who_category", "did you mean 'NET G3'?"),
+    ("first_line_best_response IN ('CR', 'pr')", "did you mean 'PR'?"),
+    ("site_group = 'pancreas'", "GEP"),
+])
+def test_a_code_that_is_none_of_the_fields_codes_is_an_error(text, hint):
+    """The condition would hold for no row without a word (a cohort of 0)."""
+    with pytest.raises(ExpressionError, match="is not a code of") as caught:
+        check_expression(text, STUDY_FIELDS)
+    assert hint in str(caught.value)
+
+
+@pytest.mark.parametrize("text", [
+    "who_category IN ('NEC', 'MiNEN')", "stage <> 'metastatic'", "lower(who_category) = 'nec'",
+    "primary_site = 'C25.9'", "first_line_regimen = 'platinum_etoposide'",
+])
+def test_codes_as_written_and_uncoded_fields_pass(text):
+    check_expression(text, STUDY_FIELDS)

@@ -167,6 +167,7 @@ def check_expression(
     for node in tree.walk():
         _check_node(node, fields, columns)
     _lowercase_columns(tree)
+    _check_codes(tree, fields)
     value_type = _infer_type(tree, fields)
     allowed = _KIND_TYPES[kind]
     if value_type not in allowed and value_type != "unknown":
@@ -184,6 +185,47 @@ def check_expression(
         columns=tuple(sorted(columns)),
         value_type=value_type,
     )
+
+
+def _field_codes() -> dict[str, tuple[str, ...]]:
+    """The codes of the coded study fields, from the registry schema (``who_category`` takes
+    ``'NEC'``, not ``'nec'``)."""
+    from nenstudy.registry.schema import SCHEMA
+
+    codes: dict[str, tuple[str, ...]] = {}
+    for table in SCHEMA:
+        for column in table.columns:
+            if column.allowed is not None and column.dtype == "string":
+                codes.setdefault(column.name, tuple(column.allowed))
+    for name in ("site_group", "who_category"):  # the derived columns and as typed in
+        if name in codes:
+            codes[f"{name}_reported"] = codes[name]
+    if "best_response" in codes:
+        codes["first_line_best_response"] = codes["best_response"]
+    return codes
+
+
+def _check_codes(tree: exp.Expression, fields: Mapping[str, str]) -> None:
+    """A coded field compared with a text that is none of its codes (``who_category = 'nec'``)
+    is an error: the condition would hold for no row, without a word."""
+    codes = _field_codes()
+    for node in tree.find_all(exp.EQ, exp.NEQ, exp.In):
+        if isinstance(node, exp.In):
+            column, literals = node.this, node.expressions
+        else:
+            column, literals = node.this, [node.expression]
+            if not isinstance(column, exp.Column):
+                column, literals = node.expression, [node.this]
+        if not isinstance(column, exp.Column) or column.name not in codes or column.name not in fields:
+            continue
+        allowed = codes[column.name]
+        for literal in literals:
+            if isinstance(literal, exp.Literal) and literal.is_string and literal.this not in allowed:
+                close = [c for c in allowed if c.lower() == literal.this.lower().strip()]
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                raise ExpressionError(
+                    f"'{literal.this}' is not a code of {column.name} (codes are compared as "
+                    f"written: {', '.join(allowed)}){hint}")
 
 
 def _parse_message(err: Exception) -> str:
