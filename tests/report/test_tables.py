@@ -176,3 +176,34 @@ def test_response_table_hides_the_evaluable_denominator_when_it_gives_ne_away(re
     rows = {r.cells[0].text.split(" (")[0]: r for r in table.rows}
     assert "(n = 100)" in table.columns[3].header
     assert rows["Not recorded"].cells[1].text == "—"
+
+
+def test_table1_hides_a_count_a_column_or_row_total_would_give_away(results_dict):
+    """With suppression, no column (levels + missing = n) and no row (overall = sum of the
+    groups) of a categorical variable keeps exactly one hidden count."""
+    import re
+
+    from nenstudy.report.tables import baseline_table
+
+    table = baseline_table(results_dict, sup=10)
+    n_columns = len(table.columns) - 2  # overall and groups, not the label nor the p-value
+    blocks: list[list[list[str]]] = []
+    for row in table.rows:
+        if row.kind == "group":
+            blocks.append([])
+        elif row.kind == "level" and blocks:
+            blocks[-1].append([c.text for c in row.cells[1:1 + n_columns]])
+    hidden = lambda text: text.startswith("<") or text.startswith("—")  # noqa: E731
+    checked = 0
+    for block in blocks:
+        if not block:
+            continue
+        for column in range(n_columns):
+            cells = [r[column] for r in block if not re.fullmatch(r"0( \(.*\))?", r[column])]
+            assert sum(map(hidden, cells)) != 1, (block, column)
+        for r in block:
+            cells = [c for c in r if not re.fullmatch(r"0( \(.*\))?", c)]
+            assert sum(map(hidden, cells)) != 1, r
+        checked += 1
+    assert checked >= 3
+    assert any(c.text.startswith("—") for r in table.rows for c in r.cells[1:])

@@ -161,11 +161,11 @@ def make_sections(results: Mapping, tables: Mapping[str, Table], figures: Mappin
                           f"{problem.get('description', problem.get('problem', ''))}."))
     if sup:
         summary.append(_p(f"Small-number suppression is on: counts from 1 to {sup - 1} are shown as <{sup} in every "
-                          "table and figure label, and percentages derived from them are not shown. In the response "
-                          f"table, counts that would let a hidden one be worked out from a total are hidden too "
-                          f"({SUPPRESSED_DERIVED}). Elsewhere each small count is hidden on its own: a total and "
-                          "the other counts of its group (a baseline variable's categories, the flow diagram's "
-                          "steps) may still give it away; check the report before sharing it."))
+                          "table and figure label, and percentages derived from them are not shown. In Table 1 and the "
+                          f"response table, counts that would let a hidden one be worked out from a total are hidden "
+                          f"too ({SUPPRESSED_DERIVED}). Elsewhere each small count is hidden on its own: a total and "
+                          "the other counts of its group (the flow diagram's steps, the lines and regimens, the "
+                          "groups of a survival table) may still give it away; check the report before sharing it."))
     strat_blocks: list[Block] = []
     for endpoint, groupings in (results.get("stratified") or {}).items():
         for grouping in groupings:

@@ -286,18 +286,24 @@ def baseline_table(results: Mapping, sup: int | None = None) -> Table:
         else:
             rows.append(Row((_text(f"{var['label']}, n (%)"), *[_blank()] * (len(columns) - 1 - len(p_cell)),
                              *p_cell), kind="group"))
+            also = _baseline_complementary(var, summaries(var), groups, baseline.get("n"), sup)
             for level in var["levels"]:
                 cells = []
-                for s in summaries(var):
+                for i, s in enumerate(summaries(var)):
                     counts, pct = s.get("counts", {}), s.get("pct", {})
                     denominator = int(sum(counts.values())) if counts else None
-                    cells.append(_count_pct(counts.get(level), pct.get(level), sup, denominator))
+                    cells.append(_hidden_count_pct() if (level, i) in also else
+                                 _count_pct(counts.get(level), pct.get(level), sup, denominator))
                 rows.append(Row((_text(_level_text(level)), *cells, *[_blank()] * len(p_cell)),
                                 kind="level"))
         missing = [s.get("missing", 0) or 0 for s in summaries(var)]
         if any(missing):
-            rows.append(Row((_text("Missing"), *[_count(m, sup) for m in missing], *[_blank()] * len(p_cell)),
-                            kind="level"))
+            hide = (_baseline_complementary(var, summaries(var), groups, baseline.get("n"), sup)
+                    if var["type"] != "continuous" else set())
+            rows.append(Row((_text("Missing"), *[Cell(SUPPRESSED_DERIVED, (None,), ("int",))
+                                                 if (None, i) in hide else _count(m, sup)
+                                                 for i, m in enumerate(missing)],
+                             *[_blank()] * len(p_cell)), kind="level"))
     notes = ["Categorical variables: n (%) of patients with a known value; continuous: median (IQR). "
              "Missing values are counted and not included in percentages."]
     sizes = [_group_size(variables, g) for g in groups]
@@ -307,8 +313,52 @@ def baseline_table(results: Mapping, sup: int | None = None) -> Table:
     if tests:
         notes.append("p-values: " + "; ".join(f"{letter} {test}" for test, letter in tests.items()) + ".")
     if sup:
-        notes.append(f"Counts below {sup} are shown as <{sup}; their percentages are not shown (—).")
+        notes.append(f"Counts below {sup} are shown as <{sup}; their percentages are not shown (—). "
+                     f"{SUPPRESSED_DERIVED} in place of a count: not shown, so that a count below {sup} "
+                     "cannot be worked out from a column's or a row's total.")
     return Table("table1", "Table 1. Patient characteristics", tuple(columns), tuple(rows), tuple(notes))
+
+
+def _hidden_count_pct() -> Cell:
+    """A count (and its percentage) hidden by complementary suppression."""
+    return Cell(SUPPRESSED_DERIVED, (None, None), ("int", "pct"))
+
+
+def _baseline_complementary(var: Mapping, summaries: Sequence[Mapping], groups: Sequence[str],
+                            n_overall: int | None, sup: int | None) -> set[tuple[str | None, int]]:
+    """Table 1 cells of a categorical variable to hide besides those below ``sup``, keyed by
+    (level, column), the missing count as level None; column 0 is the overall one.
+
+    In each column the levels and the missing count add up to the column's n (in its header);
+    the known values add up to that n minus the missing count (the percentages' denominator);
+    and, when every patient is in a group, each row's overall count is the sum of its groups'.
+    """
+    if not sup:
+        return set()
+    counts: dict[str, int] = {}
+    keys_by_column: list[list[str]] = []
+    for i, s in enumerate(summaries):
+        keys = []
+        for level in var["levels"]:
+            key = f"{i}|{level}"
+            counts[key] = int((s.get("counts") or {}).get(level) or 0)
+            keys.append(key)
+        counts[f"{i}|"] = int(s.get("missing") or 0)
+        keys_by_column.append(keys)
+    relations: list[tuple[Sequence[str], int | None]] = []
+    for i, keys in enumerate(keys_by_column):
+        column_n = sum(counts[k] for k in keys) + counts[f"{i}|"]
+        relations.append(((*keys, f"{i}|"), column_n))
+        relations.append((tuple(keys), column_n - counts[f"{i}|"]))
+    group_sizes = [sum(counts[k] for k in keys) + counts[f"{i}|"]
+                   for i, keys in enumerate(keys_by_column)][1:]
+    if groups and n_overall is not None and sum(group_sizes) == n_overall:
+        # overall minus the groups' counts is 0: a relation whose total is always known
+        for level in [*var["levels"], ""]:
+            row = tuple(f"{i}|{level}" for i in range(len(summaries)))
+            relations.append((row, 0))
+    hidden = _complementary(counts, relations, sup)
+    return {((key.split("|", 1)[1] or None), int(key.split("|", 1)[0])) for key in hidden}
 
 
 def _median_iqr(summary: Mapping) -> Cell:
