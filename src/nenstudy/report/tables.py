@@ -300,7 +300,7 @@ def baseline_table(results: Mapping, sup: int | None = None) -> Table:
         if any(missing):
             hide = (_baseline_complementary(var, summaries(var), groups, baseline.get("n"), sup)
                     if var["type"] != "continuous" else set())
-            rows.append(Row((_text("Missing"), *[Cell(SUPPRESSED_DERIVED, (None,), ("int",))
+            rows.append(Row((_text("Missing"), *[Cell(SUPPRESSED_DERIVED, (SUPPRESSED_DERIVED,), ("text",))
                                                  if (None, i) in hide else _count(m, sup)
                                                  for i, m in enumerate(missing)],
                              *[_blank()] * len(p_cell)), kind="level"))
@@ -321,7 +321,7 @@ def baseline_table(results: Mapping, sup: int | None = None) -> Table:
 
 def _hidden_count_pct() -> Cell:
     """A count (and its percentage) hidden by complementary suppression."""
-    return Cell(SUPPRESSED_DERIVED, (None, None), ("int", "pct"))
+    return Cell(SUPPRESSED_DERIVED, (SUPPRESSED_DERIVED, None), ("text", "pct"))
 
 
 def _baseline_complementary(var: Mapping, summaries: Sequence[Mapping], groups: Sequence[str],
@@ -504,7 +504,7 @@ def response_table(results: Mapping, sup: int | None = None) -> Table:
             continue
         hidden = is_suppressed(n, sup) or key in also_hidden
         in_evaluable = key in ("CR", "PR", "SD", "PD")
-        count = (Cell(SUPPRESSED_DERIVED, (None,), ("int",)) if key in also_hidden
+        count = (Cell(SUPPRESSED_DERIVED, (SUPPRESSED_DERIVED,), ("text",)) if key in also_hidden
                  else _count(n, sup))
         rows.append(Row((_text(label), count, _pct(n / treated if treated else None, hidden or t_hidden),
                          _pct(n / evaluable if evaluable else None, hidden or e_hidden) if in_evaluable
