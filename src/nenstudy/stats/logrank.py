@@ -319,9 +319,14 @@ def logrank_test(
     if usable.sum() < 2:
         statistic, df, p_value = 0.0, 0, float("nan")
     else:
-        diff = (observed - expected)[usable][1:]
-        v = variance[np.ix_(usable, usable)][1:, 1:]
-        rank = int(np.linalg.matrix_rank(v))
+        full_diff = (observed - expected)[usable]
+        full = variance[np.ix_(usable, usable)]
+        # the rank of the whole matrix (its rows sum to 0: at most k - 1), the same whichever
+        # group comes first; the reduced matrix of R's survdiff is singular when it is below k - 1
+        singular_values = np.linalg.svd(full, compute_uv=False)
+        # relative to the largest: rounding leaves about 1e-16 of it in the null directions
+        rank = int(np.sum(singular_values > singular_values.max() * 1e-10)) if singular_values.max() > 0 else 0
+        diff, v = full_diff[1:], full[1:, 1:]
         if rank == v.shape[0]:
             statistic, df = float(diff @ np.linalg.solve(v, diff)), rank
         else:
@@ -329,11 +334,11 @@ def logrank_test(
             # alone in its stratum); the generalized inverse on as many df as the rank, as SAS
             # LIFETEST, and a warning, never a silent p-value on too many df
             warnings.warn(SingularVarianceWarning(
-                f"the variance matrix of the log-rank statistic is singular (rank {rank} of "
+                f"the variance matrix of the log-rank statistic is singular (rank {rank}, not "
                 f"{v.shape[0]}; R's survdiff stops with an error here): the test uses a "
                 f"generalized inverse on {rank} degree{'s' if rank != 1 else ''} of freedom"),
                 stacklevel=2)
-            statistic = float(diff @ np.linalg.pinv(v) @ diff) if rank else 0.0
+            statistic = float(full_diff @ np.linalg.pinv(full) @ full_diff) if rank else 0.0
             df = rank
         p_value = float(chi2.sf(statistic, df)) if df else float("nan")
     index = pd.Index(glevels, name="group")
