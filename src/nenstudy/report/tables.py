@@ -280,13 +280,14 @@ def baseline_table(results: Mapping, sup: int | None = None) -> Table:
         # no test for a variable (such as the one that makes the groups): no p-value, not "NA"
         p_cell = ([_p(var.get("p_value"), note) if var.get("test") else _blank()]
                   if groups else [])
+        also = (set() if var["type"] == "continuous" else
+                _baseline_complementary(var, summaries(var), groups, baseline.get("n"), sup))
         if var["type"] == "continuous":
             cells = [_median_iqr(s) for s in summaries(var)]
             rows.append(Row((_text(f"{var['label']}, median (IQR)"), *cells, *p_cell)))
         else:
             rows.append(Row((_text(f"{var['label']}, n (%)"), *[_blank()] * (len(columns) - 1 - len(p_cell)),
                              *p_cell), kind="group"))
-            also = _baseline_complementary(var, summaries(var), groups, baseline.get("n"), sup)
             for level in var["levels"]:
                 cells = []
                 for i, s in enumerate(summaries(var)):
@@ -298,10 +299,8 @@ def baseline_table(results: Mapping, sup: int | None = None) -> Table:
                                 kind="level"))
         missing = [s.get("missing", 0) or 0 for s in summaries(var)]
         if any(missing):
-            hide = (_baseline_complementary(var, summaries(var), groups, baseline.get("n"), sup)
-                    if var["type"] != "continuous" else set())
             rows.append(Row((_text("Missing"), *[Cell(SUPPRESSED_DERIVED, (SUPPRESSED_DERIVED,), ("text",))
-                                                 if (None, i) in hide else _count(m, sup)
+                                                 if (None, i) in also else _count(m, sup)
                                                  for i, m in enumerate(missing)],
                              *[_blank()] * len(p_cell)), kind="level"))
     notes = ["Categorical variables: n (%) of patients with a known value; continuous: median (IQR). "

@@ -12,6 +12,7 @@ statement, a subquery, a comment, ``;``, a parameter, an unknown column or funct
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from dataclasses import dataclass
 from typing import Mapping
@@ -187,6 +188,7 @@ def check_expression(
     )
 
 
+@functools.lru_cache(maxsize=1)
 def _field_codes() -> dict[str, tuple[str, ...]]:
     """The codes of the coded study fields, from the registry schema (``who_category`` takes
     ``'NEC'``, not ``'nec'``)."""
