@@ -69,3 +69,15 @@ def test_the_degrees_of_freedom_do_not_depend_on_which_group_comes_first():
             other = logrank_test(t, e, np.array(order)[g], strata=s)
         assert other.df == base.df == 1
         np.testing.assert_allclose(other.statistic, base.statistic, rtol=1e-9)
+
+
+def test_a_variance_of_rounding_alone_is_singular_not_a_crash():
+    """Each stratum holds one group: the variance is rounding (about 1e-17), the test has no df
+    (a case hypothesis found: np.linalg.solve raised on it)."""
+    t = np.array([0.03285421, 0, 0, 0, 0.03285421, 0.03285421, 0, 0.03285421, 0, 0.03285421, 0])
+    e = np.array([0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1])
+    g = np.array([1, 1, 0, 0, 1, 1, 0, 1, 0, 1, 0])
+    for rho in (0.0, 1.0):
+        with pytest.warns(SingularVarianceWarning):
+            result = logrank_test(t, e, g, strata=g.copy(), rho=rho)
+        assert result.df == 0 and np.isnan(result.p_value)

@@ -324,11 +324,19 @@ def logrank_test(
         # the rank of the whole matrix (its rows sum to 0: at most k - 1), the same whichever
         # group comes first; the reduced matrix of R's survdiff is singular when it is below k - 1
         singular_values = np.linalg.svd(full, compute_uv=False)
-        # relative to the largest: rounding leaves about 1e-16 of it in the null directions
-        rank = int(np.sum(singular_values > singular_values.max() * 1e-10)) if singular_values.max() > 0 else 0
+        # relative to the largest, and to the events (a matrix of rounding alone, about 1e-17,
+        # is no variance): rounding leaves about 1e-16 of them in the null directions
+        scale = max(float(singular_values.max()), float(np.abs(observed).sum()), 1.0)
+        rank = int(np.sum(singular_values > scale * 1e-10))
         diff, v = full_diff[1:], full[1:, 1:]
+        solved = None
         if rank == v.shape[0]:
-            statistic, df = float(diff @ np.linalg.solve(v, diff)), rank
+            try:
+                solved = np.linalg.solve(v, diff)
+            except np.linalg.LinAlgError:  # singular all the same: the branch below
+                rank = int(np.linalg.matrix_rank(v))
+        if solved is not None:
+            statistic, df = float(diff @ solved), v.shape[0]
         else:
             # R's survdiff stops here (the matrix is singular: all deaths at one time, a group
             # alone in its stratum); the generalized inverse on as many df as the rank, as SAS
