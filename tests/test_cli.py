@@ -472,3 +472,26 @@ def test_run_warns_of_a_step_that_leaves_no_patients_and_of_patients_left_out(tm
                                  "--out", str(tmp_path / "o2")])
     assert result.exit_code == 0, result.output
     assert "left out of the OS analyses" in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+def test_a_signal_after_the_store_is_replaced_says_the_new_registry_is_in_place(
+        signal_name, tmp_path, monkeypatch):
+    """Ctrl-C or SIGTERM while the summary is printed: the import is done, and is said to be."""
+    from nenstudy import cli as cli_module
+    from nenstudy.synth.generator import write_registry
+
+    source, store = tmp_path / "registry", tmp_path / "store.duckdb"
+    write_registry(source, seed=3, scale=0.05)
+
+    def stopped(db_path):
+        if signal_name == "SIGINT":
+            raise KeyboardInterrupt
+        cli_module._terminate(15, None)
+
+    monkeypatch.setattr("nenstudy.registry.store.summarize", stopped)
+    result = CliRunner().invoke(cli, ["import", str(source), "--registry", str(store)])
+    assert result.exit_code == (130 if signal_name == "SIGINT" else 143), result.output
+    assert f"Interrupted after the import: {store} holds the new registry." in result.output
+    assert "Aborted" not in result.output
+    assert store.exists()

@@ -353,9 +353,10 @@ def import_(source: Path, db_path: Path, problems_csv: Path | None, show_identif
                        f"with {warned:,} warning{'' if warned == 1 else 's'}.", highlight=False,
                        soft_wrap=True)
         _print_summary(summarize(db_path))
-    except KeyboardInterrupt:  # the store is in place: say so, not "Aborted!"
-        _console.print(f"Interrupted after the import: {_e(db_path)} holds the new registry.")
-        sys.exit(130)
+    except (KeyboardInterrupt, Terminated) as exc:  # the store is in place: say so, not "Aborted!"
+        _console.print(f"Interrupted after the import: {_e(db_path)} holds the new registry.",
+                       highlight=False, soft_wrap=True)
+        sys.exit(exc.code if isinstance(exc, Terminated) else 130)
 
 
 def _run_study_and_report(registry: Path, study: Path, out_dir: Path, *, seed: int | None,
@@ -500,9 +501,13 @@ def demo(out_dir: Path, seed: int, suppress_below: int | None, force: bool) -> N
     _out.print(f"Demo finished in {time.perf_counter() - start:.1f} s.")
 
 
+class Terminated(SystemExit):
+    """Raised by the SIGTERM handler: the program ends as on Ctrl-C, with status 128 + 15."""
+
+
 def _terminate(signum: int, frame: object) -> None:
     """SIGTERM ends the program as Ctrl-C does: an import under way removes its partial store."""
-    raise SystemExit(128 + signum)
+    raise Terminated(128 + signum)
 
 
 def main() -> None:
