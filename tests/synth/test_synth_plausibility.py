@@ -245,3 +245,33 @@ def test_no_line_is_assessed_on_the_day_of_death_by_its_first_scan(large_registr
     first_scan = on_death[pd.to_datetime(on_death["last_assessment_date"])
                           - pd.to_datetime(on_death["start_date"]) <= pd.Timedelta(days=77)]
     assert first_scan.empty
+
+
+def test_sex_specific_primary_sites_belong_to_that_sex(large_registry) -> None:
+    """Breast and female genital sites (C50-C58) in women, male genital sites (C60-C63) in men."""
+    merged = large_registry["diagnoses"].merge(large_registry["patients"], on="patient_id")
+    major = merged["primary_site"].str[1:3].astype(int)
+    female_sites, male_sites = major.between(50, 58), major.between(60, 63)
+    assert female_sites.sum() > 20 and male_sites.sum() > 20  # the test has cases to look at
+    assert (merged.loc[female_sites, "sex"] == "F").all()
+    assert (merged.loc[male_sites, "sex"] == "M").all()
+
+
+def test_an_unknown_primary_is_metastatic_and_never_resected(large_registry) -> None:
+    diagnoses, treatments = large_registry["diagnoses"], large_registry["treatments"]
+    unknown = diagnoses[diagnoses["primary_site"] == "C80.9"]
+    assert len(unknown) > 50
+    assert (unknown["stage"].dropna() == "metastatic").all()
+    resected = treatments["modality"].eq("surgery") & treatments["diagnosis_id"].isin(
+        unknown["diagnosis_id"])
+    assert not resected.any()
+
+
+def test_unknown_primaries_keep_their_share_of_extrapulmonary_nec() -> None:
+    """Moved to metastatic tumours only, the unknown primaries keep the share the parameters give
+    them (sites.ep_nec: 15%); the sites' binomial spread at this size is about 0.9 points."""
+    diagnoses = registry_frames(5, 10.0)["diagnoses"]
+    ep_nec = diagnoses[(diagnoses["who_category"] == "NEC")
+                       & ~diagnoses["primary_site"].str.startswith("C34")]
+    share = (ep_nec["primary_site"] == "C80.9").mean()
+    assert 0.12 <= share <= 0.18, share

@@ -23,7 +23,9 @@ import numpy as np
 
 from nenstudy.registry import schema
 from nenstudy.synth.parameters import ParameterSet, probabilities
-from nenstudy.synth.population import EP_NEC, LUNG_NEC, METASTATIC, MINEN, NET, Baseline
+from nenstudy.synth.population import (
+    EP_NEC, LUNG_NEC, METASTATIC, MINEN, NET, UNKNOWN_PRIMARY, Baseline,
+)
 from nenstudy.synth.regimens import PRRT, RADIOTHERAPY, SURGERY, Catalogue
 from nenstudy.synth.sampling import GROUPS, NEVER, categorical, group_table, iso_day, uniform_days, weibull_days
 
@@ -131,6 +133,8 @@ def _surgery_days(rng, params, base) -> np.ndarray:
     n, g = base.n, base.group
     operated = ~base.advanced & (rng.random(n) < group_table(params["treatment.surgery_if_nonadvanced"], g))
     operated |= base.advanced & (g == NET) & (rng.random(n) < params["treatment.surgery_if_advanced_net"])
+    # a primary not found is not resected (and is metastatic: see population)
+    operated &= np.array(base.site_codes)[base.site] != UNKNOWN_PRIMARY
     return np.where(operated, base.mdt + uniform_days(rng, *params["treatment.surgery_delay_days"], n), NEVER)
 
 

@@ -15,7 +15,7 @@ from nenstudy.registry import schema
 from nenstudy.synth.parameters import ParameterSet, probabilities
 from nenstudy.synth.sampling import GROUPS, categorical, group_table, iso_day, uniform_days
 
-__all__ = ["Baseline", "simulate_baseline", "NOTES", "WHO", "MORPHOLOGY"]
+__all__ = ["Baseline", "simulate_baseline", "NOTES", "WHO", "MORPHOLOGY", "UNKNOWN_PRIMARY"]
 
 WHO = {name: i for i, name in enumerate(schema.WHO_CATEGORIES)}
 MORPHOLOGY = {code: i for i, code in enumerate(schema.MORPHOLOGY_CODES)}
@@ -32,6 +32,16 @@ NOTES = (
 """Synthetic free-text notes (never identifying)."""
 
 _KARNOFSKY_BY_ECOG = ((100,), (90, 80), (70, 60), (50, 40), (30, 20, 10))
+
+UNKNOWN_PRIMARY = "C80.9"
+"""ICD-O-3 topography of a primary site not found (cancer of unknown primary)."""
+
+_FEMALE_SITES = (50, 58)
+"""Topography majors C50-C58 (breast, female genital organs): simulated in women only (male
+breast NEN is very rare)."""
+
+_MALE_SITES = (60, 63)
+"""Topography majors C60-C63 (male genital organs): simulated in men only."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +120,42 @@ def _sites(rng: np.random.Generator, params: ParameterSet, group: np.ndarray) ->
         drawn = categorical(rng, np.tile(probs, (len(members), 1)))
         site[members] = np.array([position[c] for c in labels])[drawn]
     return codes, site
+
+
+def _unknown_primary_metastatic(rng: np.random.Generator, params: ParameterSet,
+                                group: np.ndarray, codes: tuple[str, ...], site: np.ndarray,
+                                stage: np.ndarray) -> np.ndarray:
+    """Sites with the unknown primary (C80.9) among metastatic tumours only.
+
+    A primary that is not found is known by its metastases, but the sites are drawn before the
+    stage. A tumour not metastatic that drew C80.9 gets another site of its group instead, and a
+    metastatic one with such a site gets C80.9 with the probability that keeps, in expectation,
+    each site's share of its group (``sites.<group>``). Lung sites are left out of both moves:
+    the grade of a lung NET is drawn by other rules.
+    """
+    site = site.copy()
+    unknown = codes.index(UNKNOWN_PRIMARY) if UNKNOWN_PRIMARY in codes else -1
+    switch, redraw = rng.random(len(group)), rng.random(len(group))
+    position = {code: i for i, code in enumerate(codes)}
+    for g, name in enumerate(GROUPS):
+        labels, probs = probabilities(params[f"sites.{name}"], f"sites.{name}")
+        if UNKNOWN_PRIMARY not in labels:
+            continue
+        p_unknown = probs[labels.index(UNKNOWN_PRIMARY)]
+        movable = [i for i, code in enumerate(labels)
+                   if code != UNKNOWN_PRIMARY and not code.startswith("C34")]
+        weights = np.array([probs[i] for i in movable])
+        metastatic_share = float(params[f"stage.{name}"]["metastatic"])
+        positions = np.array([position[labels[i]] for i in movable])
+        members = group == g
+        metastatic = stage == METASTATIC
+        away = np.flatnonzero(members & (site == unknown) & ~metastatic)
+        cumulative = np.cumsum(weights) / weights.sum()
+        site[away] = positions[np.minimum(np.searchsorted(cumulative, redraw[away], side="right"),
+                                          len(positions) - 1)]
+        to_unknown = min(1.0, (p_unknown / metastatic_share - p_unknown) / weights.sum())
+        site[members & metastatic & np.isin(site, positions) & (switch < to_unknown)] = unknown
+    return site
 
 
 def _dates(rng: np.random.Generator, params: ParameterSet, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -294,6 +340,14 @@ def simulate_baseline(rng: np.random.Generator, params: ParameterSet, n: int,
     necrosis_valid = raw_recorded & (detail.random(n) < params["pathology.necrosis_reported"])
     metastases_timing_valid = (stage == METASTATIC) & (
         detail.random(n) < params["stage.metastases_timing_recorded"])
+    # Drawn last from that stream, after the sites and stages it corrects (and with the sexes
+    # of sex-specific sites set from them), leaving the draws above those of earlier versions.
+    site = _unknown_primary_metastatic(detail, params, group, site_codes, site, stage)
+    site_major = np.array([int(c[1:3]) for c in site_codes])[site]
+    colorectal = (site_major >= 18) & (site_major <= 20)
+    male = np.where((site_major >= _FEMALE_SITES[0]) & (site_major <= _FEMALE_SITES[1]), False,
+                    np.where((site_major >= _MALE_SITES[0]) & (site_major <= _MALE_SITES[1]),
+                             True, male))
 
     return Baseline(
         group=group, pure=pure, site_codes=site_codes, site=site, colorectal=colorectal,
