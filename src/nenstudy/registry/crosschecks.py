@@ -44,11 +44,28 @@ def insert_problems(con: duckdb.DuckDBPyConnection, select: str) -> None:
 # --------------------------------------------------------------------------- gates
 
 
-def _dx_per_patient(semi_join: str = "") -> str:
+FEMALE_SITES = ("C51", "C59")
+"""Topographies from ``C51`` up to (not including) ``C59``: female genital organs."""
+
+MALE_SITES = ("C60", "C64")
+"""Topographies from ``C60`` up to (not including) ``C64``: male genital organs."""
+
+
+def _site_of_sex(column: str, sites: tuple[str, str]) -> str:
+    """SQL: whether the topography ``column`` is one of a sex's organs (``sites``)."""
+    return f"({column} >= '{sites[0]}' AND {column} < '{sites[1]}')"
+
+
+def _dx_per_patient(semi_join: str = "", sexed_sites: bool = False) -> str:
     """SQL: per patient with a diagnosis, the first and last diagnosis and the first's site.
 
     ``semi_join`` restricts the diagnoses read (e.g. to some patients) before they are grouped.
+    ``sexed_sites`` adds whether any diagnosis is of a female (``female_site``) or a male
+    (``male_site``) genital organ.
     """
+    sexed = (f", bool_or({_site_of_sex('primary_site', FEMALE_SITES)}) AS female_site, "
+             f"bool_or({_site_of_sex('primary_site', MALE_SITES)}) AS male_site"
+             if sexed_sites else "")
     # date and row (< 2^32) in one integer: ties on a date go to the first row, the same every run
     return f"""
         SELECT patient_id, count(*) AS n_diagnoses, min(diagnosis_date) AS first_dx,
@@ -57,7 +74,7 @@ def _dx_per_patient(semi_join: str = "") -> str:
                max(diagnosis_date) AS last_dx,
                arg_max(_row, (diagnosis_date - DATE '1970-01-01') * 4294967296 - _row)
                    AS last_dx_row,
-               max(greatest(diagnosis_date, mdt_date)) AS dx_event
+               max(greatest(diagnosis_date, mdt_date)) AS dx_event{sexed}
         FROM typed_diagnoses {semi_join} WHERE patient_id IS NOT NULL GROUP BY patient_id
     """
 
@@ -65,7 +82,7 @@ def _dx_per_patient(semi_join: str = "") -> str:
 _FACT_NAMES = ("orphans", "repeated_patients", "repeated_follow_up", "follow_up_missing",
                "diagnosis_missing", "diagnosis_vs_birth", "death_before_diagnosis",
                "late_last_contact", "treated_after_death", "tested_after_death",
-               "event_before_birth")
+               "event_before_birth", "site_of_other_sex")
 
 
 _TREATMENT_DATES = ("start_date", "end_date", "progression_date", "last_assessment_date")
@@ -159,6 +176,7 @@ def _patient_facts(con: duckdb.DuckDBPyConnection, events: str | None = None) ->
         "death_date < treated_until",
         "death_date < tested_until",
         "first_event < birth_date",
+        "(sex = 'M' AND female_site) OR (sex = 'F' AND male_site)",
     )
     counts = ", ".join(f"count(*) FILTER (WHERE {c}) AS {n}"
                        for n, c in zip(_FACT_NAMES, conditions))
@@ -167,6 +185,7 @@ def _patient_facts(con: duckdb.DuckDBPyConnection, events: str | None = None) ->
         CREATE OR REPLACE TEMP TABLE _facts AS
         WITH p AS (
             SELECT patient_id, count(*) AS n_patient_rows, any_value(birth_date) AS birth_date,
+                   any_value(sex) AS sex,
                    any_value(CASE WHEN sex IS NOT NULL AND birth_date IS NOT NULL
                                   THEN hash(sex, birth_date) END) AS person
             FROM typed_patients WHERE patient_id IS NOT NULL GROUP BY patient_id
@@ -175,7 +194,7 @@ def _patient_facts(con: duckdb.DuckDBPyConnection, events: str | None = None) ->
                    any_value(last_contact_date) AS last_contact_date,
                    any_value(death_date) AS death_date
             FROM typed_follow_up WHERE patient_id IS NOT NULL GROUP BY patient_id
-        ), dx AS ({_dx_per_patient()}
+        ), dx AS ({_dx_per_patient(sexed_sites=True)}
         ), events AS (
             {f"SELECT * FROM {events}" if events else
              _events_by_patient("typed_treatments", "typed_molecular_tests")}
@@ -192,7 +211,8 @@ def _patient_facts(con: duckdb.DuckDBPyConnection, events: str | None = None) ->
                    -- treatments and tests after death are named as such, not also here
                    greatest(dx_event, least(treated_until, death_date),
                             least(tested_until, death_date)) AS latest_event,
-                   treated_until, tested_until, first_event, last_contact_date, death_date
+                   treated_until, tested_until, first_event, last_contact_date, death_date,
+                   sex, female_site, male_site
             FROM p FULL JOIN f USING (patient_id) FULL JOIN dx USING (patient_id)
                    FULL JOIN events USING (patient_id)
         ), signed AS (
@@ -365,6 +385,25 @@ def _diagnosis_vs_birth(con: duckdb.DuckDBPyConnection) -> None:
             WHERE d.diagnosis_date > p.birth_date
         ) d
         WHERE age < {lo} OR age > {hi}
+        """,
+    )
+
+
+def _site_of_other_sex(con: duckdb.DuckDBPyConnection) -> None:
+    """A primary site of the genital organs of the other sex than the patient's (a warning:
+    the sex recorded may be another than the one at birth)."""
+    organs = (f"CASE WHEN {_site_of_sex('d.primary_site', FEMALE_SITES)} THEN 'female' "
+              "ELSE 'male' END")
+    insert_problems(
+        con,
+        f"""
+        SELECT 'warning', d._file, d._row, 'primary_site', d.primary_site, 'site.sex',
+               'a site of the ' || {organs} || ' genital organs, but the patient is recorded '
+               || 'as ' || CASE p.sex WHEN 'F' THEN 'female' ELSE 'male' END || ' (' || p._file
+               || ' row ' || CAST(p._row AS VARCHAR) || '): check the site or the sex'
+        FROM typed_diagnoses d JOIN typed_patients p ON d.patient_id = p.patient_id
+        WHERE (p.sex = 'M' AND {_site_of_sex('d.primary_site', FEMALE_SITES)})
+           OR (p.sex = 'F' AND {_site_of_sex('d.primary_site', MALE_SITES)})
         """,
     )
 
@@ -761,6 +800,8 @@ def _run_cross_checks(
             _diagnosis_vs_birth(con)
         if repeated or facts["shared_signatures"]:
             _duplicate_patients(con, every_patient=repeated)
+        if repeated or facts["site_of_other_sex"]:
+            _site_of_other_sex(con)
     if {"diagnoses", "treatments"} <= available:
         treated = _treatment_facts(con) if gated else dict.fromkeys(("orphan_diagnosis_ids",
                   "other_patient", "early_start", "start_without_own_dx"), 1)

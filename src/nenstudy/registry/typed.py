@@ -466,6 +466,12 @@ def _table_row_checks(table: Table, native: frozenset[str]) -> list[_RowCheck]:
                       "'metachronous metastases are found after diagnosis, but the stage at "
                       "diagnosis is metastatic (metastases present at diagnosis are "
                       "synchronous)'"),
+            _RowCheck("warning", "stage", "stage.unknown_primary",
+                      "(stage = 'localized' OR stage = 'locally_advanced') "
+                      "AND primary_site = 'C80.9'",
+                      "'the primary site is unknown (C80.9), which is found through its "
+                      "metastases, but the stage is ' || stage || ': check the stage, or give "
+                      "the primary site if it is known'"),
             _RowCheck("warning", "cell_type", "cell_type.differentiation",
                       "cell_type IS NOT NULL AND differentiation = 'well'",
                       "'a small/large cell type is for poorly differentiated NEC, but "
