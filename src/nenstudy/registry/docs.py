@@ -258,7 +258,13 @@ def render_registry_markdown() -> str:
         "- stage metastatic without metastatic sites; metastatic sites with a localized or "
         "locally advanced stage, unless `metastases_timing` is metachronous (found after "
         "diagnosis); synchronous metastases without a metastatic stage, metachronous ones with "
-        "it: warnings.",
+        "it: warnings;",
+        "- a primary of unknown site (C80.9, known by its metastases) staged localized or "
+        "locally advanced; a small/large cell type on a well-differentiated tumour; a primary "
+        "site of the genital organs of the other sex than the patient's (female C51-C58, male "
+        "C60-C63): warnings;",
+        "- no WHO category, neither typed in nor determined by the pathology elements: an "
+        "error (`who_category.missing`).",
         "",
         "## Derivations",
         "",
@@ -271,7 +277,7 @@ def render_registry_markdown() -> str:
         f"{KI67_GRADE_UPPER[1]:g}%, > {KI67_GRADE_UPPER[1]:g}%) and the mitotic grade "
         f"(< {MITOSES_GRADE_UPPER[0]:g}, {MITOSES_GRADE_UPPER[0]:g}–{MITOSES_GRADE_UPPER[1]:g}, "
         f"> {MITOSES_GRADE_UPPER[1]:g} per 2 mm²). When the elements do not determine a "
-        "category, the typed-in one is used; neither is an error.",
+        "category, the typed-in one is used; a row with neither is an error.",
         f"- Karnofsky → ECOG when `ecog_ps` is missing: {karnofsky}.",
         f"- Age at diagnosis in years = days / {DAYS_PER_YEAR:g}.",
         "",
