@@ -51,7 +51,8 @@ def test_integer_typing_matches_the_integer_regular_expression(text: str) -> Non
 
 
 @pytest.mark.parametrize("text", ["a;b", "a; b", "a;;b", ";a", "a;", " a ", "a;\tb", ";", " ",
-                                  "a\u00a0;b", "a;\u00a0b\u00a0", "\u00a0", "a\u00a0b"])
+                                  "a\u00a0;b", "a;\u00a0b\u00a0", "\u00a0", "a\u00a0b",
+                                  "a;\nb", "a;\r\nb", "a\n;b", "a;b\r"])
 def test_list_typing_matches_split_trim_and_drop_empty_tokens(text: str) -> None:
     con = duckdb.connect()
     reference = (

@@ -88,7 +88,9 @@ def list_needs_cleaning(source: str) -> str:
     sep = LIST_SEPARATOR
     tests = (f"contains({source}, ' ')", f"contains({source}, '{sep}{sep}')",
              f"prefix({source}, '{sep}')", f"suffix({source}, '{sep}')",
-             f"contains({source}, chr(160))", f"contains({source}, chr(9))")
+             f"contains({source}, chr(160))", f"contains({source}, chr(9))",
+             # a line break in a cell (Excel's Alt+Enter after a ';')
+             f"contains({source}, chr(10))", f"contains({source}, chr(13))")
     return f"(CASE {' '.join(f'WHEN {t} THEN true' for t in tests)} ELSE false END)"
 
 
