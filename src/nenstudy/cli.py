@@ -46,6 +46,7 @@ def _replaceable_problems_file(target: Path) -> bool:
     try:
         with open(target, "rb") as handle:
             first = handle.read(4096).split(b"\n", 1)[0].rstrip(b"\r")
+        first = first.removeprefix(b"\xef\xbb\xbf")  # the byte-order mark it starts with
     except OSError:
         return True  # the write test below names the reason
     return first in (b"", ",".join(PROBLEM_COLUMNS).encode())

@@ -381,7 +381,8 @@ def test_problems_csv_holds_every_problem_as_the_frame_does(tmp_path: Path) -> N
     report.to_csv(tmp_path / "problems.csv")
     # The CSV says what the frame says, cell by cell, missing values as empty cells.
     expected = report.problems.to_csv(index=False, lineterminator="\n")
-    assert (tmp_path / "problems.csv").read_text(encoding="utf-8") == expected
+    assert (tmp_path / "problems.csv").read_bytes().startswith(b"\xef\xbb\xbfseverity,")
+    assert (tmp_path / "problems.csv").read_text(encoding="utf-8-sig") == expected
     back = pd.read_csv(tmp_path / "problems.csv", dtype=str, keep_default_na=False)
     assert len(back) == len(report.problems) >= 4
     assert "" in set(back["row"])  # the file-level problem has no row

@@ -205,7 +205,8 @@ def render_registry_markdown() -> str:
         "## Validation",
         "",
         "`nenstudy validate SOURCE` lists every problem at once (terminal and `--problems "
-        "FILE.csv`), each with severity, file, row, column, value, rule and message; "
+        "FILE.csv`, UTF-8 with a byte-order mark so that Excel shows accented text), each with "
+        "severity, file, row, column, value, rule and message; "
         f"{ROW_CONVENTION}. Values of identifier columns (and notes) are shown as "
         "`<identifier>` unless `--show-identifiers` is given; so is an identifier of the "
         "registry (a patient, diagnosis, test or treatment ID) found in any other value, header, "

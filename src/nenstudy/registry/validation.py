@@ -117,12 +117,17 @@ class ValidationReport:
     def to_csv(self, path: Path) -> None:
         """Write every problem to a CSV file (UTF-8, columns :data:`PROBLEM_COLUMNS`).
 
+        The file starts with a UTF-8 byte-order mark, as REDCap's exports do: Excel then reads
+        accented text right (without it, Excel on Windows reads the file as its ANSI code
+        page). pandas, readr, data.table and Python's ``utf-8-sig`` codec skip the mark; base
+        R's ``read.csv`` needs ``fileEncoding = "UTF-8-BOM"``.
+
         A missing value (the row of a file-level problem, a problem without a column) is an
         empty cell. A value a spreadsheet would run as a formula (``=...``, ``@...``, or ``+``/``-``
         followed by other than a number) is written after a ``'``, as spreadsheets do for text.
         """
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "w", encoding="utf-8", newline="") as handle:
+        with open(path, "w", encoding="utf-8-sig", newline="") as handle:
             writer = csv.writer(handle, lineterminator="\n")
             writer.writerow(PROBLEM_COLUMNS)
             writer.writerows(tuple(_inert(v) for v in record) for record in self._records)
