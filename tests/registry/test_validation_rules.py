@@ -792,3 +792,30 @@ def test_a_patient_with_many_systemic_lines_is_checked_not_a_crash(tmp_path: Pat
     rows["treatments"][5]["line"] = "5"  # a duplicate line, and line 6 missing
     report = validate_source(write_registry(tmp_path / "reg2", rows))
     assert {"line.duplicate", "line.gap"} <= set(report.problems["rule"]), report.render()
+
+
+def test_a_percentage_column_holding_fractions_only_is_warned_once(tmp_path: Path) -> None:
+    """Ki-67 written as 0.45 for 45% (a percent-formatted cell read by a spreadsheet tool):
+    every value is in range, so only the column as a whole can show it."""
+    import csv
+
+    from nenstudy.synth.generator import write_registry as synth
+
+    folder = tmp_path / "reg"
+    synth(folder, seed=4, scale=0.05)
+    path = folder / "diagnoses.csv"
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert validate_source(folder).problems.query("rule == 'column.fraction'").empty
+    for row in rows:
+        if row["ki67_pct"]:
+            row["ki67_pct"] = f"{float(row['ki67_pct']) / 100:g}"
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    problems = validate_source(folder).problems
+    hit = problems[problems["rule"] == "column.fraction"]
+    assert hit[["severity", "file", "column"]].values.tolist() == [
+        ["warning", "diagnoses.csv", "ki67_pct"]]
+    assert hit["row"].isna().all() and "Write 45 for 45%" in hit.iloc[0]["message"]

@@ -264,6 +264,9 @@ def render_registry_markdown() -> str:
         "locally advanced; a small/large cell type on a well-differentiated tumour; a primary "
         "site of the genital organs of the other sex than the patient's (female C51-C58, male "
         "C60-C63): warnings;",
+        "- a percentage column (`ki67_pct`, `non_ne_component_pct`) whose every value lies "
+        "between 0 and 1 (10 values or more): a warning, since a spreadsheet reads a cell "
+        "formatted as a percentage as a fraction (45% as 0.45);",
         "- no WHO category, neither typed in nor determined by the pathology elements: an "
         "error (`who_category.missing`).",
         "",

@@ -390,6 +390,7 @@ def validate_into(
                 f"{sql.literal(PROBLEMS_JSON_TYPE)})) AS p FROM {target} "
                 "WHERE _problems IS NOT NULL)",
             )
+    _percentages_as_fractions(con, available, loaded)
     # One thread more than DuckDB reads with: its hash aggregations then split their tables into
     # more, smaller partitions, and the per-patient and per-key groupings of 10^6 patients took
     # about 10% less time and CPU on 2 cores (the reading lanes are better off without it).
@@ -417,6 +418,39 @@ def validate_into(
                  for t in SCHEMA}
     report = _fetch_report(con, source, loaded, show_identifiers, seconds, relations)
     return report, loaded
+
+
+FRACTION_MIN_VALUES = 10
+"""A percentage column is suspected of holding fractions only with this many values or more."""
+
+
+def _percentages_as_fractions(con: duckdb.DuckDBPyConnection, available: set[str],
+                              loaded: LoadedSource) -> None:
+    """Warn of a percentage column whose every value lies between 0 and 1 (``column.fraction``).
+
+    Spreadsheet tools read a cell formatted as a percentage as a fraction (45% as 0.45), and a
+    CSV written from them holds 0.45: each value is in range, and only the column as a whole
+    shows it (Ki-67 of 0.45% would make a NET G1 of a G2). One aggregate per table.
+    """
+    for table in SCHEMA:
+        columns = [c.name for c in table.columns if c.unit == "%" and c.dtype == "float"]
+        if not columns or table.name not in available:
+            continue
+        parts = ", ".join(f"count({sql.ident(c)}), max({sql.ident(c)})" for c in columns)
+        row = con.execute(f"SELECT {parts} FROM typed_{table.name}").fetchone()
+        assert row is not None
+        for i, column in enumerate(columns):
+            n, largest = row[2 * i], row[2 * i + 1]
+            if n >= FRACTION_MIN_VALUES and 0 < largest <= 1:
+                insert_problems(con, (
+                    f"SELECT 'warning', {sql.literal(loaded.files[table.name].path.name)}, NULL, "
+                    f"{sql.literal(column)}, NULL, 'column.fraction', "
+                    + sql.literal(
+                        f"every value of {column} ({n:,} values) lies between 0 and 1 (the "
+                        f"largest is {largest:g}): percentages written as fractions, as a "
+                        "spreadsheet reads a cell formatted as a percentage (45% as 0.45)? "
+                        "Write 45 for 45%")
+                ))
 
 
 def drop_views(con: duckdb.DuckDBPyConnection) -> None:
