@@ -386,6 +386,28 @@ def test_xlsx_date_cells_and_numbers_are_accepted(good_registry: Path) -> None:
     assert report.ok and report.problems.empty, report.render()
 
 
+def test_an_xlsx_column_without_a_name_is_a_warning_and_the_rows_are_checked(
+        good_registry: Path) -> None:
+    """pandas' to_excel writes its index under an empty header cell: as with CSV, the column is
+    left with a warning saying where its values are, and every other value is checked."""
+    (good_registry / "patients.csv").unlink()
+    _write_xlsx(
+        good_registry / "patients.xlsx",
+        [None, "patient_id", "sex", None, "birth_date"],
+        [[0, "P001", "F", None, "1950-03-14"], [1, "P002", "X", None, "1962-11-02"],
+         [2, "P003", "M", None, "1971-06-30"]],
+    )
+    report = validate_source(good_registry)
+    hit = report.problems
+    assert list(zip(hit["file"], hit["row"], hit["column"].fillna(""), hit["rule"])) == [
+        ("patients.xlsx", 1, "", "column.unnamed"), ("patients.xlsx", 1, "", "column.unnamed"),
+        ("patients.xlsx", 3, "sex", "allowed")], report.render()
+    assert sorted(hit["message"].tolist()[:2]) == [
+        "column 1 has no name in the header but holds values in 3 rows (rows 2, 3, 4); they "
+        "are not imported: name the column or delete them",
+        "column 4 has no name in the header and is empty; ignored"]
+
+
 def test_xlsx_serial_number_in_date_column_is_reported_with_its_row(good_registry: Path) -> None:
     (good_registry / "patients.csv").unlink()
     _write_xlsx(

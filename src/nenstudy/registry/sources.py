@@ -1487,6 +1487,9 @@ _EXCEL_EXACT_LIMIT = 10**15
 """A number this large has more than 15 digits, more than Excel keeps: a cell of a text column
 (an identifier) holding one has lost the digits typed beyond the 15th."""
 
+_UNNAMED_ROWS_SHOWN = 20
+"""Rows named in the warning of a column without a name that holds values."""
+
 _OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 """The first bytes of an OLE compound file (old .xls, and any password-protected workbook)."""
 
@@ -1533,14 +1536,11 @@ def _load_xlsx(
         while headers and not headers[-1]:
             headers.pop()
         width = len(headers)
-        blank = [i for i, h in enumerate(headers) if not h]
-        if blank:
-            problems.append(
-                _problem("error", file.name, "column.unnamed",
-                         f"header cells {', '.join(str(i + 1) for i in blank)} are empty",
-                         row=header_number)
-            )
-            return False
+        # A column without a name (pandas' index column, a spacer) is read and left, with the
+        # warning a CSV file's gets: how many rows hold values in it, and the first of them.
+        blank = [i for i, h in enumerate(headers) if not _normalise_header(h)]
+        unnamed_values = dict.fromkeys((i + 1 for i in blank), 0)
+        unnamed_rows: dict[int, list[int]] = {i + 1: [] for i in blank}
         names = [f"c{i}" for i in range(width)]
         listed = len(problems)
         text_columns = {c.name for c in table.columns if c.dtype == "string"}
@@ -1610,6 +1610,11 @@ def _load_xlsx(
                 )
             if not any(c is not None and c.strip() for c in cells):
                 continue  # blank rows (often trailing formatting) carry no data
+            for i in blank:
+                if i < len(cells) and cells[i] is not None and cells[i].strip():
+                    unnamed_values[i + 1] += 1
+                    if len(unnamed_rows[i + 1]) < _UNNAMED_ROWS_SHOWN:
+                        unnamed_rows[i + 1].append(number)
             cells = (cells + [None] * width)[:width]
             numbers.append(number)
             for i, cell in enumerate(cells):
@@ -1627,10 +1632,14 @@ def _load_xlsx(
     con.register(f"_xlsx_{table.name}", arrow_table)
     try:
         renamed = ", ".join(
-            f"{_quote_ident(n)} AS {_quote_ident(h)}" for n, h in zip(names, headers)
+            f"{_quote_ident(n)} AS "
+            f"{_quote_ident(h if _normalise_header(h) else f'{i + 1}$unnamed')}"
+            for i, (n, h) in enumerate(zip(names, headers))
         )
         inner = f"(SELECT _row, {renamed} FROM _xlsx_{table.name})"
-        made = _stage_table(con, table, file, inner, headers, "_row", build, problems)
+        made = _stage_table(con, table, file, inner, headers, "_row", build, problems,
+                            unnamed_values=unnamed_values,
+                            unnamed_rows={p: tuple(r) for p, r in unnamed_rows.items()})
         if any(p["rule"] == "header.missing" for p in problems[listed:]):
             # a title above the header: the rows wider than it follow from that one error
             problems[listed:] = [p for p in problems[listed:] if p["rule"] != "file.ragged"]
