@@ -992,6 +992,27 @@ def test_parquet_decimal_identifiers_are_one_error_not_text_like_1_0(good_regist
     assert "'1000001.0'" in problems["message"].iloc[0]
 
 
+def test_every_parquet_column_of_an_unreadable_type_is_listed(good_registry: Path) -> None:
+    """Float identifiers and a date column with a time zone: both named at once (the first
+    used to hide the other), each saying that the rows are checked once it is mended."""
+    import datetime as dt
+
+    import pyarrow as pa
+
+    rows = good_rows()["patients"]
+    births = [dt.datetime.fromisoformat(r["birth_date"]) for r in rows]
+    _to_parquet(good_registry, "patients", pa.table({
+        "patient_id": pa.array([float(r["patient_id"][1:]) for r in rows]),
+        "sex": [r["sex"] for r in rows],
+        "birth_date": pa.array(births, pa.timestamp("us", tz="UTC")),
+    }))
+    problems = validate_source(good_registry).problems.query("file == 'patients.parquet'")
+    assert problems[["rule", "column"]].values.tolist() == [["column.type", "birth_date"],
+                                                            ["column.type", "patient_id"]]
+    assert all(m.endswith("the file's rows are checked once this is mended")
+               for m in problems["message"])
+
+
 def test_parquet_integer_identifiers_are_read_as_their_digits(good_registry: Path) -> None:
     import pyarrow as pa
 

@@ -1082,6 +1082,7 @@ def _load_parquet(
     types = {name: dtype for name, dtype, *_ in described}
     converted = []
     native: set[str] = set()
+    unusable = False  # a column of a type that cannot be read: every such column is listed
     schema_columns = {c.name: c for c in table.columns}
     for name in headers:
         q = _quote_ident(name)
@@ -1095,7 +1096,8 @@ def _load_parquet(
                          f"({types[name]}); expected one {column.dtype} value per row",
                          column=column.name)
             )
-            return False
+            unusable = True
+            continue
         if column is not None and column.dtype == "date" and (
             dtype in _INTEGER_TYPES or dtype in ("FLOAT", "DOUBLE", "HUGEINT", "UHUGEINT")
             or dtype.startswith("DECIMAL")
@@ -1110,7 +1112,8 @@ def _load_parquet(
                          "its origin (1970-01-01, or Excel's 1899-12-30) cannot be told",
                          column=column.name)
             )
-            return False
+            unusable = True
+            continue
         if column is not None and column.dtype == "date" and _with_zone(dtype):
             problems.append(
                 _problem("error", file.name, "column.type",
@@ -1119,7 +1122,8 @@ def _load_parquet(
                          "on the zone, and is not guessed; write it as a Parquet DATE column "
                          "(or as ISO text YYYY-MM-DD)", column=column.name)
             )
-            return False
+            unusable = True
+            continue
         if (column is not None and column.name in _key_columns(table)
                 and (dtype in ("FLOAT", "DOUBLE") or _decimal_scale(dtype) > 0)):
             # pandas writes an integer column with one empty cell as floats: 1000001 would
@@ -1132,7 +1136,8 @@ def _load_parquet(
                          "`.astype('Int64')` or `.astype('string')` before `to_parquet`)",
                          column=column.name)
             )
-            return False
+            unusable = True
+            continue
         if column is not None and column.dtype == "list" and nested == "lists":
             problems.extend(_list_element_problems(con, file, name, column.name))
         if column is not None and dtype == "FLOAT" and column.dtype == "float":
@@ -1157,6 +1162,13 @@ def _load_parquet(
         else:
             expr = f"CAST({q} AS VARCHAR)"
         converted.append(f"{expr} AS {q}")
+    if unusable:
+        # its rows are checked once the columns are mended (read without them, every row
+        # would have a required value missing)
+        for problem in problems:
+            if problem["rule"] == "column.type" and problem["file"] == file.name:
+                problem["message"] += "; the file's rows are checked once this is mended"
+        return False
     inner = f"(SELECT {', '.join(converted)} FROM {relation})"
     try:
         # An ordered scan: the created table's rowid follows the file's row order.
