@@ -1013,6 +1013,27 @@ def test_every_parquet_column_of_an_unreadable_type_is_listed(good_registry: Pat
                for m in problems["message"])
 
 
+def test_a_parquet_nan_for_a_missing_number_is_one_error_saying_so(good_registry: Path
+                                                                    ) -> None:
+    """pyarrow writes a pandas float column's missing values as NaN, not null: each is refused
+    (never taken for a value, nor silently for a missing one), and only once (not also as a
+    second result on a gene's row)."""
+    import pyarrow as pa
+
+    rows = good_rows()["molecular_tests"]
+    columns = {c: [r.get(c) or None for r in rows] for c in rows[0] if c != "tmb"}
+    columns["gene"] = [r.get("gene") for r in rows]
+    columns["alteration"] = [r.get("alteration") for r in rows]
+    columns["msi_status"] = [r.get("msi_status") for r in rows]
+    columns["tmb"] = pa.array([float(r["tmb"]) if r.get("tmb") else float("nan") for r in rows],
+                              from_pandas=False)
+    _to_parquet(good_registry, "molecular_tests", pa.table(columns))
+    problems = validate_source(good_registry).problems.query("file == 'molecular_tests.parquet'")
+    assert problems[["row", "column", "rule"]].values.tolist() == [
+        [2, "tmb", "type.float"], [4, "tmb", "type.float"]], problems
+    assert problems["message"].str.startswith("NaN (not a number)").all()
+
+
 def test_parquet_integer_identifiers_are_read_as_their_digits(good_registry: Path) -> None:
     import pyarrow as pa
 

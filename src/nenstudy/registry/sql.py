@@ -152,7 +152,13 @@ def missing_marker_hint(source: str, required: bool = False) -> str:
     (for a ``required`` column: that a value is needed)."""
     what = ("this column needs a value" if required
             else "leave the cell empty (in R, write.csv(x, na = \"\"))")
+    nan_what = ("this column needs a value" if required
+                else "leave it missing (an empty cell; in Parquet a null, which pandas writes "
+                "for a nullable dtype such as Float64)")
     return (
+        f"WHEN upper({source}) IN ('NAN', '-NAN') "
+        f"THEN 'NaN (not a number), which pandas, pyarrow and R write for a missing or "
+        f"undefined number, is not a value: {nan_what}' "
         f"WHEN {is_missing_marker(source)} "
         f"THEN 'a mark for a missing value in another program (R writes NA, SAS .), not a "
         f"value: {what}' "
