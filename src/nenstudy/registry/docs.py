@@ -246,7 +246,8 @@ def render_registry_markdown() -> str:
         "before birth;",
         "- systemic lines numbered 1, 2, 3 ... per patient without gaps or duplicates "
         "(error), started in that order (warning); `line` and `agents` required for systemic "
-        "treatments only;",
+        "treatments only; a `line` on another row is an error, `agents` on a surgery or "
+        "radiotherapy row a warning (they count in no line);",
         "- molecular tests: exactly one of `gene`, `msi_status`, `tmb` per row; `alteration` "
         "iff `gene`;",
         "- possible duplicate patients (different `patient_id`, same sex, birth date, first "

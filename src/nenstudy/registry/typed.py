@@ -517,6 +517,12 @@ def _table_row_checks(table: Table, native: frozenset[str]) -> list[_RowCheck]:
             _RowCheck("error", "agents", "required",
                       "modality = 'systemic' AND \"agents$raw\" IS NULL",
                       "'agents are required for systemic treatments'"),
+            _RowCheck("warning", "agents", "agents.not_systemic",
+                      "(modality = 'surgery' OR modality = 'radiotherapy') "
+                      "AND \"agents$raw\" IS NOT NULL",
+                      "'agents given for a ' || modality || ' row: lines of therapy are "
+                      "systemic rows, so these agents count in none; give concurrent "
+                      "chemotherapy a systemic row of its own'"),
             _RowCheck("error", "end_date", "date_order", "end_date < start_date",
                       f"'end date before the start date ' || {_d('start_date')}"),
             _RowCheck("error", "progression_date", "date_order", "progression_date < start_date",
