@@ -178,19 +178,36 @@ def render_registry_markdown() -> str:
         "time zone in a date column (the day depends on the zone), or two columns whose names "
         "differ only in case, is an error; so is a list element that is missing or holds `;`, "
         "and an identifier column of decimal numbers (pandas writes an integer column with an "
-        "empty cell as floats: 1000001 would be read as `1000001.0`).",
+        "empty cell as floats: 1000001 would be read as `1000001.0`). A null is a missing value "
+        "(so are an empty text and an empty list); a NaN is an error (pyarrow writes a pandas "
+        "float column's missing values as NaN: a nullable dtype such as `Float64` writes "
+        "nulls). A timestamp without a zone is read as a date when its time is midnight, and is "
+        "an error otherwise; booleans must be Parquet booleans (0/1 integers are refused, as in "
+        "CSV). Row numbers count the header as row 1, as in CSV: the first row is row 2.",
         "- Other usual names of columns (compared by their letters and digits, in any case), "
         "named as the column meant when it is absent: "
         + "; ".join(f"`{c}`: " + ", ".join(a) for c, a in HEADER_ALIASES.items()) + ".",
         "- Empty cells are missing values; whitespace around a value is ignored. A row with no "
         "value at all (only separators) is one error.",
         "- `date`: ISO `YYYY-MM-DD` only. Excel serial numbers (e.g. 44927) and day/month "
-        "orders (03/04/2021) are errors, never guessed. XLSX cells formatted as dates are "
-        "accepted.",
+        "orders (03/04/2021) are errors, never guessed. XLSX date cells are accepted when "
+        "they hold a date alone (a time of midnight); a date-time with another time is an "
+        "error even where the cell's format shows only the date. Partial dates (`2020-03`, a "
+        "year alone) are errors: write the full date, or leave the cell empty and say so in "
+        "`notes`.",
         "- `float`: decimal point (`12.5`), not comma; no digit separator or percent sign "
         "(an XLSX cell formatted as a percentage is refused: write 6 for 6%; a format that only "
         "writes a percent sign after the number, `0.0\\%`, is not one); finite, and not "
-        "so small that it would be read as 0 (`1e-400`). "
+        "so small that it would be read as 0 (`1e-400`). A range or a bound (Ki-67 `<1`, "
+        "`>20`, `5-10`) is no number and is an error: write the value the pathologist "
+        "reports as the index (for `<1`, a value below 1 such as 0.5, as your centre's "
+        "convention says), never a range. `mitoses_per_2mm2` is per 2 mm² (WHO 2019): convert "
+        "counts per 10 high-power fields by the microscope's field area. Lung carcinoids are "
+        "recorded in the WHO categories of this schema (typical carcinoid as `NET G1`, "
+        "atypical as `NET G2`) and derived by the same Ki-67 and mitotic cut-points as the "
+        "other sites: necrosis, which also makes a lung carcinoid atypical, is stored but not "
+        "derived from, so an atypical carcinoid with necrosis alone is derived `NET G1` (a "
+        "warning names the conflict with the typed-in `NET G2`). "
         "`int`: whole number (`3` or `3.0`), at most 9 digits.",
         "- `bool`: `true` or `false`, in any case (`TRUE`, `False`).",
         "- Codes are written as listed; one written in another case, or by a usual other "
