@@ -275,3 +275,17 @@ def test_unknown_primaries_keep_their_share_of_extrapulmonary_nec() -> None:
                        & ~diagnoses["primary_site"].str.startswith("C34")]
     share = (ep_nec["primary_site"] == "C80.9").mean()
     assert 0.12 <= share <= 0.18, share
+
+
+def test_a_later_line_does_not_repeat_the_agents_that_failed_unless_a_rechallenge(
+        large_registry) -> None:
+    """After progression the next line changes drugs, except a rechallenge or a higher dose
+    (options marked repeat in the parameters), and those once only."""
+    treatments = large_registry["treatments"]
+    lines = treatments[treatments["modality"] == "systemic"].sort_values(["patient_id", "line"])
+    before = lines.groupby("patient_id")[["agents", "regimen"]].shift()
+    repeated = lines[lines["agents"] == before["agents"]]
+    assert len(lines) > 1000
+    assert set(repeated["regimen"]) <= {"Carboplatin-Etoposide rechallenge",
+                                        "Lanreotide high dose"}
+    assert not (repeated["regimen"] == before.loc[repeated.index, "regimen"]).any()

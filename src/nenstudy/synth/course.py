@@ -186,7 +186,8 @@ def _first_lines(rng, params, base, catalogue, hr, death, surgery) -> _Line:
     return _Line(idx, start, scan, response, ne_kind, progression, labels, agents, planned, 1)
 
 
-def _next_line(rng, params, base, catalogue, hr, death, previous: _Line, number: int) -> _Line:
+def _next_line(rng, params, base, catalogue, hr, death, previous: _Line, number: int,
+               retry: np.random.Generator | None = None) -> _Line:
     key = "treatment.second_line_if_progressed" if number == 2 else "treatment.third_line_if_progressed"
     g_prev = base.group[previous.patient]
     start_all = previous.progression + uniform_days(rng, *params["treatment.next_line_delay_days"], len(previous.patient))
@@ -219,9 +220,11 @@ def _next_line(rng, params, base, catalogue, hr, death, previous: _Line, number:
     agents = np.zeros(len(idx), dtype=np.int64)
     planned = np.zeros(len(idx), dtype=np.int64)
     alias = params["treatment.regimen_alias"]
+    before, written = previous.agents[go], previous.label[go]
     for is_net, regimen_list in ((False, "nec_later"), (True, "net_later")):
         members = np.flatnonzero(net == is_net)
-        labels[members], agents[members], planned[members] = catalogue.lists[regimen_list].draw(rng, len(members), alias)
+        labels[members], agents[members], planned[members] = catalogue.lists[
+            regimen_list].draw_after(rng, retry, before[members], written[members], alias)
     return _Line(idx, start, scan, response, ne_kind, progression, labels, agents, planned, number)
 
 
@@ -329,7 +332,8 @@ def _concatenate(parts: list[TreatmentRows]) -> TreatmentRows:
     return TreatmentRows(**{f: v[order] for f, v in merged.items()})
 
 
-def simulate_course(rng: np.random.Generator, params: ParameterSet, base: Baseline, catalogue: Catalogue) -> Course:
+def simulate_course(rng: np.random.Generator, params: ParameterSet, base: Baseline, catalogue: Catalogue,
+                    retry: np.random.Generator | None = None) -> Course:
     """Simulate treatments, responses, progression, death and follow-up of a block of patients.
 
     Parameters
@@ -342,6 +346,9 @@ def simulate_course(rng: np.random.Generator, params: ParameterSet, base: Baseli
         Baseline of the patients.
     catalogue
         Regimen catalogue built from ``params``.
+    retry
+        A stream of its own that redraws a later line's regimen repeating the agents of the
+        line it follows (see :meth:`RegimenList.draw_after`); ``rng`` advances as without it.
 
     Returns
     -------
@@ -358,8 +365,8 @@ def simulate_course(rng: np.random.Generator, params: ParameterSet, base: Baseli
     )
     surgery = _surgery_days(rng, params, base)
     first = _first_lines(rng, params, base, catalogue, hr, death, surgery)
-    second = _next_line(rng, params, base, catalogue, hr, death, first, 2)
-    third = _next_line(rng, params, base, catalogue, hr, death, second, 3)
+    second = _next_line(rng, params, base, catalogue, hr, death, first, 2, retry)
+    third = _next_line(rng, params, base, catalogue, hr, death, second, 3, retry)
     third.next_start = np.full(len(third.patient), NEVER)
 
     last_contact, dead = _censoring(rng, params, base, death)

@@ -89,7 +89,7 @@ def iter_blocks(
         rng = np.random.Generator(np.random.PCG64(child))
         detail = np.random.Generator(np.random.PCG64(child.spawn(1)[0]))
         base = simulate_baseline(rng, params, n, detail)
-        course = simulate_course(rng, params, base, catalogue)
+        course = simulate_course(rng, params, base, catalogue, detail)
         molecular = simulate_molecular(rng, params, base, course.last_contact)
         tables = block_tables(base, course, molecular, catalogue, keys, offsets)
         offsets = Offsets(

@@ -28,15 +28,48 @@ class RegimenList:
     alias_count: np.ndarray
     agents: np.ndarray
     planned_days: np.ndarray
+    repeat: np.ndarray
+    """Per option: whether it may follow a line of the same agents (a rechallenge, a higher
+    dose); ``repeat = true`` in the parameters."""
 
     def draw(self, rng: np.random.Generator, n: int, alias_share: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Draw ``n`` regimens; return (label index, agents index, planned days)."""
+        return self.draw_options(rng, n, alias_share)[1:]
+
+    def draw_options(self, rng: np.random.Generator, n: int, alias_share: float
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Draw ``n`` regimens; return (option, label index, agents index, planned days)."""
         option = categorical(rng, np.tile(self.probs, (n, 1)))
         count = self.alias_count[option]
         use_alias = (rng.random(n) < alias_share) & (count > 0)
         pick = np.floor(rng.random(n) * np.maximum(count, 1)).astype(np.int64)
         label = np.where(use_alias, self.aliases[option, pick], self.label[option])
-        return label, self.agents[option], self.planned_days[option]
+        return option, label, self.agents[option], self.planned_days[option]
+
+    def draw_after(self, rng: np.random.Generator, retry: np.random.Generator | None,
+                   previous_agents: np.ndarray, previous_labels: np.ndarray,
+                   alias_share: float, tries: int = 20
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Draw the regimens of lines following lines of ``previous_agents`` (written as
+        ``previous_labels``); return (label index, agents index, planned days).
+
+        A regimen that gave the same agents as the line before (on which the disease
+        progressed) is drawn again, from ``retry`` (a stream of its own, so that ``rng``
+        advances as without it), unless its option may repeat and the line before was not
+        that option already (one rechallenge, one dose increase); after ``tries`` draws the
+        last stands.
+        """
+        option, label, agents, planned = self.draw_options(rng, len(previous_agents), alias_share)
+        if retry is None:
+            return label, agents, planned
+        for _ in range(tries):
+            again = np.flatnonzero((agents == previous_agents) & (
+                ~self.repeat[option] | (self.label[option] == previous_labels)))
+            if not len(again):
+                break
+            drawn = self.draw_options(retry, len(again), alias_share)
+            option[again], label[again], agents[again], planned[again] = drawn
+        return label, agents, planned
 
 
 @dataclass(frozen=True)
@@ -93,5 +126,6 @@ def build_catalogue(params: ParameterSet) -> Catalogue:
                 [NEVER if o["months"] == 0 else int(round(o["months"] * DAYS_PER_MONTH)) for o in options],
                 dtype=np.int64,
             ),
+            repeat=np.array([bool(o.get("repeat", False)) for o in options]),
         )
     return Catalogue(tuple(labels), tuple(agents), lists)
