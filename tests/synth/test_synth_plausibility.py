@@ -289,3 +289,22 @@ def test_a_later_line_does_not_repeat_the_agents_that_failed_unless_a_rechalleng
     assert set(repeated["regimen"]) <= {"Carboplatin-Etoposide rechallenge",
                                         "Lanreotide high dose"}
     assert not (repeated["regimen"] == before.loc[repeated.index, "regimen"]).any()
+
+
+def test_msi_by_ngs_comes_from_a_panel_that_reports_it(large_registry) -> None:
+    tests = large_registry["molecular_tests"]
+    by_ngs = tests[tests["msi_status"].notna() & (tests["method"] == "NGS")]
+    assert len(by_ngs) > 10
+    assert set(by_ngs["assay"]) <= {"FoundationOne CDx", "TruSight Oncology 500"}
+
+
+def test_nets_are_rarely_msi_high_and_carry_a_lower_tmb() -> None:
+    """NETs carry few alterations: MSI-high and a high TMB belong to NEC mostly."""
+    reg = registry_frames(5, 10.0)
+    tests = reg["molecular_tests"].merge(
+        reg["diagnoses"][["patient_id", "who_category"]], on="patient_id")
+    net = tests["who_category"].str.startswith("NET", na=False)
+    nec = tests["who_category"] == "NEC"
+    msi_high = tests["msi_status"] == "MSI-H"
+    assert msi_high[nec].sum() > 5 * max(msi_high[net].sum(), 1)
+    assert tests.loc[net, "tmb"].median() < 0.6 * tests.loc[nec, "tmb"].median()

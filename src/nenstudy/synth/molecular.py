@@ -122,10 +122,17 @@ def simulate_molecular(
     has_variants = np.isin(gene_code, [_GENE[g] for g in VARIANTS])
     variant_valid = (alteration == _ALTERATION["mutation"]) & has_variants
 
-    msi_high = rng.random(m) < params["molecular.msi_high"]
+    net = base.group[profiled] == NET
+    # NETs are rarely MSI-high, and carry a low TMB, as they carry few alterations
+    msi_high = rng.random(m) < params["molecular.msi_high"] * np.where(
+        net, params["molecular.net_factor"], 1.0)
     msi_tested = np.flatnonzero(rng.random(m) < params["molecular.msi_tested"])
     methods, method_probs = probabilities(params["molecular.msi_methods"], "molecular.msi_methods")
     msi_method = np.array([_METHOD[x] for x in methods])[categorical(rng, np.tile(method_probs, (len(msi_tested), 1)))]
+    # a panel that reports no MSI leaves it to PCR
+    msi_capable = np.isin(panel, [panels.index(a) for a in params["molecular.msi_assays"]])
+    msi_method = np.where((msi_method == _METHOD["NGS"]) & ~msi_capable[msi_tested],
+                          _METHOD["PCR"], msi_method)
     msi_assay = np.select(
         [msi_method == _METHOD["PCR"], msi_method == _METHOD["IHC"]],
         [assays.index(MSI_ASSAYS["PCR"]), assays.index(MSI_ASSAYS["IHC"])],
@@ -135,7 +142,8 @@ def simulate_molecular(
     tmb_capable = np.isin(panel, [panels.index(a) for a in params["molecular.tmb_assays"]])
     tmb_tested = np.flatnonzero(tmb_capable)
     median, sdlog = params["molecular.tmb_lognormal"]
-    tmb = median * np.exp(sdlog * rng.standard_normal(m))
+    tmb = np.where(net, params["molecular.net_tmb_factor"], 1.0) * median * np.exp(
+        sdlog * rng.standard_normal(m))
     tmb = np.round(np.where(msi_high, tmb * params["molecular.msi_high_tmb_factor"], tmb), 1)
 
     k_gene, k_msi, k_tmb = len(gene_patient), len(msi_tested), len(tmb_tested)
