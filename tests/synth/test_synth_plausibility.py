@@ -308,3 +308,21 @@ def test_nets_are_rarely_msi_high_and_carry_a_lower_tmb() -> None:
     msi_high = tests["msi_status"] == "MSI-H"
     assert msi_high[nec].sum() > 5 * max(msi_high[net].sum(), 1)
     assert tests.loc[net, "tmb"].median() < 0.6 * tests.loc[nec, "tmb"].median()
+
+
+def test_net_g3_first_lines_are_mostly_chemotherapy(large_registry) -> None:
+    diagnoses, treatments = large_registry["diagnoses"], large_registry["treatments"]
+    g3 = diagnoses.loc[diagnoses["who_category"] == "NET G3", "diagnosis_id"]
+    first = treatments[(treatments["line"] == 1) & treatments["diagnosis_id"].isin(g3)]
+    assert len(first) > 30
+    analogues = first["agents"].isin(["lanreotide", "octreotide"]).mean()
+    assert analogues < 0.4, analogues
+
+
+def test_an_atypical_lung_carcinoid_below_two_mitoses_has_necrosis(large_registry) -> None:
+    """WHO thoracic criteria: atypical means 2-10 mitoses per 2 mm2 or necrosis."""
+    d = large_registry["diagnoses"]
+    atypical = d[d["primary_site"].str.startswith("C34") & (d["who_category"] == "NET G2")
+                 & (d["mitoses_per_2mm2"] < 2) & d["necrosis"].notna()]
+    assert len(atypical) > 10
+    assert (atypical["necrosis"] != "absent").all()

@@ -24,7 +24,7 @@ import numpy as np
 from nenstudy.registry import schema
 from nenstudy.synth.parameters import ParameterSet, probabilities
 from nenstudy.synth.population import (
-    EP_NEC, LUNG_NEC, METASTATIC, MINEN, NET, UNKNOWN_PRIMARY, Baseline,
+    EP_NEC, LUNG_NEC, METASTATIC, MINEN, NET, UNKNOWN_PRIMARY, WHO, Baseline,
 )
 from nenstudy.synth.regimens import PRRT, RADIOTHERAPY, SURGERY, Catalogue
 from nenstudy.synth.sampling import GROUPS, NEVER, categorical, group_table, iso_day, uniform_days, weibull_days
@@ -138,7 +138,8 @@ def _surgery_days(rng, params, base) -> np.ndarray:
     return np.where(operated, base.mdt + uniform_days(rng, *params["treatment.surgery_delay_days"], n), NEVER)
 
 
-def _first_lines(rng, params, base, catalogue, hr, death, surgery) -> _Line:
+def _first_lines(rng, params, base, catalogue, hr, death, surgery,
+                 retry: np.random.Generator | None = None) -> _Line:
     g = base.group
     fit = np.asarray(params["treatment.first_line_ecog_factor"], dtype=float)[base.ecog]
     treated = base.advanced & (rng.random(base.n) < group_table(params["treatment.first_line"], g) * fit)
@@ -178,6 +179,10 @@ def _first_lines(rng, params, base, catalogue, hr, death, surgery) -> _Line:
     for group, regimen_list in ((EP_NEC, "nec_first"), (MINEN, "nec_first"), (LUNG_NEC, "lung_nec_first"), (NET, "net_first")):
         members = np.flatnonzero(gi == group)
         labels[members], agents[members], planned[members] = catalogue.lists[regimen_list].draw(rng, len(members), alias)
+    if retry is not None:  # NET G3, treated like NEC more often, from a list of its own
+        g3 = np.flatnonzero((gi == NET) & (base.who[idx] == WHO["NET G3"]))
+        labels[g3], agents[g3], planned[g3] = catalogue.lists["net_g3_first"].draw(
+            retry, len(g3), alias)
     untreated = np.flatnonzero(base.advanced & ~treated)
     death[untreated] = base.mdt[untreated] + weibull_days(
         rng, _course_table(params, "untreated_death", "median")[g[untreated]],
@@ -347,8 +352,9 @@ def simulate_course(rng: np.random.Generator, params: ParameterSet, base: Baseli
     catalogue
         Regimen catalogue built from ``params``.
     retry
-        A stream of its own that redraws a later line's regimen repeating the agents of the
-        line it follows (see :meth:`RegimenList.draw_after`); ``rng`` advances as without it.
+        A stream of its own that draws the first lines of NET G3 and redraws a later line's
+        regimen repeating the agents of the line it follows (see
+        :meth:`RegimenList.draw_after`); ``rng`` advances as without it.
 
     Returns
     -------
@@ -364,7 +370,7 @@ def simulate_course(rng: np.random.Generator, params: ParameterSet, base: Baseli
         _course_table(params, "nonadvanced_death", "shape")[g[local]], hr[local],
     )
     surgery = _surgery_days(rng, params, base)
-    first = _first_lines(rng, params, base, catalogue, hr, death, surgery)
+    first = _first_lines(rng, params, base, catalogue, hr, death, surgery, retry)
     second = _next_line(rng, params, base, catalogue, hr, death, first, 2, retry)
     third = _next_line(rng, params, base, catalogue, hr, death, second, 3, retry)
     third.next_start = np.full(len(third.patient), NEVER)

@@ -337,6 +337,11 @@ def simulate_baseline(rng: np.random.Generator, params: ParameterSet, n: int,
     # Elements added later are drawn from their own stream, so that the draws above (and the
     # course simulated after them) stay those of earlier versions for the same seed.
     necrosis = _necrosis(detail, params, group, net_grade, lung)
+    # an atypical lung carcinoid (G2 here) below 2 mitoses is atypical by its necrosis (WHO
+    # thoracic criteria): at least focal
+    necrosis = np.where(is_net & lung & (net_grade == 1) & (mitoses < 2)
+                        & (necrosis == schema.NECROSIS.index("absent")),
+                        schema.NECROSIS.index("focal"), necrosis)
     necrosis_valid = raw_recorded & (detail.random(n) < params["pathology.necrosis_reported"])
     metastases_timing_valid = (stage == METASTATIC) & (
         detail.random(n) < params["stage.metastases_timing_recorded"])
