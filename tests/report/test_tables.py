@@ -12,6 +12,7 @@ from nenstudy.report.tables import (
     all_tables,
     baseline_table,
     cox_table,
+    molecular_table,
     response_table,
     survival_table,
 )
@@ -207,3 +208,14 @@ def test_table1_hides_a_count_a_column_or_row_total_would_give_away(results_dict
         checked += 1
     assert checked >= 3
     assert any(c.text.startswith("—") for r in table.rows for c in r.cells[1:])
+
+
+def test_molecular_table_names_the_tmb_assays_with_the_pooled_ones_last(results_dict):
+    results = copy.deepcopy(results_dict)
+    results["molecular"]["tmb"]["assays"] = {"FoundationOne CDx": 12, "(other)": 3}
+    notes = molecular_table(results).footnotes
+    assert "TMB assays (patients): FoundationOne CDx 12, other 3." in notes
+    hidden = molecular_table(results, sup=5).footnotes
+    assert not any("other 3" in n for n in hidden)
+    del results["molecular"]["tmb"]["assays"]
+    assert not any(n.startswith("TMB assays") for n in molecular_table(results).footnotes)

@@ -6,7 +6,7 @@ import pytest
 
 from nenstudy.registry.schema import ALTERATIONS
 from nenstudy.study.baseline import baseline_block
-from nenstudy.study.molecular import molecular_block
+from nenstudy.study.molecular import OTHER_ASSAYS, molecular_block
 from nenstudy.study.treatment import swimmer_block, treatment_blocks
 
 
@@ -39,6 +39,27 @@ def test_molecular_counts_patients_not_rows(registry, derive, epnec):
     assert block["genes"]["RB1"] == {"altered": 1, "tested": 1}
     assert block["msi"] == {"tested": 2, "high": 1}
     assert (block["tmb"]["tested"], block["tmb"]["high"], block["tmb"]["high_values"]) == (2, 2, [10.0, 19.0])
+
+
+def test_tmb_assay_names_shown_only_when_they_identify_no_one(registry, derive, epnec):
+    """Assay is free text: a name of one patient (a person's name typed in), or one holding a
+    registry identifier in any case, is pooled; names of two patients or more are shown."""
+    patients = [_patient(registry) for _ in range(8)]
+    for p in patients[:3]:
+        registry.molecular(p, tmb=5.0, assay="FoundationOne CDx")
+    for p in patients[3:5]:
+        registry.molecular(p, tmb=7.0, assay="TruSight Oncology 500")
+    registry.molecular(patients[5], tmb=8.0, assay="DUPONT Marie")        # one patient
+    registry.molecular(patients[6], tmb=9.0, assay=f"panel {patients[6].upper()}")
+    registry.molecular(patients[7], tmb=9.5, assay=f"panel {patients[6].upper()}")  # an ID, twice
+    registry.molecular(patients[7], tmb=3.0, assay="FoundationOne CDx")   # two assays: both counted
+    con, _ = derive(registry, epnec)
+    tmb = molecular_block(con, epnec)["tmb"]
+    assert tmb["assays"] == {"FoundationOne CDx": 4, "TruSight Oncology 500": 2, OTHER_ASSAYS: 3}
+    assert list(tmb["assays"])[-1] == OTHER_ASSAYS
+    assert tmb["tested"] == 8
+    text = repr(tmb)
+    assert "DUPONT" not in text and patients[6].upper() not in text
 
 
 def test_molecular_matrix_cells(registry, derive, epnec):

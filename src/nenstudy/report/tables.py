@@ -21,6 +21,9 @@ from .formatting import (
 )
 from .suppression import SUPPRESSED_DERIVED, is_suppressed, suppress_count
 
+OTHER_ASSAYS = "(other)"
+"""The key of the pooled TMB assays in results.json (results.schema.json, ``tmb.assays``)."""
+
 __all__ = [
     "Cell",
     "Column",
@@ -389,6 +392,9 @@ def molecular_table(results: Mapping, sup: int | None = None) -> Table:
              f"{fmt_count(mol.get('cohort'), sup)} patients; percentages are of patients tested for that marker."]
     if tmb.get("high_values") and not is_suppressed(tmb.get("high"), sup):
         notes.append("TMB of TMB-high tumours: " + ", ".join(fmt_num(v) for v in tmb["high_values"]) + " mut/Mb.")
+    if tmb.get("assays"):
+        notes.append("TMB assays (patients): " + ", ".join(
+            f"{'other' if name == OTHER_ASSAYS else name} {fmt_count(n, sup)}" for name, n in tmb["assays"].items()) + ".")
     return Table("molecular", "Molecular profile", (Column("Marker"), Column("Altered, n"), Column("Tested, n"),
                                                      Column("Altered, %")), tuple(rows), tuple(notes))
 
