@@ -575,6 +575,33 @@ def test_a_short_identifier_is_masked_as_a_word_not_inside_a_number_or_date(
     assert "today (" in report.problems.query("column == 'mdt_date'")["message"].iloc[0]
 
 
+def test_record_numbers_as_identifiers_leave_measurements_and_messages_readable(
+    tmp_path: Path
+) -> None:
+    """Identifiers 2, 4, 12 (REDCap record numbers): a number inside a measurement or in the
+    program's own message is shown; the whole value of a number column, a word of a coded
+    value and a quoted code are masked (a record number shifted or typed there)."""
+    rows = good_rows()
+    for row, pid in zip(list(rows["patients"]), ("2", "4", "12")):
+        _renamed_patient(rows, row["patient_id"], pid)
+    rows["diagnoses"][0]["mitoses_per_2mm2"] = "12 per 10 HPF"
+    rows["diagnoses"][1]["ecog_ps"] = "12"
+    rows["diagnoses"][2]["metastatic_sites"] = "liver;12"
+    folder = write_registry(tmp_path / "reg", rows)
+    with (folder / "follow_up.csv").open("a", encoding="utf-8") as handle:
+        handle.write("x,y\n")  # 2 values for 4 columns
+    report = validate_source(folder)
+    problems = report.problems
+    values = dict(zip(problems["column"], problems["value"]))
+    assert values["mitoses_per_2mm2"] == "12 per 10 HPF"
+    assert values["ecog_ps"] == "<identifier>"
+    assert values["metastatic_sites"] == "liver;<identifier>"
+    sites = problems.query("column == 'metastatic_sites'")["message"].iloc[0]
+    assert "'12'" not in sites and "<identifier>" in sites
+    width = problems.query("rule == 'file.row_width'")["message"].tolist()
+    assert width == ["the row has 2 values but the header has 4 columns"]
+
+
 def test_identifiers_in_free_text_warnings_are_masked(tmp_path: Path) -> None:
     rows = good_rows()
     pid = rows["patients"][2]["patient_id"]

@@ -481,8 +481,8 @@ def _fetch_report(
     ).fetchall()
     if not show_identifiers:
         seen, split = _identifiers_shown_elsewhere(con, identifiers, relations)
-        pattern = _masking_pattern(seen, split) if seen else None
-        records = [_masked(record, pattern) for record in records]
+        masks = _Masks.of(seen, split) if seen else None
+        records = [_masked(record, masks) for record in records]
     files = tuple(
         (name, f.path.name, f.n_rows) for name, f in loaded.files.items()
     )
@@ -521,6 +521,13 @@ _LABEL_MARKS = ":/#+"
 ``NEN-1/D2``) and that identifiers seldom hold (unlike ``-``, ``_`` and ``.``)."""
 _SHORT_BREAKS = "\\s;\"'()\\[\\]{}|<>="
 """What sets a short identifier apart as a word of its own."""
+_QUOTES = "\"'\u2018\u2019\u201c\u201d"
+"""Quotes around a value a message quotes (RE class contents)."""
+_MEASURED_COLUMNS: frozenset[str] = frozenset(
+    c.name for t in SCHEMA for c in t.columns if c.dtype in ("int", "float", "date", "bool")
+)
+"""Columns of numbers, dates and flags: a short number in their values is a measurement's, and
+is masked only when it is the whole value (a record number shifted into the column)."""
 _MERGED_LINES = re.compile(r"[\r\n].*,.*,.*,", re.DOTALL)
 """A value holding a line break and commas after it: most likely rows merged by a stray quote,
 holding another row's values (identifiers among them, possibly of a row never read)."""
@@ -652,39 +659,72 @@ def _candidates(texts: str, lengths: list[int]) -> str:
     return " UNION ".join(candidates)
 
 
-def _masking_pattern(seen: set[str], split: set[str] = frozenset()) -> re.Pattern[str]:
+def _is_short_number(identifier: str) -> bool:
+    """Whether ``identifier`` is a short run of digits (a record number: ``12``), which cannot
+    be told from a number written in a measurement or in a program's message."""
+    return len(identifier) < _SHORT_ID and identifier.isascii() and identifier.isdigit()
+
+
+def _masking_pattern(
+    seen: set[str], split: set[str] = frozenset(), *, whole_numbers: bool = False
+) -> re.Pattern[str]:
     """A pattern finding the identifiers of ``seen`` in any case (short ones only as words of
-    their own); those of ``split`` also with whitespace between any two characters."""
-    alternatives = [
-        r"\s*".join(re.escape(c) for c in i) if i in split
-        else re.escape(i) if len(i) >= _SHORT_ID
-        # set apart, or ending a sentence or clause ("see 12.")
-        else rf"(?<![^{_SHORT_BREAKS}]){re.escape(i)}(?=[.,:!?]*(?:[{_SHORT_BREAKS}]|$))"
-        for i in sorted(seen, key=len, reverse=True)
-    ]
+    their own); those of ``split`` also with whitespace between any two characters. With
+    ``whole_numbers``, a short identifier of digits only is found only as a whole text or a
+    whole quoted text (a measurement's value or a program's message holds numbers of its
+    own: ``12 per 10 HPF``, "the row has 12 values")."""
+    alternatives = []
+    for i in sorted(seen, key=len, reverse=True):
+        if i in split:
+            alternatives.append(r"\s*".join(re.escape(c) for c in i))
+        elif len(i) >= _SHORT_ID:
+            alternatives.append(re.escape(i))
+        elif whole_numbers and _is_short_number(i):
+            alternatives.append(rf"(?:^|(?<=[{_QUOTES}]))\s*{re.escape(i)}\s*(?=[{_QUOTES}]|$)")
+        else:
+            # set apart, or ending a sentence or clause ("see 12.")
+            alternatives.append(
+                rf"(?<![^{_SHORT_BREAKS}]){re.escape(i)}(?=[.,:!?]*(?:[{_SHORT_BREAKS}]|$))")
     return re.compile("|".join(alternatives), re.IGNORECASE)
 
 
-def _masked(record: tuple[Any, ...], pattern: re.Pattern[str] | None) -> tuple[Any, ...]:
-    """``record`` with every identifier ``pattern`` finds masked, and a value that merged rows
+@dataclass(frozen=True)
+class _Masks:
+    """The patterns masking the identifiers shown outside identifier columns: as words
+    (``words``), and with short numbers only whole (``whole``: in measurements and messages)."""
+
+    words: re.Pattern[str]
+    whole: re.Pattern[str]
+
+    @classmethod
+    def of(cls, seen: set[str], split: set[str] = frozenset()) -> _Masks:
+        """The masks of the identifiers ``seen`` (``split``: found split by whitespace)."""
+        return cls(_masking_pattern(seen, split), _masking_pattern(seen, split, whole_numbers=True))
+
+
+def _masked(record: tuple[Any, ...], masks: _Masks | None) -> tuple[Any, ...]:
+    """``record`` with every identifier ``masks`` find masked, and a value that merged rows
     replaced by its length. The message is searched for the identifiers found in the value
-    (a list's unknown tokens, say), or wholly for a file or header problem."""
+    (a list's unknown tokens, say), or wholly for a file or header problem, where a short
+    number is masked only as a whole quoted text (the message counts rows and columns); in a
+    value of a number or date column a short number is masked only as the whole value."""
     severity, file, row, column, value, rule, message = record
     texts = rule is not None and rule.startswith(_TEXT_RULES)
     if value is not None and column not in IDENTIFIER_COLUMNS:
         if _MERGED_LINES.search(value):
             value = f"({len(value)} characters holding a line break, not shown)"
-        elif pattern is not None:
-            found = {m.group().lower() for m in pattern.finditer(value)}
+        elif masks is not None:
+            pattern = masks.whole if column in _MEASURED_COLUMNS else masks.words
+            found = {m.group().strip().lower() for m in pattern.finditer(value)}
             if found:
-                value = pattern.sub(IDENTIFIER_MASK, value)
+                shown = pattern.sub(IDENTIFIER_MASK, value)
                 if message and not texts:
-                    within = _masking_pattern(found)
-                    message = within.sub(IDENTIFIER_MASK, message)
-    if texts and pattern is not None:
-        column = pattern.sub(IDENTIFIER_MASK, column) if column else column
-        file = pattern.sub(IDENTIFIER_MASK, file) if file else file
-        message = pattern.sub(IDENTIFIER_MASK, message) if message else message
+                    message = _masking_pattern(found).sub(IDENTIFIER_MASK, message)
+                value = shown
+    if texts and masks is not None:
+        column = masks.words.sub(IDENTIFIER_MASK, column) if column else column
+        file = masks.words.sub(IDENTIFIER_MASK, file) if file else file
+        message = masks.whole.sub(IDENTIFIER_MASK, message) if message else message
     return (severity, file, row, column, value, rule, message)
 
 
