@@ -501,6 +501,70 @@ def test_an_identifier_split_by_a_line_break_or_a_space_is_masked(tmp_path: Path
     assert "<identifier>" in report.problems.query("column == 'best_response'")["value"].iloc[0]
 
 
+def _with_identifier_lengths(rows: dict) -> None:
+    """Tests, treatments and diagnoses renamed to identifiers of 9 more lengths (beyond the
+    search of short texts substring by substring, which stops at 8 lengths)."""
+    lengths = iter(range(5, 14))
+    for table, key in (("molecular_tests", "test_id"), ("treatments", "treatment_id"),
+                       ("diagnoses", "diagnosis_id")):
+        for row in rows[table]:
+            old, row[key] = row[key], "Q" + "7" * next(lengths)
+            for treatment in rows["treatments"] if table == "diagnoses" else ():
+                if treatment.get("diagnosis_id") == old:
+                    treatment["diagnosis_id"] = row[key]
+
+
+@pytest.mark.parametrize("pid, written", [
+    ("DUPONT Marie", "x " * 40 + "for patient DUPONT  Marie seen"),  # beyond the short texts
+    ("DUPONT Marie", "dupont-marie"),
+    ("DUPONT Marie", "see Dupont\nMarie."),
+    ("1 56 02 64 780 461", "liver;1 56 02 64 780 461"),  # a list token, its message
+    ("1 56 02 64 780 461", "nir 156 02 64 780 461"),  # grouped otherwise: not its tokens
+    ("TX 12", "reported by TX 12"),
+])
+def test_an_identifier_holding_spaces_is_masked_in_any_text(tmp_path: Path, pid: str,
+                                                            written: str) -> None:
+    """A name or a national number written in groups is found as a run of words, however
+    long the text and however many lengths the identifiers have."""
+    rows = good_rows()
+    _renamed_patient(rows, rows["patients"][1]["patient_id"], pid)
+    _with_identifier_lengths(rows)
+    column = "metastatic_sites" if ";" in written else "stage"
+    rows["diagnoses"][0][column] = written
+    report = validate_source(write_registry(tmp_path / "reg", rows))
+    problems = report.problems.query("column == @column")
+    text = (problems.to_csv() + report.render()).lower()
+    tokens = pid.lower().split()
+    if written.startswith("nir"):  # other tokens: shown as written (no lookup by substring)
+        assert problems["value"].tolist() == [written]
+    else:
+        assert "<identifier>" in problems["value"].iloc[0]
+        assert not any(t in text.split() or f"{t}." in text for t in tokens if len(t) > 2)
+        assert "dupont" not in text and "780 461" not in text
+
+
+def test_a_number_glued_to_letters_is_masked_whatever_the_identifier_lengths(
+    tmp_path: Path
+) -> None:
+    rows = good_rows()
+    _renamed_patient(rows, rows["patients"][1]["patient_id"], "28034063")
+    _with_identifier_lengths(rows)
+    rows["diagnoses"][0]["stage"] = "see pt28034063 now"
+    report = validate_source(write_registry(tmp_path / "reg", rows))
+    assert report.problems.query("column == 'stage'")["value"].tolist() == [
+        "see pt<identifier> now"]
+
+
+def test_a_file_named_by_an_identifier_holding_spaces_is_masked(tmp_path: Path) -> None:
+    rows = good_rows()
+    _renamed_patient(rows, rows["patients"][1]["patient_id"], "DUPONT Marie")
+    folder = write_registry(tmp_path / "reg", rows)
+    (folder / "Dupont Marie.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    report = validate_source(folder)
+    text = (report.problems.to_csv() + report.render()).lower()
+    assert "<identifier>" in text and "dupont" not in text and "marie" not in text
+
+
 @pytest.mark.parametrize("pid, written", [("AB1234", "lab 1234 ok"),
                                           ("P00123", "top 00123 mg")])
 def test_words_that_join_into_text_holding_an_identifier_are_shown(tmp_path: Path, pid: str,

@@ -521,6 +521,12 @@ _LABEL_MARKS = ":/#+"
 ``NEN-1/D2``) and that identifiers seldom hold (unlike ``-``, ``_`` and ``.``)."""
 _SHORT_BREAKS = "\\s;\"'()\\[\\]{}|<>="
 """What sets a short identifier apart as a word of its own."""
+_TOKEN = "[\\pL\\pN]+"
+"""A token of an identifier holding whitespace, and of a text (RE2): letters and digits."""
+_TOKEN_BREAKS = "[^\\pL\\pN]+"
+"""What parts an identifier holding whitespace into tokens (RE2)."""
+_TOKENS = re.compile(r"[^\W_]+")
+"""The tokens of an identifier holding whitespace (Python): runs of letters and digits."""
 _QUOTES = "\"'\u2018\u2019\u201c\u201d"
 """Quotes around a value a message quotes (RE class contents)."""
 _MEASURED_COLUMNS: frozenset[str] = frozenset(
@@ -628,7 +634,36 @@ def _identifiers_shown_elsewhere(
         f"SELECT id FROM _key_ids WHERE length(id) >= {_SHORT_ID} AND regexp_matches(id, "
         f"'[a-z]') AND regexp_matches(id, '[0-9]') AND id IN ({runs})"
     ).fetchall()}
-    return seen | split, split
+    return seen | split | _spaced_identifiers(con), split
+
+
+def _spaced_identifiers(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The identifiers holding whitespace (a name, a national number written in groups:
+    ``DUPONT Marie``, ``1 56 02 64 780 461``) that a shown text holds as a run of words,
+    whatever stands between them (spaces, a line break, ``-``, ``;``), in a text of any length.
+
+    An identifier and the texts are cut alike into tokens of letters and digits; the runs of
+    as many neighbouring tokens as an identifier has are looked up. Only identifiers holding
+    whitespace are looked for so (others are found by :func:`_candidates`)."""
+    tokens = sql.literal(_TOKEN_BREAKS)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _spaced_ids AS SELECT id, norm, "
+        "length(norm) - length(replace(norm, ' ', '')) + 1 AS k FROM ("
+        f"SELECT id, trim(regexp_replace(id, {tokens}, ' ', 'g')) AS norm FROM _key_ids "
+        f"WHERE regexp_matches(id, {sql.literal(f'[^{_SPACES}][{_SPACES}]+[^{_SPACES}]')})"
+        ") WHERE contains(norm, ' ')"
+    )
+    sizes = [k for (k,) in con.execute("SELECT DISTINCT k FROM _spaced_ids ORDER BY 1").fetchall()]
+    if not sizes:
+        return set()
+    runs = (
+        "SELECT array_to_string(t[i:i + k - 1], ' ') FROM ("
+        f"SELECT regexp_extract_all(v, {sql.literal(_TOKEN)}) AS t FROM _shown_texts), "
+        f"(SELECT unnest([{', '.join(str(k) for k in sizes)}]) AS k), "
+        "range(1, len(t) - k + 2) AS r(i) WHERE len(t) >= k"
+    )
+    return {i for (i,) in con.execute(
+        f"SELECT id FROM _spaced_ids WHERE norm IN ({runs})").fetchall()}
 
 
 def _words(texts: str) -> str:
@@ -647,6 +682,8 @@ def _candidates(texts: str, lengths: list[int]) -> str:
         f"SELECT w FROM ({words})",
         f"SELECT unnest(regexp_split_to_array(w, {sql.literal(f'[{_PART_BREAKS}]+')})) "
         f"FROM ({words})",
+        # a number glued to letters (pt28034063)
+        f"SELECT unnest(regexp_extract_all(v, '[0-9]+')) FROM {texts}",
     ]
     if len(lengths) <= _MAX_ID_LENGTHS:
         # bounded: at most so many texts are searched substring by substring
@@ -675,7 +712,12 @@ def _masking_pattern(
     own: ``12 per 10 HPF``, "the row has 12 values")."""
     alternatives = []
     for i in sorted(seen, key=len, reverse=True):
-        if i in split:
+        pieces = _TOKENS.findall(i)
+        if len(pieces) > 1 and re.search(r"\S\s+\S", i):
+            # held whitespace: its tokens with anything but a letter or digit between them
+            alternatives.append(r"(?<![^\W_])" + r"[\W_]+".join(map(re.escape, pieces))
+                                + r"(?![^\W_])")
+        elif i in split:
             alternatives.append(r"\s*".join(re.escape(c) for c in i))
         elif len(i) >= _SHORT_ID:
             alternatives.append(re.escape(i))
