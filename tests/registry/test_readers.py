@@ -632,15 +632,29 @@ def test_old_mac_line_endings_are_read_with_right_rows(good_registry: Path) -> N
     assert hit["row"].tolist() == [expected]
 
 
-def test_rows_of_only_commas_are_one_problem_each(good_registry: Path) -> None:
+def test_rows_of_only_commas_are_left_out_with_one_warning(good_registry: Path,
+                                                          tmp_path: Path) -> None:
+    """A spreadsheet's formatted empty rows saved as ',,,,' hold nothing: left out, as an XLSX
+    sheet's empty rows, with one warning naming them (not one error per required value)."""
     path = good_registry / "diagnoses.csv"
-    n_columns = len(path.read_text().splitlines()[0].split(","))
-    n_lines = len(path.read_text().splitlines())
-    path.write_text(path.read_text() + ("," * (n_columns - 1) + "\n") * 2)
-    problems = validate_source(good_registry).problems
-    hit = problems.query("file == 'diagnoses.csv'")
-    assert hit[["row", "rule"]].values.tolist() == [[n_lines + 1, "row.empty"],
-                                                    [n_lines + 2, "row.empty"]]
+    lines = path.read_text().splitlines()
+    empty = "," * (len(lines[0].split(",")) - 1)
+    path.write_text("\n".join([lines[0], empty, *lines[1:], empty, empty]) + "\n")
+    report = validate_source(good_registry)
+    assert report.ok
+    hit = report.problems.query("file == 'diagnoses.csv'")
+    assert hit[["severity", "row", "rule"]].values.tolist() == [["warning", 2, "row.empty"]]
+    n = len(lines)
+    assert hit["message"].iloc[0] == (
+        f"3 rows without any value (only separators) left out: rows 2, {n + 2}, {n + 3}")
+    store = tmp_path / "store.duckdb"
+    import_registry(good_registry, store)
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        assert con.execute("SELECT count(*), count(diagnosis_id) FROM diagnoses").fetchone() == (
+            n - 1, n - 1)
+    finally:
+        con.close()
 
 
 def test_xlsx_formula_without_a_computed_value_is_named(good_registry: Path) -> None:

@@ -647,10 +647,11 @@ def typed_table_sql(
     # each condition is tested only on the rows the ones before it left (measured cheaper).
     any_problem = " OR ".join(f"({ch.condition})" for ch in checks)
     # A row without any value (a spreadsheet's trailing ",,,,") is one problem, not one per
-    # required column; tested only on rows that have a problem, so sound rows pay nothing.
+    # required column (validation leaves it out, with a warning); tested only on rows that
+    # have a problem, so sound rows pay nothing.
     no_value = " AND ".join(f"{sql.raw(c.name)} IS NULL" for c in table.columns)
-    empty = _problem_struct("error", None, "NULL", "row.empty",
-                            "'the row has no value (only separators); delete it'")
+    empty = _problem_struct("warning", None, "NULL", "row.empty",
+                            "'the row has no value (only separators); left out'")
     # Kept as JSON text: an all-NULL text column costs less to write than an all-NULL list of
     # structs (10^6 patients: about 0.05 CPU-s per table), and only rows with problems pay for
     # the encoding.

@@ -390,6 +390,7 @@ def validate_into(
                 f"{sql.literal(PROBLEMS_JSON_TYPE)})) AS p FROM {target} "
                 "WHERE _problems IS NOT NULL)",
             )
+            _leave_out_empty_rows(con, target, staged.path.name)
     _percentages_as_fractions(con, available, loaded)
     # One thread more than DuckDB reads with: its hash aggregations then split their tables into
     # more, smaller partitions, and the per-patient and per-key groupings of 10^6 patients took
@@ -418,6 +419,35 @@ def validate_into(
                  for t in SCHEMA}
     report = _fetch_report(con, source, loaded, show_identifiers, seconds, relations)
     return report, loaded
+
+
+EMPTY_ROWS_LISTED = 10
+"""Rows without a value named in the one warning of a file; the others are counted."""
+
+
+def _leave_out_empty_rows(con: duckdb.DuckDBPyConnection, target: str, file: str) -> None:
+    """Leave out the rows of a file without any value (only separators: a spreadsheet's
+    formatted empty rows saved as ``,,,,``), with one warning naming them (``row.empty``).
+
+    They hold nothing to lose, as an XLSX sheet's empty rows; left in, each would be a row
+    missing every required value.
+    """
+    name, file = file, sql.literal(file)
+    rows = [r for (r,) in con.execute(
+        f"SELECT row FROM _problems WHERE rule = 'row.empty' AND file = {file} ORDER BY row"
+    ).fetchall()]
+    if not rows:
+        return
+    con.execute(f"DELETE FROM _problems WHERE rule = 'row.empty' AND file = {file}")
+    con.execute(f"DELETE FROM {target} WHERE _problems IS NOT NULL "
+                "AND contains(_problems, '\"row.empty\"')")
+    listed = ", ".join(str(r) for r in rows[:EMPTY_ROWS_LISTED])
+    more = f" and {len(rows) - EMPTY_ROWS_LISTED} more" if len(rows) > EMPTY_ROWS_LISTED else ""
+    several = len(rows) > 1
+    message = (f"{len(rows)} row{'s' if several else ''} without any value (only separators) "
+               f"left out: row{'s' if several else ''} {listed}{more}")
+    con.execute("INSERT INTO _problems VALUES ('warning', ?, ?, NULL, NULL, 'row.empty', ?)",
+                [name, rows[0], message])
 
 
 FRACTION_MIN_VALUES = 10
