@@ -141,9 +141,8 @@ def folder_digest(source: Path) -> str:
 
 
 def _storage_option() -> str:
-    """The ATTACH option choosing :data:`STORAGE_VERSION` ('' when DuckDB predates it)."""
-    installed = tuple(int(p) for p in duckdb.__version__.split(".")[:2] if p.isdigit())
-    return f" (STORAGE_VERSION {sql.literal(STORAGE_VERSION)})" if installed >= (1, 3) else ""
+    """The ATTACH option choosing :data:`STORAGE_VERSION`."""
+    return f" (STORAGE_VERSION {sql.literal(STORAGE_VERSION)})"
 
 
 @dataclass(frozen=True)
