@@ -16,16 +16,17 @@ native memory; the generator runs in a child process and is not counted).
 
 The same run then times a floor: DuckDB reading the same files with its own typed readers
 (``read_csv`` with the schema's column types, ``read_parquet``) into a new DuckDB file, files side
-by side as the import reads them, with no check, no derived column and no cross-table query.
+by side as the import reads them, identifier columns stored uncompressed as in the store, with no
+check, no derived column and no cross-table query.
 No importer that checks what the issue asks can be faster than that; the ratio import / floor
 says what the checks and the store's finishing cost on top of DuckDB's reading and writing.
 
-A second floor isolates the writing: the tables of the store the round's import wrote, copied
-into memory first (not timed), are written into a new DuckDB file with the import's connection
-settings and storage format, in a child process (so that the copy does not count in the peak
-memory above). No reading, no typing, no check: what DuckDB needs to write the store's rows on
-this machine, which any importer into a DuckDB store pays. It is compared with the time the
-target of 200,000 patients per second allows for the registry.
+A second floor isolates the writing: the tables of the store the round's import wrote, copied into
+memory first (not timed), are written into a new DuckDB file with the import's connection settings,
+storage format and table definitions, in a child process (so that the copy does not count in the
+peak memory above). No reading, no typing, no check: what DuckDB needs to write the store's rows on
+this machine, which any importer writing this store pays. It is compared with the time the target
+of 200,000 patients per second allows for the registry.
 
 Each round times the import, then the floor; the figures are the best and the median of the
 rounds (``--rounds``, default 3). On a shared machine single runs of the same code vary by up to
@@ -46,6 +47,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from nenstudy.registry import sql
 from nenstudy.registry.lanes import run_side_by_side
 from nenstudy.registry.schema import SCHEMA
 from nenstudy.registry.store import import_registry
@@ -65,19 +67,35 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _floor_sql(path: Path) -> str:
-    """DuckDB's own typed read of one registry file into a table of the floor database."""
+def _floor_relation(path: Path) -> str:
+    """DuckDB's own typed reader of one registry file (the schema's column types for CSV)."""
     table = next(t for t in SCHEMA if t.name == path.stem.lower())
     if path.suffix.lower() == ".parquet":
-        relation = f"read_parquet('{path}')"
-    else:
-        with open(path, encoding="utf-8-sig") as handle:
-            header = handle.readline().strip().split(",")
-        types = {c.name: _FLOOR_TYPES[c.dtype] for c in table.columns}
-        columns = ", ".join(f"'{h}': '{types[h.lower()]}'" for h in header)
-        relation = (f"read_csv('{path}', header=true, auto_detect=false, delim=',', quote='\"', "
-                    f"escape='\"', nullstr='', dateformat='%Y-%m-%d', columns={{{columns}}})")
-    return f"CREATE TABLE floor.{table.name} AS SELECT * FROM {relation}"
+        return f"read_parquet('{path}')"
+    with open(path, encoding="utf-8-sig") as handle:
+        header = handle.readline().strip().split(",")
+    types = {c.name: _FLOOR_TYPES[c.dtype] for c in table.columns}
+    columns = ", ".join(f"'{h}': '{types[h.lower()]}'" for h in header)
+    return (f"read_csv('{path}', header=true, auto_detect=false, delim=',', quote='\"', "
+            f"escape='\"', nullstr='', dateformat='%Y-%m-%d', columns={{{columns}}})")
+
+
+def _floor_read(cursor, path: Path) -> None:
+    """Read one registry file into a table of the floor database, keys stored as the store does.
+
+    The store keeps its identifier columns uncompressed (random strings gain little from
+    compression and cost the most to compress); the floor does the same, so that it writes what
+    the store writes, less the derived columns.
+    """
+    table = next(t for t in SCHEMA if t.name == path.stem.lower())
+    keys = set(table.key) | {fk.column for fk in table.foreign_keys}
+    relation = _floor_relation(path)
+    columns = cursor.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+    definitions = ", ".join(
+        f"{sql.ident(name)} {dtype}" + (" USING COMPRESSION uncompressed" if name in keys else "")
+        for name, dtype, *_ in columns)
+    cursor.execute(f"CREATE TABLE floor.{table.name} ({definitions})")
+    cursor.execute(f"INSERT INTO floor.{table.name} SELECT * FROM {relation}")
 
 
 def _duckdb_floor(source: Path, work: Path, threads: int, memory_limit: str) -> tuple[float, float]:
@@ -91,7 +109,7 @@ def _duckdb_floor(source: Path, work: Path, threads: int, memory_limit: str) -> 
     cpu_start, start = _cpu_seconds(), time.perf_counter()
 
     def job(path: Path):
-        return lambda cursor: cursor.execute(_floor_sql(path))
+        return lambda cursor: _floor_read(cursor, path)
 
     run_side_by_side(con, [job(p) for p in files])
     con.execute("CHECKPOINT floor")
@@ -108,16 +126,18 @@ from nenstudy.registry.validation import connect_work_db
 store, target, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
 con = connect_work_db(threads=threads, memory_limit="8GB")
 con.execute(f"ATTACH {sql.literal(store)} AS old (READ_ONLY)")
-names = [r[0] for r in con.execute(
-    "SELECT table_name FROM duckdb_tables() WHERE database_name = 'old'").fetchall()]
-for name in map(sql.ident, names):
+tables = con.execute(
+    "SELECT table_name, sql FROM duckdb_tables() WHERE database_name = 'old'").fetchall()
+for name in (sql.ident(t[0]) for t in tables):
     con.execute(f"CREATE TABLE memory.main.{name} AS SELECT * FROM old.{name}")
 con.execute("DETACH old")
 version = sql.literal(STORAGE_VERSION)
 con.execute(f"ATTACH {sql.literal(target)} AS new (STORAGE_VERSION {version})")
 cpu, start = sum(os.times()[:2]), time.perf_counter()
-for name in map(sql.ident, names):
-    con.execute(f"CREATE TABLE new.{name} AS SELECT * FROM memory.main.{name}")
+con.execute("USE new")
+for name, definition in tables:  # the store's own definitions (column compression included)
+    con.execute(definition)
+    con.execute(f"INSERT INTO new.{sql.ident(name)} SELECT * FROM memory.main.{sql.ident(name)}")
 con.execute("CHECKPOINT new")
 print(json.dumps([time.perf_counter() - start, sum(os.times()[:2]) - cpu]))
 """
