@@ -675,13 +675,19 @@ PROBLEMS_JSON_TYPE = (
 """Structure of the JSON text of ``_problems``, for ``from_json(_problems, ...)``."""
 
 
-def _column_definitions(table: Table, row_column: bool) -> list[str]:
-    """Column definitions of a typed table: key columns stored uncompressed.
+def uncompressed_columns(table: Table) -> frozenset[str]:
+    """The columns of ``table`` the store keeps uncompressed: its key and foreign keys.
 
     Identifiers are random-looking strings: compressing them (DICT_FSST) halves their size but
     costs about 40% of the time a table takes to write; every other column is left to DuckDB.
     """
-    keys = set(table.key) | {fk.column for fk in table.foreign_keys}
+    return frozenset(table.key) | {fk.column for fk in table.foreign_keys}
+
+
+def _column_definitions(table: Table, row_column: bool) -> list[str]:
+    """Column definitions of a typed table: key columns stored uncompressed
+    (:func:`uncompressed_columns`)."""
+    keys = uncompressed_columns(table)
     types = dict(table.store_columns())
     definitions = ["_row BIGINT"] if row_column else []
     for name, _ in _store_expressions(table):
